@@ -1,0 +1,16 @@
+//! lelantos-conform: a conformance harness and load tester for the Lelantos API's authentication
+//! and rate-limit contract.
+//!
+//! Data flows one way: files are loaded and validated (`spec`, `profile`, `scenario`), a plan is
+//! built, the engine observes the target (`probe`, `check`), verdicts are judged (`verdict`) and
+//! reports render them (`report`). `reference` is the embedded reference server.
+
+pub mod error;
+pub mod list;
+pub mod redact;
+pub mod reference;
+pub mod spec;
+pub mod validate;
+pub mod yaml;
+
+pub use error::{Error, Result};

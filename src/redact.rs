@@ -1,0 +1,125 @@
+//! The one redactor: every credential is replaced by a fingerprint before any output sees it.
+//!
+//! A fingerprint keeps a credential's public prefix (`lel_`, `sk_lel_`) and its last four
+//! characters: `lel_…a1b2`. That is enough to tell keys apart in a report and never enough to use.
+
+use std::sync::Arc;
+
+/// A fingerprint of a secret: known prefix, an ellipsis, the last four characters.
+pub fn fingerprint(secret: &str, prefixes: &[&str]) -> String {
+    let prefix = prefixes
+        .iter()
+        .copied()
+        .filter(|p| secret.starts_with(p))
+        .max_by_key(|p| p.len())
+        .unwrap_or("");
+    let rest = &secret[prefix.len()..];
+    let tail: String = {
+        let chars: Vec<char> = rest.chars().collect();
+        // Short secrets show less of their tail, so a fingerprint never reveals most of a secret.
+        let keep = if chars.len() >= 16 {
+            4
+        } else {
+            chars.len() / 4
+        };
+        chars[chars.len() - keep..].iter().collect()
+    };
+    format!("{prefix}…{tail}")
+}
+
+/// Replaces every known secret in text with its fingerprint. Cheap to clone and share.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    inner: Arc<Vec<(String, String)>>,
+}
+
+impl Redactor {
+    /// `secrets` are the raw values; `prefixes` the public prefixes a fingerprint may keep.
+    pub fn new<I, S>(secrets: I, prefixes: &[&str]) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut pairs: Vec<(String, String)> = secrets
+            .into_iter()
+            .map(|s| s.as_ref().to_string())
+            // Very short values (an empty password, "a") would redact ordinary text; a secret that
+            // short is no secret, and the profile loader warns about it.
+            .filter(|s| s.chars().count() >= 4)
+            .map(|s| {
+                let f = fingerprint(&s, prefixes);
+                (s, f)
+            })
+            .collect();
+        // Longest first, so a token that contains a key is replaced whole.
+        pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+        pairs.dedup_by(|a, b| a.0 == b.0);
+        Self {
+            inner: Arc::new(pairs),
+        }
+    }
+
+    /// Adds secrets learned during a run (a token issued by login, a key created by the run).
+    pub fn with<S: AsRef<str>>(
+        &self,
+        more: impl IntoIterator<Item = S>,
+        prefixes: &[&str],
+    ) -> Self {
+        let all = self
+            .inner
+            .iter()
+            .map(|(s, _)| s.clone())
+            .chain(more.into_iter().map(|s| s.as_ref().to_string()));
+        Self::new(all, prefixes)
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (secret, fp) in self.inner.iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), fp);
+            }
+        }
+        out
+    }
+
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.inner.iter().map(|(s, _)| s.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_keeps_prefix_and_tail() {
+        assert_eq!(
+            fingerprint("lel_0123456789abcdefa1b2", &["lel_", "sk_lel_"]),
+            "lel_…a1b2"
+        );
+        assert_eq!(
+            fingerprint(
+                "sk_lel_eyJhbGciOiJIUzI1NiJ9.e30.sigXYZ9",
+                &["lel_", "sk_lel_"]
+            ),
+            "sk_lel_…XYZ9"
+        );
+        assert_eq!(fingerprint("adminsecretadminsecret", &[]), "…cret");
+        assert_eq!(fingerprint("short", &[]), "…t");
+    }
+
+    #[test]
+    fn redacts_every_occurrence_longest_first() {
+        let r = Redactor::new(
+            [
+                "lel_aaaaaaaaaaaaaaaaaaaa1234",
+                "lel_aaaaaaaaaaaaaaaaaaaa1234XYZW",
+            ],
+            &["lel_"],
+        );
+        let out = r.redact("k=lel_aaaaaaaaaaaaaaaaaaaa1234XYZW and lel_aaaaaaaaaaaaaaaaaaaa1234");
+        assert_eq!(out, "k=lel_…XYZW and lel_…1234");
+        assert!(!out.contains("aaaaaaaaaaaaaaa"));
+    }
+}

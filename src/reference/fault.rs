@@ -1,0 +1,137 @@
+//! The faults the reference server can inject: each breaks exactly one documented behaviour, and
+//! names the clauses a conformance run must then fail.
+
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! faults {
+    ($( $variant:ident = $name:literal, [$($clause:literal),+], $desc:literal; )+) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Fault { $( $variant ),+ }
+
+        impl Fault {
+            pub const ALL: &'static [Fault] = &[ $( Fault::$variant ),+ ];
+
+            pub fn name(self) -> &'static str {
+                match self { $( Fault::$variant => $name ),+ }
+            }
+
+            /// The clauses of the spec this fault breaks.
+            pub fn breaks(self) -> &'static [&'static str] {
+                match self { $( Fault::$variant => &[$($clause),+] ),+ }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self { $( Fault::$variant => $desc ),+ }
+            }
+        }
+    };
+}
+
+faults! {
+    ApikeyPrefixOnly = "apikey-prefix-only", ["AUTH-KEY-UNKNOWN"],
+        "any value with the API-key prefix is accepted as the first team's key";
+    ApikeyRevokedAccepted = "apikey-revoked-accepted", ["AUTH-KEY-REVOKED"],
+        "revoked keys keep working";
+    JwtAlgNone = "jwt-alg-none", ["AUTH-TOKEN-ALG-NONE"],
+        "tokens with alg none and no signature are accepted";
+    JwtNoSignatureCheck = "jwt-no-signature-check", ["AUTH-TOKEN-BAD-SIGNATURE"],
+        "token signatures are not verified (the algorithm still must be HS256)";
+    JwtIgnoresExp = "jwt-ignores-exp", ["AUTH-TOKEN-EXPIRED"],
+        "expired tokens are accepted";
+    JwtSessionTtl = "jwt-session-ttl", ["AUTH-TOKEN-SESSION-TTL"],
+        "session tokens are issued for 7 days instead of 24 hours";
+    JwtRefreshTtl = "jwt-refresh-ttl", ["AUTH-TOKEN-REFRESH-TTL"],
+        "refresh tokens are issued for 90 days instead of 30";
+    JwtRefreshAsAccess = "jwt-refresh-as-access", ["AUTH-REFRESH-NOT-ACCESS"],
+        "refresh tokens are accepted as access tokens";
+    JwtAccessAsRefresh = "jwt-access-as-refresh", ["AUTH-ACCESS-NOT-REFRESH"],
+        "session tokens are accepted by the refresh endpoint";
+    RefreshReusable = "refresh-reusable", ["AUTH-REFRESH-SINGLE-USE", "AUTH-REFRESH-RACE"],
+        "refresh tokens can be used any number of times";
+    RefreshRace = "refresh-race", ["AUTH-REFRESH-RACE"],
+        "refresh checks then consumes a token in two steps, so concurrent refreshes all succeed";
+    AdminAcceptsApikey = "admin-accepts-apikey", ["AUTH-ADMIN-REFUSES-APIKEY"],
+        "admin endpoints accept a valid API key";
+    AdminAcceptsBearer = "admin-accepts-bearer", ["AUTH-ADMIN-REFUSES-BEARER"],
+        "admin endpoints accept a valid access token";
+    AdminPrefixMatch = "admin-prefix-match", ["AUTH-ADMIN-EXACT"],
+        "a non-empty prefix of the admin token is accepted";
+    AdminTimingLeak = "admin-timing-leak", ["AUTH-ADMIN-CONSTANT-TIME"],
+        "the admin token is compared byte by byte with an early exit, each matching byte costing --leak-ns";
+    ScopeCrossTeam = "scope-cross-team", ["AUTH-KEY-TEAM-SCOPE", "AUTH-TOKEN-USER-SCOPE"],
+        "any credential can read any team's sandbox";
+    UnauthAllowed = "unauth-allowed", ["AUTH-NO-CREDENTIALS"],
+        "requests without credentials are served as the first team";
+    EchoCredential = "echo-credential", ["AUTH-NO-ECHO"],
+        "denials quote the credential that was presented";
+    KeyListFull = "key-list-full", ["AUTH-KEY-SHOWN-ONCE"],
+        "listing API keys returns the full keys";
+    RlOffByOne = "rl-off-by-one", ["RL-GENERAL-LIMIT", "RL-CREATION-LIMIT", "RL-FILES-LIMIT"],
+        "every category admits one request more than its limit";
+    RlNoRetryAfter = "rl-no-retry-after", ["RL-429-RETRY-AFTER"],
+        "429 responses carry no Retry-After header";
+    RlRetryAfterMs = "rl-retry-after-ms", ["RL-429-RETRY-AFTER"],
+        "Retry-After is given in milliseconds";
+    RlRetryAfterShort = "rl-retry-after-short", ["RL-RETRY-AFTER-ADMITS"],
+        "Retry-After says 1 second whatever the true wait";
+    RlBodyNotJson = "rl-body-not-json", ["RL-429-BODY"],
+        "429 bodies are plain text";
+    RlStatus503 = "rl-status-503", ["RL-429-STATUS"],
+        "over the limit the server answers 503 instead of 429";
+    RlCreationUnlimited = "rl-creation-unlimited", ["RL-CREATION-LIMIT"],
+        "sandbox creation has no limit of its own";
+    RlFileOpsAsGeneral = "rl-file-ops-as-general", ["RL-FILES-LIMIT", "RL-CATEGORY-INDEPENDENT"],
+        "file operations count against the general budget";
+    RlSharedIdentity = "rl-shared-identity", ["RL-PER-IDENTITY"],
+        "all identities share one budget per category";
+    RlRace = "rl-race", ["RL-GENERAL-LIMIT"],
+        "the limiter reads and then writes its counters without a lock, so it over-admits under concurrency";
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Fault {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fault::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+                format!(
+                    "unknown fault `{s}`{}; valid faults: {}",
+                    crate::error::did_you_mean(s, names.iter().copied()),
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_breaks_clauses_of_the_builtin_spec() {
+        let spec = crate::spec::Spec::builtin();
+        for f in Fault::ALL {
+            for id in f.breaks() {
+                assert!(spec.clause(id).is_some(), "{f} breaks unknown clause {id}");
+            }
+            assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
+        }
+    }
+
+    #[test]
+    fn unknown_fault_lists_valid_ones() {
+        let e = "rl-of-by-one".parse::<Fault>().unwrap_err();
+        assert!(e.contains("did you mean `rl-off-by-one`"), "{e}");
+        assert!(e.contains("jwt-alg-none"));
+    }
+}

@@ -1,0 +1,172 @@
+//! Loading the tool's YAML files (specs, profiles, scenarios) with positions.
+//!
+//! Syntax and shape errors (unknown fields, wrong types) come from serde with their line and
+//! column. Checks that need more than one field (an unknown clause id, an unknown category) run
+//! after deserializing; `locate` finds the offending value's position in the source text so those
+//! errors point into the file too.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, FileError};
+
+/// A loaded file: its path and text, kept to place later errors.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: std::path::PathBuf,
+    pub text: String,
+}
+
+impl Source {
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Usage(format!("{}: cannot read: {e}", path.display())))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            text,
+        })
+    }
+
+    pub fn inline(name: &str, text: &str) -> Self {
+        Self {
+            path: name.into(),
+            text: text.to_string(),
+        }
+    }
+
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, FileError> {
+        serde_yaml_ng::from_str(&self.text).map_err(|e| self.serde_error(&e))
+    }
+
+    fn serde_error(&self, e: &serde_yaml_ng::Error) -> FileError {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        let mut message = e.to_string();
+        // serde_yaml_ng appends " at line L column C"; the position is already in front.
+        if let Some(i) = message.find(" at line ") {
+            message.truncate(i);
+        }
+        FileError::new(&self.path, line, column, message)
+    }
+
+    /// An error at the first place `needle` stands as a value (after a `key:` or a `- `), else at
+    /// its first occurrence, else at the top of the file.
+    pub fn error_at(&self, key: &str, needle: &str, message: impl Into<String>) -> FileError {
+        let (line, column) = self.locate(key, needle);
+        FileError::new(&self.path, line, column, message)
+    }
+
+    pub fn locate(&self, key: &str, needle: &str) -> (usize, usize) {
+        let mut fallback = None;
+        for (i, line) in self.text.lines().enumerate() {
+            let code = line.split(" #").next().unwrap_or(line);
+            let Some(col) = find_token(code, needle) else {
+                continue;
+            };
+            let before = code[..col].trim_end_matches(['"', '\'']).trim_end();
+            let keyed = !key.is_empty() && before.ends_with(&format!("{key}:"));
+            if keyed
+                || before.ends_with("- ")
+                || before.ends_with('-')
+                || before.ends_with('[')
+                || before.ends_with(',')
+            {
+                return (i + 1, col + 1);
+            }
+            if fallback.is_none() {
+                fallback = Some((i + 1, col + 1));
+            }
+        }
+        fallback.unwrap_or((1, 1))
+    }
+}
+
+/// Byte offset of `needle` in `line` where it is not part of a longer word.
+fn find_token(line: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    let mut start = 0;
+    while let Some(off) = line[start..].find(needle) {
+        let at = start + off;
+        let end = at + needle.len();
+        let ok_before = line[..at].chars().next_back().is_none_or(|c| !is_word(c));
+        let ok_after = line[end..].chars().next().is_none_or(|c| !is_word(c));
+        if ok_before && ok_after {
+            return Some(at);
+        }
+        start = at + needle.len();
+    }
+    None
+}
+
+/// A duration written as humantime text ("60s", "2s", "24h", "30d", "500ms").
+pub mod duration {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub fn serialize<S: Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*v).to_string())
+    }
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            format!("invalid duration `{text}` ({e}); write e.g. 60s, 500ms, 24h, 30d")
+        })
+    }
+
+    pub mod option {
+        use super::*;
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            let text = Option::<String>::deserialize(d)?;
+            text.map(|t| parse(&t).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+        pub fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_prefers_keyed_value() {
+        let src = Source::inline(
+            "x.yaml",
+            "a: general\nclauses:\n  - id: RL-X\n    category: general\n",
+        );
+        assert_eq!(src.locate("category", "general"), (4, 15));
+        assert_eq!(src.locate("id", "RL-X"), (3, 9));
+        assert_eq!(src.locate("nope", "missing"), (1, 1));
+    }
+
+    #[test]
+    fn serde_errors_carry_position() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct T {
+            a: u32,
+        }
+        let src = Source::inline("t.yaml", "a: 1\nb: 2\n");
+        let e = src.parse::<T>().unwrap_err();
+        assert_eq!((e.line, e.column), (2, 1));
+        assert!(e.message.contains("unknown field `b`"), "{}", e.message);
+        assert!(e.to_string().starts_with("t.yaml:2:1: "));
+    }
+}
