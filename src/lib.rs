@@ -9,8 +9,10 @@ pub mod error;
 pub mod list;
 pub mod redact;
 pub mod reference;
+pub mod report;
 pub mod spec;
 pub mod validate;
+pub mod verdict;
 pub mod yaml;
 
 pub use error::{Error, Result};

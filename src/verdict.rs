@@ -1,0 +1,286 @@
+//! Clause verdicts: what every scenario observed, judged per clause, and the run's result model
+//! that every report renders (k6's lesson: a summary is data first, then text, JSON or JUnit).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::{Level, Spec};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    Skipped,
+    NotTestable,
+    Inconclusive,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skipped => "skipped",
+            Status::NotTestable => "not_testable",
+            Status::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// One HTTP request and its answer, already redacted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Exchange {
+    pub method: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
+    /// A transport error instead of a response (timeout, reset, refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Milliseconds since the run started, when the request was sent.
+    pub at_ms: f64,
+    pub elapsed_ms: f64,
+}
+
+/// What decided a verdict: a sentence and the exchanges behind it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Evidence {
+    pub note: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<Exchange>,
+}
+
+/// One observation about one clause, made by one scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finding {
+    pub clause: String,
+    pub status: Status,
+    pub reason: String,
+    pub scenario: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+}
+
+impl Finding {
+    pub fn new(clause: &str, status: Status, scenario: &str, reason: impl Into<String>) -> Self {
+        Self {
+            clause: clause.to_string(),
+            status,
+            reason: reason.into(),
+            scenario: scenario.to_string(),
+            evidence: None,
+        }
+    }
+
+    pub fn with_evidence(mut self, evidence: Evidence) -> Self {
+        self.evidence = Some(evidence);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClauseVerdict {
+    pub id: String,
+    pub level: Level,
+    pub area: String,
+    pub status: Status,
+    pub title: String,
+    pub reason: String,
+    pub scenarios: Vec<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    pub pass: usize,
+    pub fail: usize,
+    pub skipped: usize,
+    pub not_testable: usize,
+    pub inconclusive: usize,
+}
+
+/// Judges findings per clause. A clause fails if any finding fails; passes if one passes and none
+/// fails; otherwise it is inconclusive if a scenario tried and could not decide, or skipped (with
+/// the reasons) if nothing could run. Clauses no scenario touched are skipped, "not covered".
+pub fn judge(spec: &Spec, findings: &[Finding], only: &dyn Fn(&str) -> bool) -> Vec<ClauseVerdict> {
+    let mut by_clause: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in findings {
+        by_clause.entry(f.clause.as_str()).or_default().push(f);
+    }
+    spec.clauses
+        .iter()
+        .filter(|c| only(&c.id))
+        .map(|clause| {
+            let found = by_clause
+                .get(clause.id.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let mut scenarios: Vec<String> = found.iter().map(|f| f.scenario.clone()).collect();
+            scenarios.sort();
+            scenarios.dedup();
+            let pick = |s: Status| found.iter().filter(move |f| f.status == s);
+            let (status, reason, evidence) = if let Some(why) = &clause.not_testable {
+                (Status::NotTestable, why.clone(), Vec::new())
+            } else if pick(Status::Fail).next().is_some() {
+                let fails: Vec<&&Finding> = pick(Status::Fail).collect();
+                (
+                    Status::Fail,
+                    join_reasons(fails.iter().map(|f| f.reason.as_str())),
+                    fails
+                        .iter()
+                        .filter_map(|f| f.evidence.clone())
+                        .take(5)
+                        .collect(),
+                )
+            } else if pick(Status::Pass).next().is_some() {
+                let passes: Vec<&&Finding> = pick(Status::Pass).collect();
+                (
+                    Status::Pass,
+                    join_reasons(passes.iter().map(|f| f.reason.as_str())),
+                    passes
+                        .iter()
+                        .filter_map(|f| f.evidence.clone())
+                        .take(2)
+                        .collect(),
+                )
+            } else if pick(Status::Inconclusive).next().is_some() {
+                let inc: Vec<&&Finding> = pick(Status::Inconclusive).collect();
+                (
+                    Status::Inconclusive,
+                    join_reasons(inc.iter().map(|f| f.reason.as_str())),
+                    inc.iter()
+                        .filter_map(|f| f.evidence.clone())
+                        .take(3)
+                        .collect(),
+                )
+            } else if pick(Status::Skipped).next().is_some() {
+                (
+                    Status::Skipped,
+                    join_reasons(pick(Status::Skipped).map(|f| f.reason.as_str())),
+                    Vec::new(),
+                )
+            } else {
+                (
+                    Status::Skipped,
+                    "not covered by the scenarios of this run".to_string(),
+                    Vec::new(),
+                )
+            };
+            ClauseVerdict {
+                id: clause.id.clone(),
+                level: clause.level,
+                area: clause.area.clone(),
+                status,
+                title: clause.title.clone(),
+                reason,
+                scenarios,
+                evidence,
+            }
+        })
+        .collect()
+}
+
+fn join_reasons<'a>(reasons: impl Iterator<Item = &'a str>) -> String {
+    let mut unique: Vec<&str> = Vec::new();
+    for r in reasons {
+        if !unique.contains(&r) {
+            unique.push(r);
+        }
+    }
+    let more = unique.len().saturating_sub(3);
+    let mut text = unique.into_iter().take(3).collect::<Vec<_>>().join("; ");
+    if more > 0 {
+        text.push_str(&format!("; and {more} more"));
+    }
+    text
+}
+
+pub fn summarize(verdicts: &[ClauseVerdict]) -> Summary {
+    let mut s = Summary::default();
+    for v in verdicts {
+        match v.status {
+            Status::Pass => s.pass += 1,
+            Status::Fail => s.fail += 1,
+            Status::Skipped => s.skipped += 1,
+            Status::NotTestable => s.not_testable += 1,
+            Status::Inconclusive => s.inconclusive += 1,
+        }
+    }
+    s
+}
+
+/// `pass`, `fail` (a `must` clause failed) or `error` (the run could not complete).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunVerdict {
+    Pass,
+    Fail,
+    Error,
+}
+
+pub fn run_verdict(verdicts: &[ClauseVerdict], error: bool) -> RunVerdict {
+    if error {
+        RunVerdict::Error
+    } else if verdicts
+        .iter()
+        .any(|v| v.level == Level::Must && v.status == Status::Fail)
+    {
+        RunVerdict::Fail
+    } else {
+        RunVerdict::Pass
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_beats_pass_and_uncovered_is_skipped() {
+        let spec = Spec::builtin();
+        let findings = vec![
+            Finding::new("AUTH-KEY-HEADER", Status::Pass, "a", "ok"),
+            Finding::new("AUTH-KEY-HEADER", Status::Fail, "b", "refused"),
+            Finding::new("AUTH-KEY-PREFIX", Status::Pass, "a", "prefix ok"),
+            Finding::new("AUTH-KEY-REVOKED", Status::Skipped, "a", "no revoked key"),
+        ];
+        let v = judge(&spec, &findings, &|_| true);
+        let get = |id: &str| v.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(get("AUTH-KEY-HEADER").status, Status::Fail);
+        assert_eq!(get("AUTH-KEY-HEADER").scenarios, vec!["a", "b"]);
+        assert_eq!(get("AUTH-KEY-PREFIX").status, Status::Pass);
+        assert_eq!(get("AUTH-KEY-REVOKED").status, Status::Skipped);
+        assert_eq!(get("AUTH-KEY-HASHED").status, Status::NotTestable);
+        assert_eq!(get("RL-429-BODY").status, Status::Skipped);
+        assert_eq!(run_verdict(&v, false), RunVerdict::Fail);
+        let s = summarize(&v);
+        assert_eq!(
+            s.pass + s.fail + s.skipped + s.not_testable + s.inconclusive,
+            spec.clauses.len()
+        );
+    }
+
+    #[test]
+    fn should_failures_do_not_fail_the_run() {
+        let spec = Spec::builtin();
+        let findings = vec![Finding::new(
+            "HTTP-WWW-AUTHENTICATE",
+            Status::Fail,
+            "a",
+            "missing",
+        )];
+        let v = judge(&spec, &findings, &|_| true);
+        assert_eq!(run_verdict(&v, false), RunVerdict::Pass);
+        assert_eq!(run_verdict(&v, true), RunVerdict::Error);
+    }
+}
