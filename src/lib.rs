@@ -7,6 +7,8 @@
 
 pub mod error;
 pub mod list;
+pub mod probe;
+pub mod profile;
 pub mod redact;
 pub mod reference;
 pub mod report;

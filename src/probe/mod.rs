@@ -1,0 +1,312 @@
+//! The one HTTP client wrapper: timeouts, no redirects, a cap on response bodies, monotonic
+//! timing, redacted transcripts, and the observers that watch every exchange of a run.
+
+mod observe;
+
+pub use observe::Observers;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+
+use crate::error::Error;
+use crate::redact::Redactor;
+use crate::verdict::Exchange;
+
+/// The most of a response body the harness reads; the rest is dropped and the body marked
+/// truncated. A hostile target cannot make the harness hold more than this per response.
+pub const BODY_CAP: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(15),
+        }
+    }
+}
+
+/// A request, before it is sent. `path` holds the path and query, already expanded.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub truncated: bool,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+}
+
+/// A sent request and what came back.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub request: Request,
+    /// Milliseconds since the run started, when the request was sent.
+    pub at_ms: f64,
+    pub elapsed: Duration,
+    pub result: Result<Response, String>,
+}
+
+impl Outcome {
+    pub fn status(&self) -> Option<u16> {
+        self.result.as_ref().ok().map(|r| r.status)
+    }
+
+    pub fn response(&self) -> Option<&Response> {
+        self.result.as_ref().ok()
+    }
+
+    pub fn done_ms(&self) -> f64 {
+        self.at_ms + self.elapsed.as_secs_f64() * 1000.0
+    }
+}
+
+/// Sends requests to one target. Cheap to clone.
+#[derive(Clone)]
+pub struct Probe {
+    client: reqwest::Client,
+    base_url: Arc<str>,
+    redactor: Arc<std::sync::RwLock<Redactor>>,
+    started: Instant,
+    sent: Arc<AtomicU64>,
+    observers: Observers,
+}
+
+impl Probe {
+    pub fn new(
+        base_url: &str,
+        timeouts: Timeouts,
+        redactor: Redactor,
+        observers: Observers,
+    ) -> Result<Self, Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.request)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            client,
+            base_url: base_url.trim_end_matches('/').into(),
+            redactor: Arc::new(std::sync::RwLock::new(redactor)),
+            started: Instant::now(),
+            sent: Arc::new(AtomicU64::new(0)),
+            observers,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    pub fn observers(&self) -> &Observers {
+        &self.observers
+    }
+
+    pub fn redactor(&self) -> Redactor {
+        self.redactor.read().expect("redactor lock").clone()
+    }
+
+    /// Makes secrets learned during the run (issued tokens, created keys) redacted from now on.
+    pub fn learn_secrets<S: AsRef<str>>(
+        &self,
+        secrets: impl IntoIterator<Item = S>,
+        prefixes: &[&str],
+    ) {
+        let mut r = self.redactor.write().expect("redactor lock");
+        *r = r.with(secrets, prefixes);
+    }
+
+    pub fn elapsed_ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1000.0
+    }
+
+    /// Checks that the target answers at all, so an unreachable target fails fast (exit 3).
+    pub async fn preflight(&self) -> Result<(), Error> {
+        let url = format!("{}/", self.base_url);
+        match self.client.get(&url).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::Target(format!(
+                "cannot reach {}: {}",
+                self.base_url,
+                describe(&e)
+            ))),
+        }
+    }
+
+    pub async fn send(&self, request: Request) -> Outcome {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}{}", self.base_url, request.path);
+        let mut builder = self.client.request(request.method.clone(), &url);
+        for (k, v) in &request.headers {
+            builder = builder.header(k, v);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let at_ms = self.elapsed_ms();
+        let start = Instant::now();
+        let result = match builder.send().await {
+            Ok(resp) => read_capped(resp).await,
+            Err(e) => Err(describe(&e)),
+        };
+        let outcome = Outcome {
+            request,
+            at_ms,
+            elapsed: start.elapsed(),
+            result,
+        };
+        self.observers.observe(&outcome, self);
+        outcome
+    }
+
+    /// The exchange as evidence: every known secret replaced by its fingerprint.
+    pub fn exchange(&self, outcome: &Outcome) -> Exchange {
+        let r = self.redactor();
+        let red_headers = |h: &[(String, String)]| {
+            h.iter()
+                .map(|(k, v)| (k.clone(), r.redact(v)))
+                .collect::<Vec<_>>()
+        };
+        let clip = |s: &str| {
+            let s = r.redact(s);
+            if s.len() > 4096 {
+                let mut end = 4096;
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                format!("{}… ({} bytes)", &s[..end], s.len())
+            } else {
+                s
+            }
+        };
+        let (status, response_headers, response_body, error) = match &outcome.result {
+            Ok(resp) => (
+                Some(resp.status),
+                red_headers(&resp.headers),
+                Some(clip(&resp.body)),
+                None,
+            ),
+            Err(e) => (None, Vec::new(), None, Some(r.redact(e))),
+        };
+        Exchange {
+            method: outcome.request.method.to_string(),
+            url: r.redact(&format!("{}{}", self.base_url, outcome.request.path)),
+            request_headers: red_headers(&outcome.request.headers),
+            request_body: outcome.request.body.as_deref().map(clip),
+            status,
+            response_headers,
+            response_body,
+            error,
+            at_ms: outcome.at_ms,
+            elapsed_ms: outcome.elapsed.as_secs_f64() * 1000.0,
+        }
+    }
+}
+
+async fn read_capped(mut resp: reqwest::Response) -> Result<Response, String> {
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut body = Vec::new();
+    let mut truncated = false;
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = BODY_CAP - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    truncated = true;
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err(format!(
+                    "response {status} body broke off: {}",
+                    describe(&e)
+                ));
+            }
+        }
+    }
+    Ok(Response {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        truncated,
+    })
+}
+
+/// A transport error in words, with its cause chain (reqwest's top message alone says little).
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_redirect() {
+        "redirect"
+    } else if e.is_body() || e.is_decode() {
+        "bad response body"
+    } else {
+        "request failed"
+    };
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !causes.contains(&text) {
+            causes.push(text);
+        }
+        source = s.source();
+    }
+    if causes.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {}", causes.join(": "))
+    }
+}

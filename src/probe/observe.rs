@@ -1,0 +1,322 @@
+//! Observers: checks that hold for every exchange of a run rather than for one step, so every
+//! violation is counted, not sampled: no response echoes a presented credential, every 401 carries
+//! WWW-Authenticate, every 429 carries a valid Retry-After and body, RateLimit headers agree.
+
+use std::sync::{Arc, Mutex};
+
+use super::{Outcome, Probe};
+use crate::spec::Spec;
+use crate::verdict::{Evidence, Exchange, Finding, Status};
+
+const KEEP_EXAMPLES: usize = 3;
+
+#[derive(Default)]
+struct Tally {
+    seen: u64,
+    violations: u64,
+    first: Vec<(String, Exchange)>,
+}
+
+impl Tally {
+    fn record(&mut self, violation: Option<String>, exchange: impl FnOnce() -> Exchange) {
+        self.seen += 1;
+        if let Some(why) = violation {
+            self.violations += 1;
+            if self.first.len() < KEEP_EXAMPLES {
+                self.first.push((why, exchange()));
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    echo: Tally,
+    www_authenticate: Tally,
+    retry_after: Tally,
+    body: Tally,
+    ratelimit_headers: Tally,
+}
+
+struct Config {
+    credential_headers: Vec<(String, Option<String>)>,
+    prefixes: Vec<String>,
+    over_status: u16,
+    retry_after_header: String,
+    error_text: String,
+    retry_after_field: String,
+    max_window_secs: u64,
+    categories: Vec<(String, u32, u64)>,
+}
+
+/// Shared by every clone of a `Probe`.
+#[derive(Clone)]
+pub struct Observers {
+    config: Arc<Config>,
+    state: Arc<Mutex<State>>,
+}
+
+impl Observers {
+    /// `spec` is the effective contract (profile overrides applied).
+    pub fn new(spec: &Spec) -> Self {
+        let auth = &spec.auth;
+        let ol = &spec.rate_limits.over_limit;
+        let config = Config {
+            credential_headers: vec![
+                (auth.api_key.header.clone(), None),
+                (
+                    auth.access_token.header.clone(),
+                    Some(format!("{} ", auth.access_token.scheme)),
+                ),
+                (auth.admin_token.header.clone(), None),
+            ],
+            prefixes: vec![
+                auth.api_key.prefix.clone(),
+                auth.access_token.prefix.clone(),
+            ],
+            over_status: ol.status,
+            retry_after_header: ol.retry_after_header.clone(),
+            error_text: ol.body.error.clone(),
+            retry_after_field: ol.body.retry_after_field.clone(),
+            max_window_secs: spec
+                .rate_limits
+                .categories
+                .values()
+                .map(|c| c.window.as_secs_f64().ceil() as u64)
+                .max()
+                .unwrap_or(60),
+            categories: spec
+                .rate_limits
+                .categories
+                .iter()
+                .map(|(n, c)| (n.clone(), c.limit, c.window.as_secs_f64().ceil() as u64))
+                .collect(),
+        };
+        Self {
+            config: Arc::new(config),
+            state: Arc::new(Mutex::new(State::default())),
+        }
+    }
+
+    pub(super) fn observe(&self, outcome: &Outcome, probe: &Probe) {
+        let Ok(resp) = &outcome.result else { return };
+        let cfg = &self.config;
+        let mut st = self.state.lock().expect("observer lock");
+        let ex = || probe.exchange(outcome);
+
+        let presented = self.presented_credentials(outcome, probe);
+        let echoed = presented.iter().any(|c| {
+            resp.body.contains(c.as_str())
+                || resp.headers.iter().any(|(_, v)| v.contains(c.as_str()))
+        });
+        st.echo.record(
+            echoed.then(|| "the response contains a credential the request presented".to_string()),
+            ex,
+        );
+
+        if resp.status == 401 {
+            let missing = resp.header("www-authenticate").is_none();
+            st.www_authenticate.record(
+                missing.then(|| "401 without WWW-Authenticate".to_string()),
+                ex,
+            );
+        }
+
+        if resp.status == cfg.over_status {
+            let header = resp.header(&cfg.retry_after_header);
+            let parsed = header.and_then(|v| v.trim().parse::<u64>().ok());
+            let ra_violation = match (header, parsed) {
+                (None, _) => Some(format!(
+                    "{} without {}",
+                    cfg.over_status, cfg.retry_after_header
+                )),
+                (Some(v), None) => Some(format!(
+                    "{}: `{v}` is not a whole number of seconds",
+                    cfg.retry_after_header
+                )),
+                (Some(_), Some(n)) if n < 1 || n > cfg.max_window_secs => Some(format!(
+                    "{}: {n} is outside [1, {}] seconds",
+                    cfg.retry_after_header, cfg.max_window_secs
+                )),
+                _ => None,
+            };
+            st.retry_after.record(ra_violation, ex);
+            let body_violation = match resp.json() {
+                None => Some("the body is not JSON".to_string()),
+                Some(v) => {
+                    let error = v.get("error").and_then(|e| e.as_str());
+                    let field = v.get(&cfg.retry_after_field);
+                    if error != Some(cfg.error_text.as_str()) {
+                        Some(format!("`error` is {:?}, not {:?}", error, cfg.error_text))
+                    } else if field.and_then(|f| f.as_u64()).is_none() {
+                        Some(format!(
+                            "`{}` is missing or not a whole number",
+                            cfg.retry_after_field
+                        ))
+                    } else if parsed.is_some() && field.and_then(|f| f.as_u64()) != parsed {
+                        Some(format!(
+                            "`{}` is {} but {} says {}",
+                            cfg.retry_after_field,
+                            field.map(|f| f.to_string()).unwrap_or_default(),
+                            cfg.retry_after_header,
+                            parsed.unwrap_or(0)
+                        ))
+                    } else {
+                        None
+                    }
+                }
+            };
+            st.body.record(body_violation, ex);
+        }
+
+        if let Some(policy) = resp.header("ratelimit-policy") {
+            let violation = check_policy(policy, &cfg.categories);
+            st.ratelimit_headers.record(violation, ex);
+        }
+    }
+
+    /// Raw values of the credentials a request presented: credential headers and any known secret
+    /// in its body. Bare prefixes and very short values are left out: they are no credential.
+    fn presented_credentials(&self, outcome: &Outcome, probe: &Probe) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, value) in &outcome.request.headers {
+            for (header, scheme) in &self.config.credential_headers {
+                if name.eq_ignore_ascii_case(header) {
+                    let v = match scheme {
+                        Some(s) => value.strip_prefix(s.as_str()).unwrap_or(value),
+                        None => value,
+                    };
+                    out.push(v.trim().to_string());
+                }
+            }
+        }
+        if let Some(body) = &outcome.request.body {
+            out.extend(
+                probe
+                    .redactor()
+                    .secrets()
+                    .filter(|s| body.contains(s))
+                    .map(str::to_string),
+            );
+        }
+        out.retain(|v| v.len() >= 12 && !self.config.prefixes.iter().any(|p| p == v));
+        out
+    }
+
+    /// The observers' findings so far.
+    pub fn findings(&self) -> Vec<Finding> {
+        let st = self.state.lock().expect("observer lock");
+        let mut out = Vec::new();
+        let mut judge = |clause: &str, tally: &Tally, what: &str, none_seen: &str| {
+            let scenario = "observer";
+            let f = if tally.seen == 0 {
+                Finding::new(clause, Status::Skipped, scenario, none_seen)
+            } else if tally.violations == 0 {
+                Finding::new(
+                    clause,
+                    Status::Pass,
+                    scenario,
+                    format!("all {} {what} conform", tally.seen),
+                )
+            } else {
+                let (why, _) = &tally.first[0];
+                Finding::new(
+                    clause,
+                    Status::Fail,
+                    scenario,
+                    format!(
+                        "{} of {} {what} violate it; first: {why}",
+                        tally.violations, tally.seen
+                    ),
+                )
+                .with_evidence(Evidence {
+                    note: tally
+                        .first
+                        .iter()
+                        .map(|(w, _)| w.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    exchanges: tally.first.iter().map(|(_, e)| e.clone()).collect(),
+                })
+            };
+            out.push(f);
+        };
+        judge(
+            "AUTH-NO-ECHO",
+            &st.echo,
+            "responses",
+            "no response was received",
+        );
+        judge(
+            "HTTP-WWW-AUTHENTICATE",
+            &st.www_authenticate,
+            "401 responses",
+            "the run saw no 401",
+        );
+        judge(
+            "RL-429-RETRY-AFTER",
+            &st.retry_after,
+            "over-limit responses",
+            "the run saw no over-limit response",
+        );
+        judge(
+            "RL-429-BODY",
+            &st.body,
+            "over-limit responses",
+            "the run saw no over-limit response",
+        );
+        judge(
+            "RL-RATELIMIT-HEADERS",
+            &st.ratelimit_headers,
+            "RateLimit-Policy headers",
+            "the target sends no RateLimit-Policy header",
+        );
+        out
+    }
+}
+
+/// Checks a `RateLimit-Policy` value (IETF draft: `"name";q=100;w=60`, items comma-separated)
+/// against the categories' limits and windows.
+fn check_policy(value: &str, categories: &[(String, u32, u64)]) -> Option<String> {
+    for item in value.split(',') {
+        let mut q = None;
+        let mut w = None;
+        for param in item.split(';').skip(1) {
+            let (k, v) = param.trim().split_once('=')?;
+            match k.trim() {
+                "q" => q = v.trim().parse::<u32>().ok(),
+                "w" => w = v.trim().parse::<u64>().ok(),
+                _ => {}
+            }
+        }
+        let Some(q) = q else {
+            return Some(format!("RateLimit-Policy `{value}` has no quota"));
+        };
+        let matches = categories
+            .iter()
+            .any(|(_, limit, window)| *limit == q && w.is_none_or(|w| w == *window));
+        if !matches {
+            return Some(format!(
+                "RateLimit-Policy `{value}` matches no category's limit and window"
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_must_match_a_category() {
+        let cats = vec![
+            ("general".to_string(), 100, 60),
+            ("sandbox_creation".to_string(), 10, 60),
+        ];
+        assert_eq!(check_policy("\"general\";q=100;w=60", &cats), None);
+        assert_eq!(check_policy("\"x\";q=10;w=60, \"y\";q=100", &cats), None);
+        assert!(check_policy("\"general\";q=1000;w=60", &cats).is_some());
+        assert!(check_policy("\"general\";q=100;w=1", &cats).is_some());
+    }
+}

@@ -1,0 +1,466 @@
+//! Targets: one deployment to check. A profile file describes it (base URL, where each credential
+//! comes from, endpoint mappings, overrides for staging set-ups); `--target URL` builds one from the
+//! environment; the embedded default builds one from the reference server's credentials. Whatever
+//! the source, the result is a `Target` whose `spec` is the effective contract (overrides applied).
+
+mod secret;
+
+pub use secret::SecretSource;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, FileError, did_you_mean};
+use crate::probe::Timeouts;
+use crate::redact::Redactor;
+use crate::spec::{AuthMethod, Spec};
+use crate::yaml::Source;
+
+/// A credential the harness can be given. Each is optional; each unlocks clauses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    ApiKey,
+    ApiKeyOtherTeam,
+    ApiKeyRevoked,
+    Email,
+    Password,
+    AdminToken,
+    JwtSecret,
+    OtherTeamSandbox,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::ApiKey,
+        Role::ApiKeyOtherTeam,
+        Role::ApiKeyRevoked,
+        Role::Email,
+        Role::Password,
+        Role::AdminToken,
+        Role::JwtSecret,
+        Role::OtherTeamSandbox,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::ApiKey => "api_key",
+            Role::ApiKeyOtherTeam => "api_key_other_team",
+            Role::ApiKeyRevoked => "api_key_revoked",
+            Role::Email => "email",
+            Role::Password => "password",
+            Role::AdminToken => "admin_token",
+            Role::JwtSecret => "jwt_secret",
+            Role::OtherTeamSandbox => "other_team_sandbox",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// The environment variable `--target URL` reads it from (DESIGN.md).
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Role::ApiKey => "LELANTOS_API_KEY",
+            Role::ApiKeyOtherTeam => "LELANTOS_API_KEY_OTHER_TEAM",
+            Role::ApiKeyRevoked => "LELANTOS_API_KEY_REVOKED",
+            Role::Email => "LELANTOS_EMAIL",
+            Role::Password => "LELANTOS_PASSWORD",
+            Role::AdminToken => "LELANTOS_ADMIN_TOKEN",
+            Role::JwtSecret => "LELANTOS_JWT_SECRET",
+            Role::OtherTeamSandbox => "LELANTOS_OTHER_TEAM_SANDBOX",
+        }
+    }
+
+    /// How a skipped clause explains the missing credential.
+    pub fn missing(self) -> &'static str {
+        match self {
+            Role::ApiKey => "no API key",
+            Role::ApiKeyOtherTeam => "no second team's key",
+            Role::ApiKeyRevoked => "no revoked key",
+            Role::Email => "no login user (email)",
+            Role::Password => "no login user (password)",
+            Role::AdminToken => "no admin token",
+            Role::JwtSecret => "no HS256 secret of the deployment",
+            Role::OtherTeamSandbox => "no other team's sandbox id",
+        }
+    }
+
+    /// Whether the value is secret (an id or an email address is not).
+    pub fn is_secret(self) -> bool {
+        !matches!(self, Role::Email | Role::OtherTeamSandbox)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    base_url: String,
+    #[serde(default)]
+    credentials: BTreeMap<Role, SecretSource>,
+    #[serde(default)]
+    denial_statuses: Option<Vec<u16>>,
+    #[serde(default, with = "crate::yaml::duration::option")]
+    leeway: Option<Duration>,
+    #[serde(default)]
+    rate_limits: Option<RateLimitOverrides>,
+    #[serde(default)]
+    endpoints: BTreeMap<String, EndpointOverride>,
+    #[serde(default)]
+    timeouts: Option<TimeoutOverrides>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitOverrides {
+    /// Replaces every category's window (a staging deployment with short windows).
+    #[serde(default, with = "crate::yaml::duration::option")]
+    window: Option<Duration>,
+    #[serde(default)]
+    categories: BTreeMap<String, CategoryOverride>,
+    /// Requests per window that other clients may make with the same key during the run.
+    #[serde(default)]
+    shared_use: Option<u32>,
+    /// How many windows an identity must be idle to be fresh (default: the spec's).
+    #[serde(default)]
+    fresh_after_windows: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryOverride {
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default, with = "crate::yaml::duration::option")]
+    window: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointOverride {
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    auth: Option<Vec<AuthMethod>>,
+    #[serde(default)]
+    body: Option<serde_json::Value>,
+    #[serde(default)]
+    returns: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimeoutOverrides {
+    #[serde(default, with = "crate::yaml::duration::option")]
+    connect: Option<Duration>,
+    #[serde(default, with = "crate::yaml::duration::option")]
+    request: Option<Duration>,
+}
+
+/// One deployment, resolved: what the engine checks.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub base_url: String,
+    pub embedded: bool,
+    pub profile: Option<PathBuf>,
+    /// The effective contract: the spec with the profile's overrides applied.
+    pub spec: Arc<Spec>,
+    pub credentials: BTreeMap<Role, String>,
+    pub timeouts: Timeouts,
+    pub shared_use: u32,
+}
+
+impl Target {
+    pub fn credential(&self, role: Role) -> Option<&str> {
+        self.credentials.get(&role).map(String::as_str)
+    }
+
+    /// The redactor for this target's credentials.
+    pub fn redactor(&self) -> Redactor {
+        let secrets = self
+            .credentials
+            .iter()
+            .filter(|(r, _)| r.is_secret())
+            .map(|(_, v)| v.as_str());
+        Redactor::new(secrets, &self.secret_prefixes())
+    }
+
+    pub fn secret_prefixes(&self) -> Vec<&str> {
+        vec![
+            self.spec.auth.api_key.prefix.as_str(),
+            self.spec.auth.access_token.prefix.as_str(),
+        ]
+    }
+
+    /// `--target URL`: the spec's defaults and credentials from the environment.
+    pub fn from_url(url: &str, spec: Spec) -> Result<Target, Error> {
+        check_url(url).map_err(Error::Usage)?;
+        let credentials = Role::ALL
+            .into_iter()
+            .filter_map(|r| {
+                std::env::var(r.env_var())
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (r, v))
+            })
+            .collect();
+        Ok(Target {
+            base_url: url.trim_end_matches('/').to_string(),
+            embedded: false,
+            profile: None,
+            spec: Arc::new(spec),
+            credentials,
+            timeouts: Timeouts::default(),
+            shared_use: 0,
+        })
+    }
+
+    /// The embedded reference server: every credential is known.
+    pub fn embedded(
+        base_url: &str,
+        credentials: impl IntoIterator<Item = (Role, String)>,
+        spec: Spec,
+    ) -> Target {
+        Target {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            embedded: true,
+            profile: None,
+            spec: Arc::new(spec),
+            credentials: credentials.into_iter().collect(),
+            timeouts: Timeouts::default(),
+            shared_use: 0,
+        }
+    }
+
+    /// Loads a profile file: every error names the file, line and column.
+    pub fn load(path: &Path, spec: Spec) -> Result<Target, Error> {
+        let source = Source::read(path)?;
+        Self::from_source(&source, spec)
+    }
+
+    pub fn from_source(source: &Source, mut spec: Spec) -> Result<Target, Error> {
+        let file: ProfileFile = source.parse()?;
+        let mut errors: Vec<FileError> = Vec::new();
+        if let Err(why) = check_url(&file.base_url) {
+            errors.push(source.error_at("base_url", &file.base_url, why));
+        }
+        let dir = source.path.parent().map(Path::to_path_buf);
+        let mut credentials = BTreeMap::new();
+        for (role, src) in &file.credentials {
+            match src.resolve(dir.as_deref()) {
+                Ok(Some(v)) => {
+                    credentials.insert(*role, v);
+                }
+                Ok(None) => {}
+                Err(why) => errors.push(source.error_at(
+                    role.name(),
+                    "",
+                    format!("credential `{}`: {why}", role.name()),
+                )),
+            }
+        }
+        if let Some(statuses) = file.denial_statuses {
+            for s in &statuses {
+                if !(400..500).contains(s) {
+                    errors.push(source.error_at(
+                        "denial_statuses",
+                        &s.to_string(),
+                        "denial statuses must be 4xx",
+                    ));
+                }
+            }
+            spec.auth.denial_statuses = statuses;
+        }
+        if let Some(leeway) = file.leeway {
+            spec.auth.leeway = leeway;
+        }
+        let mut shared_use = 0;
+        if let Some(rl) = file.rate_limits {
+            if let Some(w) = rl.window {
+                for c in spec.rate_limits.categories.values_mut() {
+                    c.window = w;
+                }
+            }
+            let known: Vec<String> = spec.rate_limits.categories.keys().cloned().collect();
+            for (name, o) in rl.categories {
+                let Some(c) = spec.rate_limits.categories.get_mut(&name) else {
+                    errors.push(source.error_at(
+                        "",
+                        &name,
+                        format!(
+                            "unknown category `{name}`{}",
+                            did_you_mean(&name, known.iter().map(String::as_str))
+                        ),
+                    ));
+                    continue;
+                };
+                if let Some(l) = o.limit {
+                    c.limit = l;
+                }
+                if let Some(w) = o.window {
+                    c.window = w;
+                }
+            }
+            if let Some(f) = rl.fresh_after_windows {
+                spec.rate_limits.fresh_after_windows = f;
+            }
+            shared_use = rl.shared_use.unwrap_or(0);
+        }
+        let known_eps: Vec<String> = spec.endpoints.keys().cloned().collect();
+        let known_cats: Vec<String> = spec.rate_limits.categories.keys().cloned().collect();
+        for (name, o) in file.endpoints {
+            let Some(ep) = spec.endpoints.get_mut(&name) else {
+                errors.push(source.error_at(
+                    "",
+                    &name,
+                    format!(
+                        "unknown endpoint `{name}`{}",
+                        did_you_mean(&name, known_eps.iter().map(String::as_str))
+                    ),
+                ));
+                continue;
+            };
+            if let Some(m) = o.method {
+                ep.method = m.to_ascii_uppercase();
+            }
+            if let Some(p) = o.path {
+                if !p.starts_with('/') {
+                    errors.push(source.error_at("path", &p, "an endpoint path must start with /"));
+                }
+                ep.path = p;
+            }
+            if let Some(c) = o.category {
+                if !known_cats.contains(&c) {
+                    errors.push(source.error_at(
+                        "category",
+                        &c,
+                        format!(
+                            "unknown category `{c}`{}",
+                            did_you_mean(&c, known_cats.iter().map(String::as_str))
+                        ),
+                    ));
+                }
+                ep.category = c;
+            }
+            if let Some(a) = o.auth {
+                ep.auth = a;
+            }
+            if let Some(b) = o.body {
+                ep.body = Some(b);
+            }
+            if let Some(r) = o.returns {
+                ep.returns.extend(r);
+            }
+        }
+        let mut timeouts = Timeouts::default();
+        if let Some(t) = file.timeouts {
+            timeouts.connect = t.connect.unwrap_or(timeouts.connect);
+            timeouts.request = t.request.unwrap_or(timeouts.request);
+        }
+        if !errors.is_empty() {
+            return Err(Error::Files(errors));
+        }
+        Ok(Target {
+            base_url: file.base_url.trim_end_matches('/').to_string(),
+            embedded: false,
+            profile: Some(source.path.clone()),
+            spec: Arc::new(spec),
+            credentials,
+            timeouts,
+            shared_use,
+        })
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "`{url}`: only http and https targets are supported"
+        ));
+    }
+    if parsed.host_str().is_none() {
+        return Err(format!("`{url}` has no host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Target, Error> {
+        Target::from_source(&Source::inline("p.yaml", text), Spec::builtin())
+    }
+
+    #[test]
+    fn inline_secret_is_refused_without_quoting_it() {
+        let err = load(
+            "base_url: http://127.0.0.1:1\ncredentials:\n  api_key: lel_supersecretvalue123\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("p.yaml:3:"), "{err}");
+        assert!(err.contains("inline secrets are refused"), "{err}");
+        assert!(!err.contains("supersecret"), "{err}");
+    }
+
+    #[test]
+    fn unknown_role_and_field_have_positions() {
+        let err = load("base_url: http://127.0.0.1:1\ncredentials:\n  api_kee: {env: X}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("p.yaml:3:"), "{err}");
+        assert!(err.contains("api_kee"), "{err}");
+        let err = load("base_url: http://127.0.0.1:1\nratelimits: {}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("p.yaml:2:1:"), "{err}");
+    }
+
+    #[test]
+    fn overrides_apply_to_the_effective_spec() {
+        // SAFETY: tests in this module use a variable name nothing else reads.
+        unsafe { std::env::set_var("LC_TEST_PROFILE_KEY", "lel_fromenvironment0001") };
+        let t = load(
+            "base_url: http://127.0.0.1:9/\ncredentials:\n  api_key: {env: LC_TEST_PROFILE_KEY}\n  admin_token: {env: LC_TEST_UNSET_VAR}\n\
+             rate_limits:\n  window: 2s\n  categories:\n    general: {limit: 50}\n\
+             endpoints:\n  login: {path: /v1/auth/token, returns: {access_token: /token}}\ndenial_statuses: [401]\n",
+        )
+        .unwrap();
+        assert_eq!(t.base_url, "http://127.0.0.1:9");
+        assert_eq!(t.credential(Role::ApiKey), Some("lel_fromenvironment0001"));
+        assert_eq!(t.credential(Role::AdminToken), None);
+        let g = t.spec.category("general").unwrap();
+        assert_eq!((g.limit, g.window), (50, Duration::from_secs(2)));
+        assert_eq!(
+            t.spec.category("sandbox_creation").unwrap().window,
+            Duration::from_secs(2)
+        );
+        let login = t.spec.endpoint("login").unwrap();
+        assert_eq!(login.path, "/v1/auth/token");
+        assert_eq!(login.returns["access_token"], "/token");
+        assert_eq!(login.returns["refresh_token"], "/refresh_token");
+        assert_eq!(t.spec.auth.denial_statuses, vec![401]);
+    }
+
+    #[test]
+    fn unknown_endpoint_suggests_the_nearest() {
+        let err = load("base_url: http://127.0.0.1:1\nendpoints:\n  logn: {path: /x}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("p.yaml:3:3: unknown endpoint `logn` (did you mean `login`?)"),
+            "{err}"
+        );
+    }
+}
