@@ -5,6 +5,7 @@
 //! built, the engine observes the target (`probe`, `check`), verdicts are judged (`verdict`) and
 //! reports render them (`report`). `reference` is the embedded reference server.
 
+pub mod check;
 pub mod error;
 pub mod list;
 pub mod probe;
@@ -12,6 +13,7 @@ pub mod profile;
 pub mod redact;
 pub mod reference;
 pub mod report;
+pub mod scenario;
 pub mod spec;
 pub mod validate;
 pub mod verdict;

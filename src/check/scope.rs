@@ -1,0 +1,253 @@
+//! A scenario's working state: its variables, its random source, where its findings go, and how
+//! it turns a request description into a request (endpoint lookup, parameters, credentials).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use rand::rngs::StdRng;
+use reqwest::Method;
+
+use super::template::{Env, TemplateError, expand, expand_json};
+use crate::error::Error;
+use crate::probe::{Outcome, Probe, Request};
+use crate::profile::{Role, Target};
+use crate::scenario::{As, RequestSpec};
+use crate::verdict::{Evidence, Finding, Status};
+
+/// Characters left as they are in a path segment or query value.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// After this many transport errors in a row the target is taken for gone and the run ends.
+const MAX_CONSECUTIVE_TRANSPORT_ERRORS: u32 = 8;
+
+/// Where findings go; shared by every scenario so an interrupted run keeps what it found.
+#[derive(Clone, Default)]
+pub struct Findings(Arc<Mutex<Vec<Finding>>>);
+
+impl Findings {
+    pub fn push(&self, f: Finding) {
+        self.0.lock().expect("findings lock").push(f);
+    }
+
+    pub fn snapshot(&self) -> Vec<Finding> {
+        self.0.lock().expect("findings lock").clone()
+    }
+}
+
+/// Run-wide health of the target, shared by every scenario.
+#[derive(Clone, Default)]
+pub struct Health {
+    consecutive_errors: Arc<AtomicU32>,
+}
+
+impl Health {
+    pub fn record(&self, outcome: &Outcome, base_url: &str) -> Result<(), Error> {
+        match &outcome.result {
+            Ok(_) => {
+                self.consecutive_errors.store(0, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                let n = self.consecutive_errors.fetch_add(1, Ordering::Relaxed) + 1;
+                if n >= MAX_CONSECUTIVE_TRANSPORT_ERRORS {
+                    Err(Error::Target(format!("{base_url} stopped answering ({n} failures in a row; last: {e})")))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+pub struct Scope<'a> {
+    pub target: &'a Target,
+    pub probe: &'a Probe,
+    pub scenario: &'a str,
+    pub vars: BTreeMap<String, String>,
+    pub rng: StdRng,
+    pub findings: &'a Findings,
+    pub health: &'a Health,
+    pub last_retry_after: Option<u64>,
+    pub requests: u64,
+}
+
+impl<'a> Scope<'a> {
+    pub fn new(target: &'a Target, probe: &'a Probe, scenario: &'a str, rng: StdRng, findings: &'a Findings, health: &'a Health) -> Self {
+        let vars = target.credentials.iter().map(|(r, v)| (r.name().to_string(), v.clone())).collect();
+        Self { target, probe, scenario, vars, rng, findings, health, last_retry_after: None, requests: 0 }
+    }
+
+    pub fn env(&mut self) -> Env<'_> {
+        Env {
+            spec: &self.target.spec,
+            vars: &self.vars,
+            jwt_secret: self.target.credential(Role::JwtSecret),
+            rng: &mut self.rng,
+        }
+    }
+
+    pub fn expand(&mut self, text: &str) -> Result<String, TemplateError> {
+        expand(text, &mut self.env())
+    }
+
+    pub fn finding(&self, clause: &str, status: Status, reason: impl Into<String>) {
+        self.findings.push(Finding::new(clause, status, self.scenario, reason));
+    }
+
+    pub fn finding_with(&self, clause: &str, status: Status, reason: impl Into<String>, evidence: Evidence) {
+        self.findings.push(Finding::new(clause, status, self.scenario, reason).with_evidence(evidence));
+    }
+
+    /// Sends, counts, and ends the run if the target is gone.
+    pub async fn send(&mut self, request: Request) -> Result<Outcome, Error> {
+        self.requests += 1;
+        let outcome = self.probe.send(request).await;
+        self.health.record(&outcome, self.probe.base_url())?;
+        if let Some(ra) = self.retry_after(&outcome) {
+            self.last_retry_after = Some(ra);
+        }
+        Ok(outcome)
+    }
+
+    /// The Retry-After of an over-limit answer, if it is a whole number of seconds.
+    pub fn retry_after(&self, outcome: &Outcome) -> Option<u64> {
+        let ol = &self.target.spec.rate_limits.over_limit;
+        let resp = outcome.response()?;
+        if resp.status != ol.status {
+            return None;
+        }
+        resp.header(&ol.retry_after_header)?.trim().parse().ok()
+    }
+
+    /// How long to wait on an over-limit answer: its Retry-After if sane, else one second,
+    /// never more than the longest window (a broken Retry-After must not stall the run).
+    pub fn backoff(&self, outcome: &Outcome) -> Duration {
+        let longest = self.target.spec.rate_limits.categories.values().map(|c| c.window).max().unwrap_or(Duration::from_secs(60));
+        let ra = self.retry_after(outcome).map(Duration::from_secs).unwrap_or(Duration::from_secs(1));
+        ra.clamp(Duration::from_millis(100), longest + Duration::from_secs(1))
+    }
+
+    /// Builds a request from its description, expanding every template.
+    pub fn build(&mut self, spec: &RequestSpec) -> Result<Request, TemplateError> {
+        let contract = self.target.spec.clone();
+        let endpoint = spec.endpoint.as_deref().and_then(|n| contract.endpoint(n));
+        let method = match (endpoint, &spec.method) {
+            (_, Some(m)) => m.clone(),
+            (Some(e), None) => e.method.clone(),
+            (None, None) => return Err(TemplateError::Invalid("a request needs an endpoint or a method".into())),
+        };
+        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| TemplateError::Invalid(format!("`{method}` is not an HTTP method")))?;
+        let path_template = match (endpoint, &spec.path) {
+            (_, Some(p)) => p.clone(),
+            (Some(e), None) => e.path.clone(),
+            (None, None) => return Err(TemplateError::Invalid("a request needs an endpoint or a path".into())),
+        };
+        let mut params = BTreeMap::new();
+        for (k, v) in &spec.params {
+            params.insert(k.clone(), self.expand(v)?);
+        }
+        let path = fill_path(&self.expand(&path_template)?, &params)?;
+
+        let mut headers = Vec::new();
+        if let Some(a) = &spec.as_ {
+            if let Some(h) = self.credential_header(a)? {
+                headers.push(h);
+            }
+        }
+        for (k, v) in &spec.headers {
+            headers.push((k.clone(), self.expand(v)?));
+        }
+        let body = if let Some(raw) = &spec.raw_body {
+            Some(self.expand(raw)?)
+        } else {
+            match spec.body.as_ref().or(endpoint.and_then(|e| e.body.as_ref())) {
+                Some(b) => {
+                    let v = expand_json(b, &mut self.env())?;
+                    headers.push(("content-type".into(), "application/json".into()));
+                    Some(v.to_string())
+                }
+                None => None,
+            }
+        };
+        Ok(Request { method, path, headers, body })
+    }
+
+    /// The header that carries the credential `as` names, as the spec spells it.
+    fn credential_header(&mut self, a: &As) -> Result<Option<(String, String)>, TemplateError> {
+        let auth = &self.target.spec.auth;
+        let bearer = |token: &str| (auth.access_token.header.clone(), format!("{} {token}", auth.access_token.scheme));
+        Ok(match a {
+            As::Role(r) => match r.as_str() {
+                "none" => None,
+                "access_token" => {
+                    let t = self.vars.get("access_token").ok_or_else(|| TemplateError::Missing("access_token".into()))?;
+                    Some(bearer(t))
+                }
+                "admin_token" => Some((auth.admin_token.header.clone(), self.role("admin_token")?)),
+                key => Some((auth.api_key.header.clone(), self.role(key)?)),
+            },
+            As::Value(v) => {
+                if let Some(k) = &v.api_key {
+                    Some((auth.api_key.header.clone(), self.expand(k)?))
+                } else if let Some(t) = &v.bearer {
+                    let t = self.expand(t)?;
+                    Some(bearer(&t))
+                } else if let Some(t) = &v.admin_token {
+                    Some((auth.admin_token.header.clone(), self.expand(t)?))
+                } else {
+                    None
+                }
+            }
+        })
+    }
+
+    fn role(&self, name: &str) -> Result<String, TemplateError> {
+        self.vars.get(name).cloned().ok_or_else(|| TemplateError::Missing(name.to_string()))
+    }
+
+    /// Why a template could not be expanded, in the words of a skipped clause.
+    pub fn missing_reason(&self, e: &TemplateError) -> (Status, String) {
+        match e {
+            TemplateError::Missing(name) => match Role::from_name(name) {
+                Some(role) => (Status::Skipped, role.missing().to_string()),
+                None => (Status::Inconclusive, format!("no value for `{name}`: an earlier step did not capture it")),
+            },
+            TemplateError::NeedsSecret => (Status::Skipped, Role::JwtSecret.missing().to_string()),
+            TemplateError::Invalid(why) => (Status::Inconclusive, why.clone()),
+        }
+    }
+}
+
+/// Replaces `{name}` in a path template (query included) with percent-encoded values.
+pub fn fill_path(template: &str, params: &BTreeMap<String, String>) -> Result<String, TemplateError> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find('}') else {
+            return Err(TemplateError::Invalid(format!("unclosed `{{` in path `{template}`")));
+        };
+        let name = &rest[start + 1..start + len];
+        let value = params.get(name).ok_or_else(|| TemplateError::Invalid(format!("path `{template}` needs the parameter `{name}`")))?;
+        out.extend(utf8_percent_encode(value, SEGMENT));
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_path_and_query_parameters() {
+        let p: BTreeMap<String, String> = [("id".to_string(), "a b/c".to_string()), ("path".to_string(), "x.txt".to_string())].into();
+        assert_eq!(fill_path("/sandboxes/{id}/files?path={path}", &p).unwrap(), "/sandboxes/a%20b%2Fc/files?path=x.txt");
+        assert!(fill_path("/sandboxes/{nope}", &p).is_err());
+    }
+}

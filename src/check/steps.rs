@@ -1,0 +1,313 @@
+//! Step scenarios: requests with expectations, run in order. A step with a `clause` decides it:
+//! every response it gets must meet its expectations. A failed set-up step (no clause) makes the
+//! rest of the scenario inconclusive rather than failed: the harness could not get to the check.
+
+use std::time::Duration;
+
+use super::expect::{admits, check, describe_set, status_matches};
+use super::jwt::Jwt;
+use super::scope::Scope;
+use super::template::TemplateError;
+use crate::error::Error;
+use crate::probe::Outcome;
+use crate::profile::Role;
+use crate::scenario::{Assertion, Repeat, Step, WaitFor, parse_wait};
+use crate::verdict::{Evidence, Status};
+
+/// How many times a request that met the over-limit status is sent again (after Retry-After)
+/// when the step did not expect it: other scenarios share the identity's budgets.
+const RATE_LIMIT_RETRIES: u32 = 3;
+
+/// Why the remaining steps of a scenario cannot run.
+enum Halt {
+    Skip(String),
+    Inconclusive(String),
+}
+
+pub async fn run(steps: &[Step], scope: &mut Scope<'_>) -> Result<(), Error> {
+    let mut halted: Option<Halt> = None;
+    for step in steps {
+        if let Some(h) = &halted {
+            if let Some(c) = &step.clause {
+                match h {
+                    Halt::Skip(why) => scope.finding(c, Status::Skipped, why.clone()),
+                    Halt::Inconclusive(why) => scope.finding(c, Status::Inconclusive, why.clone()),
+                }
+            }
+            continue;
+        }
+        if let Some(role) = step.requires.iter().filter_map(|r| Role::from_name(r)).find(|r| scope.target.credential(*r).is_none()) {
+            if let Some(c) = &step.clause {
+                scope.finding(c, Status::Skipped, format!("{}: step `{}` not run", role.missing(), step.name));
+            }
+            continue;
+        }
+        halted = run_step(step, scope).await?;
+    }
+    Ok(())
+}
+
+async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Error> {
+    if let Some(w) = &step.wait {
+        let d = match parse_wait(w).map_err(Error::Usage)? {
+            WaitFor::Duration(d) => d,
+            WaitFor::RetryAfter => Duration::from_secs(scope.last_retry_after.unwrap_or(1)),
+        };
+        tokio::time::sleep(d).await;
+        return Ok(None);
+    }
+    if let Some(a) = &step.assert {
+        assert_step(step, a, scope);
+        return Ok(None);
+    }
+    let Some(request) = &step.request else { return Ok(None) };
+
+    // The values to run the step with: one run, or one per `for_each` value.
+    let runs: Vec<Option<(String, String)>> = match &step.for_each {
+        Some(f) => f.values.iter().map(|v| Some((f.var.clone(), v.clone()))).collect(),
+        None => vec![None],
+    };
+    let denied = scope.target.spec.auth.denial_statuses.clone();
+    let over = scope.target.spec.rate_limits.over_limit.status;
+    let expects_over = step.expect.as_ref().and_then(|e| e.status.as_ref()).is_some_and(|s| admits(s, over))
+        || step.expect_count.as_ref().is_some_and(|c| admits(&c.status, over));
+    let times = repeat_count(step, scope);
+    let parallel = step.parallel.unwrap_or(1).max(1);
+
+    let mut failures: Vec<(String, Outcome)> = Vec::new();
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for binding in &runs {
+        let label = binding.as_ref().map(|(_, t)| format!(" with `{t}`")).unwrap_or_default();
+        if let Some((var, template)) = binding {
+            match scope.expand(template) {
+                Ok(v) => {
+                    scope.vars.insert(var.clone(), v);
+                }
+                Err(e) => return Ok(template_problem(step, scope, &e)),
+            }
+        }
+        let req = match scope.build(request) {
+            Ok(r) => r,
+            Err(e) => return Ok(template_problem(step, scope, &e)),
+        };
+        let mut batch = Vec::new();
+        for _ in 0..times {
+            if parallel > 1 {
+                let sends = (0..parallel).map(|_| scope.probe.send(req.clone()));
+                let results = futures::future::join_all(sends).await;
+                for o in results {
+                    scope.requests += 1;
+                    scope.health.record(&o, scope.probe.base_url())?;
+                    batch.push(o);
+                }
+            } else {
+                let mut o = scope.send(req.clone()).await?;
+                let mut tries = 0;
+                while !expects_over && o.status() == Some(over) && tries < RATE_LIMIT_RETRIES {
+                    tokio::time::sleep(scope.backoff(&o)).await;
+                    o = scope.send(req.clone()).await?;
+                    tries += 1;
+                }
+                batch.push(o);
+            }
+        }
+        for o in &batch {
+            match &o.result {
+                Err(e) => failures.push((format!("no answer{label}: {e}"), o.clone())),
+                Ok(resp) => {
+                    if let Some(expect) = &step.expect {
+                        let problems = match check(expect, resp, &denied, &mut scope.env()) {
+                            Ok(p) => p,
+                            Err(e) => return Ok(template_problem(step, scope, &e)),
+                        };
+                        if let Some(first) = problems.into_iter().next() {
+                            failures.push((format!("{first}{label}"), o.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        outcomes.extend(batch);
+    }
+
+    if let (Some(skip), Some(last)) = (&step.skip_on, outcomes.last())
+        && last.status().is_some_and(|s| skip.status.contains(&s))
+    {
+        let why = format!("{} (step `{}` got {})", skip.reason, step.name, last.status().unwrap_or(0));
+        if let Some(c) = &step.clause {
+            scope.finding(c, Status::Skipped, why.clone());
+        }
+        return Ok(Some(Halt::Skip(why)));
+    }
+
+    if let Some(count) = &step.expect_count {
+        let matched = outcomes.iter().filter(|o| o.status().is_some_and(|s| status_matches(&count.status, s, &denied))).count() as u32;
+        let what = describe_set(&count.status, &denied);
+        if let Some(max) = count.at_most
+            && matched > max
+        {
+            failures.push((format!("{matched} of {} responses were {what}, at most {max} allowed", outcomes.len()), outcomes.iter().find(|o| o.status().is_some_and(|s| status_matches(&count.status, s, &denied))).cloned().unwrap_or_else(|| outcomes[0].clone())));
+        }
+        if let Some(min) = count.at_least
+            && matched < min
+        {
+            failures.push((format!("{matched} of {} responses were {what}, at least {min} expected", outcomes.len()), outcomes.last().cloned().unwrap_or_else(|| outcomes[0].clone())));
+        }
+    }
+
+    // Captures come from the last answer.
+    if let Some(last) = outcomes.iter().rev().find(|o| o.response().is_some()) {
+        capture(step, last, scope);
+    }
+
+    let evidence = |items: &[(String, Outcome)], scope: &Scope| Evidence {
+        note: items.iter().map(|(w, _)| w.as_str()).take(3).collect::<Vec<_>>().join("; "),
+        exchanges: items.iter().take(3).map(|(_, o)| scope.probe.exchange(o)).collect(),
+    };
+    let total = outcomes.len();
+    match (&step.clause, failures.is_empty()) {
+        (Some(c), true) => {
+            let first = outcomes.first().map(|o| vec![scope.probe.exchange(o)]).unwrap_or_default();
+            scope.finding_with(c, Status::Pass, format!("{}: {total} response(s) as expected", step.name), Evidence { note: step.name.clone(), exchanges: first });
+            Ok(None)
+        }
+        (Some(c), false) => {
+            let transport_only = failures.iter().all(|(_, o)| o.response().is_none());
+            let status = if transport_only { Status::Inconclusive } else { Status::Fail };
+            let n = failures.len();
+            let reason = format!("{}: {} ({n} of {total})", step.name, failures[0].0);
+            scope.finding_with(c, status, reason, evidence(&failures, scope));
+            Ok(None)
+        }
+        (None, true) => Ok(None),
+        (None, false) => Ok(Some(Halt::Inconclusive(format!("set-up step `{}` failed: {}", step.name, failures[0].0)))),
+    }
+}
+
+fn repeat_count(step: &Step, scope: &Scope) -> u32 {
+    match &step.repeat {
+        None => 1,
+        Some(Repeat::Times(n)) => (*n).clamp(1, 10_000),
+        Some(Repeat::Named(text)) => {
+            let cat = text.strip_prefix("over_limit:").unwrap_or(text);
+            let limit = scope.target.spec.category(cat).map(|c| c.limit).unwrap_or(100);
+            limit + (limit / 10).max(5)
+        }
+    }
+}
+
+fn template_problem(step: &Step, scope: &Scope, e: &TemplateError) -> Option<Halt> {
+    let (status, why) = scope.missing_reason(e);
+    let why = format!("{why} (step `{}`)", step.name);
+    if let Some(c) = &step.clause {
+        scope.finding(c, status, why.clone());
+    }
+    // A missing value stops only this step; the next may not need it.
+    None
+}
+
+fn capture(step: &Step, outcome: &Outcome, scope: &mut Scope) {
+    let Some(resp) = outcome.response() else { return };
+    let doc = resp.json();
+    let endpoint = step.request.as_ref().and_then(|r| r.endpoint.as_deref()).and_then(|n| scope.target.spec.endpoint(n)).cloned();
+    let mut learned = Vec::new();
+    for (name, cap) in &step.capture {
+        let value = if let Some(h) = &cap.header {
+            resp.header(h).map(str::to_string)
+        } else {
+            let pointer = match (&cap.json, &cap.returns) {
+                (Some(p), _) => Some(p.clone()),
+                (None, Some(r)) => endpoint.as_ref().and_then(|e| e.returns.get(r).cloned()),
+                _ => None,
+            };
+            pointer.and_then(|p| doc.as_ref()?.pointer(&p).map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }))
+        };
+        if let Some(v) = value {
+            if cap.secret {
+                learned.push(v.clone());
+            }
+            scope.vars.insert(name.clone(), v);
+        } else {
+            scope.vars.remove(name);
+        }
+    }
+    if !learned.is_empty() {
+        let prefixes = scope.target.secret_prefixes();
+        scope.probe.learn_secrets(learned, &prefixes);
+    }
+}
+
+fn assert_step(step: &Step, a: &Assertion, scope: &mut Scope) {
+    let Some(clause) = &step.clause else { return };
+    let value = match scope.expand(&a.value) {
+        Ok(v) => v,
+        Err(e) => {
+            template_problem(step, scope, &e);
+            return;
+        }
+    };
+    let shown = &a.value;
+    let spec = scope.target.spec.clone();
+    let mut problems = Vec::new();
+    if let Some(p) = &a.starts_with {
+        match scope.expand(p) {
+            Ok(p) if !value.starts_with(&p) => problems.push(format!("`{shown}` does not start with `{p}`")),
+            Ok(_) => {}
+            Err(e) => {
+                template_problem(step, scope, &e);
+                return;
+            }
+        }
+    }
+    let needs_jwt = a.jwt_alg.is_some() || a.jwt_lifetime.is_some() || a.jwt_verifies.is_some();
+    if needs_jwt {
+        let body = value.strip_prefix(spec.auth.access_token.prefix.as_str()).unwrap_or(&value);
+        match Jwt::decode(body) {
+            Err(e) => problems.push(format!("`{shown}` is not a JWT: {e}")),
+            Ok(jwt) => {
+                if let Some(alg) = &a.jwt_alg
+                    && jwt.alg() != Some(alg.as_str())
+                {
+                    problems.push(format!("`{shown}` has alg {:?}, not {alg}", jwt.alg().unwrap_or("(none)")));
+                }
+                if let Some(l) = &a.jwt_lifetime {
+                    let want = if l == "session_ttl" { spec.auth.access_token.session_ttl } else { spec.auth.access_token.refresh_ttl };
+                    match (jwt.claim_i64("iat"), jwt.claim_i64("exp")) {
+                        (Some(iat), Some(exp)) => {
+                            let got = exp - iat;
+                            let want_s = want.as_secs() as i64;
+                            if (got - want_s).unsigned_abs() > spec.auth.leeway.as_secs() {
+                                problems.push(format!(
+                                    "`{shown}` lives {} (exp - iat), not {}",
+                                    humantime::format_duration(Duration::from_secs(got.max(0) as u64)),
+                                    humantime::format_duration(want)
+                                ));
+                            }
+                        }
+                        _ => problems.push(format!("`{shown}` lacks iat or exp")),
+                    }
+                }
+                if a.jwt_verifies == Some(true) {
+                    match scope.target.credential(Role::JwtSecret) {
+                        None => {
+                            scope.finding(clause, Status::Skipped, format!("{} (step `{}`)", Role::JwtSecret.missing(), step.name));
+                            return;
+                        }
+                        Some(secret) if !Jwt::verifies(body, secret.as_bytes()) => {
+                            problems.push(format!("`{shown}` does not verify as HS256 under the deployment's secret"))
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        scope.finding(clause, Status::Pass, format!("{}: holds", step.name));
+    } else {
+        scope.finding_with(clause, Status::Fail, format!("{}: {}", step.name, problems.join("; ")), Evidence { note: problems.join("; "), exchanges: Vec::new() });
+    }
+}
