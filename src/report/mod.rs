@@ -1,8 +1,12 @@
 //! Reports: siblings that each render the same `RunReport`. Every file is written atomically
 //! (a temporary file renamed into place), so a reader never sees half a report.
 
+#[cfg(test)]
+mod fixture;
 pub mod json;
+pub mod junit;
 mod model;
+mod text;
 
 pub use model::*;
 
@@ -58,8 +62,9 @@ impl Format {
 fn render(report: &RunReport, format: Format) -> String {
     match format {
         Format::Json => json::render(report),
-        // The other renderers land with their modules; until then JSON is the one report.
-        Format::Junit | Format::Markdown | Format::Html => json::render(report),
+        Format::Junit => junit::render(report),
+        // Markdown and HTML land with their modules; until then they fall back to JSON.
+        Format::Markdown | Format::Html => json::render(report),
     }
 }
 
