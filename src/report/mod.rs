@@ -5,6 +5,7 @@
 mod fixture;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 mod model;
 mod text;
 
@@ -63,8 +64,9 @@ fn render(report: &RunReport, format: Format) -> String {
     match format {
         Format::Json => json::render(report),
         Format::Junit => junit::render(report),
-        // Markdown and HTML land with their modules; until then they fall back to JSON.
-        Format::Markdown | Format::Html => json::render(report),
+        Format::Markdown => markdown::render(report),
+        // HTML lands with its module; until then it falls back to JSON.
+        Format::Html => json::render(report),
     }
 }
 
@@ -98,4 +100,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
     std::fs::rename(&tmp, path)
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes the fixture's reports for a look: `cargo test dump_fixture -- --ignored`, into
+    /// `$LELANTOS_DUMP_DIR` or the temporary directory.
+    #[test]
+    #[ignore]
+    fn dump_fixture_reports() {
+        let dir = std::env::var_os("LELANTOS_DUMP_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("lelantos-fixture-report"));
+        let written = write_all(&fixture::report(), &dir, &Format::ALL).unwrap();
+        for path in written {
+            eprintln!("wrote {}", path.display());
+        }
+    }
 }
