@@ -1,8 +1,10 @@
 //! Reports: siblings that each render the same `RunReport`. Every file is written atomically
 //! (a temporary file renamed into place), so a reader never sees half a report.
 
+mod chart;
 #[cfg(test)]
 mod fixture;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -65,8 +67,7 @@ fn render(report: &RunReport, format: Format) -> String {
         Format::Json => json::render(report),
         Format::Junit => junit::render(report),
         Format::Markdown => markdown::render(report),
-        // HTML lands with its module; until then it falls back to JSON.
-        Format::Html => json::render(report),
+        Format::Html => html::render(report),
     }
 }
 

@@ -1,8 +1,6 @@
 //! Plain-text pieces every renderer shares: clauses grouped by area, exchanges written out as
 //! HTTP messages, byte caps and durations. Renderers escape this text for their own format.
 
-#![allow(dead_code)] // until every renderer that uses these pieces has landed
-
 use crate::verdict::{ClauseVerdict, Exchange};
 
 use super::RunReport;
