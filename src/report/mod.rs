@@ -9,6 +9,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 mod model;
+pub mod terminal;
 mod text;
 
 pub use model::*;
@@ -107,7 +108,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    /// Writes the fixture's reports for a look: `cargo test dump_fixture -- --ignored`, into
+    /// Writes the fixture's reports and prints its terminal table, for a look: `cargo test dump_fixture -- --ignored`, into
     /// `$LELANTOS_DUMP_DIR` or the temporary directory.
     #[test]
     #[ignore]
@@ -119,5 +120,6 @@ mod tests {
         for path in written {
             eprintln!("wrote {}", path.display());
         }
+        eprintln!("{}", terminal::render(&fixture::report(), true));
     }
 }
