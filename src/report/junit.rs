@@ -118,7 +118,7 @@ fn testcase(out: &mut String, clause: &ClauseVerdict, ms: u64) {
     let _ = write!(
         out,
         "    <testcase name=\"{}\" classname=\"lelantos.{}\" time=\"{}\"",
-        attr(&format!("{} {}", clause.id, clause.title)),
+        attr(&format!("{}: {}", clause.id, clause.title)),
         attr(&clause.area),
         seconds(ms),
     );
@@ -180,7 +180,7 @@ fn allowed(c: char) -> char {
 }
 
 /// Text content: markup characters escaped, forbidden characters replaced.
-fn body(text: &str) -> String {
+pub(crate) fn body(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars().map(allowed) {
         match c {
@@ -197,7 +197,7 @@ fn body(text: &str) -> String {
 
 /// An attribute value (always written in double quotes): as `body`, plus quotes, and whitespace
 /// as character references so parsers do not normalise newlines and tabs to spaces.
-fn attr(text: &str) -> String {
+pub(crate) fn attr(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars().map(allowed) {
         match c {
@@ -279,7 +279,7 @@ mod tests {
         let case = api.children().find(|n| n.has_tag_name("testcase")).unwrap();
         assert_eq!(
             case.attribute("name"),
-            Some("AUTH-KEY-HEADER An API key is sent in the X-API-Key header")
+            Some("AUTH-KEY-HEADER: An API key is sent in the X-API-Key header")
         );
         assert_eq!(case.attribute("classname"), Some("lelantos.api-key"));
         assert_eq!(case.attribute("time"), Some("0.040"));

@@ -189,7 +189,7 @@ fn html(text: &str) -> String {
 }
 
 /// Inline Markdown text: markup and HTML are shown, not interpreted.
-fn inline(text: &str) -> String {
+pub(crate) fn inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in controls(text).chars() {
         match c {
