@@ -1,8 +1,16 @@
 //! Reports: siblings that each render the same `RunReport`. Every file is written atomically
 //! (a temporary file renamed into place), so a reader never sees half a report.
 
+mod chart;
+#[cfg(test)]
+mod fixture;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 mod model;
+pub mod terminal;
+mod text;
 
 pub use model::*;
 
@@ -58,8 +66,9 @@ impl Format {
 fn render(report: &RunReport, format: Format) -> String {
     match format {
         Format::Json => json::render(report),
-        // The other renderers land with their modules; until then JSON is the one report.
-        Format::Junit | Format::Markdown | Format::Html => json::render(report),
+        Format::Junit => junit::render(report),
+        Format::Markdown => markdown::render(report),
+        Format::Html => html::render(report),
     }
 }
 
@@ -93,4 +102,150 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::io(format!("cannot write {}", tmp.display()), e))?;
     std::fs::rename(&tmp, path)
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+}
+
+/// Every (file, secret fingerprint) where a file under `dir` holds a raw secret: as written, or
+/// as any report would escape it (HTML, XML, JSON, Markdown), since an escaped secret is still a
+/// leak. For tests that plant secrets and grep every report for them; the output names a secret
+/// only by its fingerprint (`crate::redact::fingerprint`), so a failing test does not leak it.
+pub fn find_secrets(dir: &Path, secrets: &[&str]) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files);
+    files.sort();
+    let forms: Vec<(&str, Vec<String>)> = secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|&secret| {
+            let json = serde_json::to_string(secret).expect("a string serializes");
+            let mut forms = vec![
+                secret.to_string(),
+                html::esc(secret),
+                junit::attr(secret),
+                junit::body(secret),
+                json[1..json.len() - 1].to_string(),
+                markdown::inline(secret),
+            ];
+            forms.sort();
+            forms.dedup();
+            (secret, forms)
+        })
+        .collect();
+    let mut found = Vec::new();
+    for path in files {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        for (secret, variants) in &forms {
+            if variants.iter().any(|v| contains(&bytes, v.as_bytes())) {
+                found.push((path.clone(), crate::redact::fingerprint(secret, &[])));
+            }
+        }
+    }
+    found
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => collect_files(&path, out),
+            Ok(t) if t.is_file() => out.push(path),
+            _ => {}
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("lelantos-report-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn every_format_is_written_and_rendered_by_its_own_module() {
+        let dir = scratch_dir("formats");
+        let report = fixture::report();
+        let written = write_all(&report, &dir, &Format::ALL).unwrap();
+        let names: Vec<_> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "compliance.json",
+                "junit.xml",
+                "compliance.md",
+                "report.html"
+            ]
+        );
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+        assert!(read("junit.xml").starts_with("<?xml"));
+        assert!(read("compliance.md").starts_with("## "));
+        assert!(read("report.html").starts_with("<!DOCTYPE html>"));
+        let json: serde_json::Value = serde_json::from_str(&read("compliance.json")).unwrap();
+        assert_eq!(json["verdict"], "fail");
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn find_secrets_sees_raw_and_escaped_secrets_and_never_prints_them() {
+        let dir = scratch_dir("secrets");
+        let secret = "lel_pl4nted<&'\"_secret_ABCD";
+        let clean = "lel_never_written_anywhere_WXYZ";
+        let mut report = fixture::report();
+        write_all(&report, &dir.join("clean"), &Format::ALL).unwrap();
+        report.clauses[4].evidence[0].exchanges[1].response_body = Some(format!("leak: {secret}"));
+        write_all(&report, &dir.join("leaky"), &Format::ALL).unwrap();
+        std::fs::write(dir.join("leaky").join("notes.txt"), secret).unwrap();
+
+        let found = find_secrets(&dir, &[secret, clean, ""]);
+        let files: Vec<_> = found
+            .iter()
+            .map(|(p, _)| p.strip_prefix(&dir).unwrap().to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            files,
+            [
+                "leaky/compliance.json",
+                "leaky/compliance.md",
+                "leaky/junit.xml",
+                "leaky/notes.txt",
+                "leaky/report.html"
+            ]
+        );
+        assert!(found.iter().all(|(_, f)| f == "…ABCD"));
+        assert!(!format!("{found:?}").contains("pl4nted"));
+        assert!(find_secrets(&dir.join("clean"), &[secret]).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Writes the fixture's reports and prints its terminal table, for a look: `cargo test dump_fixture -- --ignored`, into
+    /// `$LELANTOS_DUMP_DIR` or the temporary directory.
+    #[test]
+    #[ignore]
+    fn dump_fixture_reports() {
+        let dir = std::env::var_os("LELANTOS_DUMP_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("lelantos-fixture-report"));
+        let written = write_all(&fixture::report(), &dir, &Format::ALL).unwrap();
+        for path in written {
+            eprintln!("wrote {}", path.display());
+        }
+        eprintln!("{}", terminal::render(&fixture::report(), true));
+    }
 }

@@ -1,0 +1,392 @@
+//! `report.html`: the run as one self-contained page (no external stylesheet, script, font or
+//! image, so it can be archived as a CI artifact and opened offline). A header with the target
+//! and verdict, the counts, the clauses grouped by area with the evidence of each folded under
+//! it, the scenarios, and a hand-drawn SVG chart per rate-limit timeline (`chart`).
+//!
+//! Every piece of text from the report goes through `esc`.
+
+use std::fmt::Write as _;
+
+use crate::verdict::{ClauseVerdict, RunVerdict, Status};
+
+use super::{RunReport, chart, text};
+
+/// Each body in the evidence is capped at this many bytes.
+const BODY_CAP: usize = 16 * 1024;
+
+const STYLE: &str = r#"
+:root{--pass:#1a7f37;--fail:#cf222e;--skip:#6e7781;--inc:#9a6700;--err:#8250df;--bg:#f6f8fa;--line:#d0d7de;--fg:#1f2328;--muted:#59636e}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--fg);background:#fff}
+header{padding:20px 32px 16px;background:var(--bg);border-bottom:1px solid var(--line)}
+header h1{margin:0 0 10px;font-size:22px;display:flex;align-items:center;gap:12px;flex-wrap:wrap}
+main{padding:8px 32px 48px;max-width:1320px}
+h2{font-size:18px;margin:28px 0 10px;padding-bottom:6px;border-bottom:1px solid var(--line)}
+h3{font-size:15px;margin:20px 0 6px}
+.verdict{padding:3px 12px;border-radius:6px;color:#fff;font-size:16px;letter-spacing:.04em}
+.verdict.pass{background:var(--pass)}.verdict.fail{background:var(--fail)}.verdict.error{background:var(--err)}
+dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}
+dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px;overflow-wrap:anywhere}
+.error-box{margin:16px 0 0;padding:10px 14px;border:1px solid var(--err);border-left-width:4px;border-radius:6px;background:#fbefff}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0 4px}
+.card{border:1px solid var(--line);border-top-width:4px;border-radius:8px;padding:8px 16px;min-width:120px;background:#fff}
+.card b{display:block;font-size:26px;line-height:1.2}.card span{color:var(--muted)}
+.card.pass{border-top-color:var(--pass)}.card.fail{border-top-color:var(--fail)}.card.skipped,.card.not_testable{border-top-color:var(--skip)}.card.inconclusive{border-top-color:var(--inc)}
+.filters{margin:8px 0 4px;color:var(--muted)}.filters label{margin-right:14px;white-space:nowrap;cursor:pointer}
+table{border-collapse:collapse;width:100%}
+table.clauses{table-layout:fixed}
+tr.area th{background:#fff;font-size:15px;padding:18px 8px 6px;border-bottom:2px solid var(--line)}
+td{overflow-wrap:anywhere}
+th,td{text-align:left;vertical-align:top;padding:6px 8px;border-bottom:1px solid var(--line)}
+th{background:var(--bg);font-weight:600;font-size:13px}
+td.id,td.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.fail td{background:#fff8f8}
+tr.evidence td{padding:0 8px 10px 8px}
+.badge{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:600;color:#fff;white-space:nowrap}
+.badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}.badge.skipped,.badge.not_testable{background:var(--skip)}.badge.inconclusive{background:var(--inc)}
+.level{font-size:12px;color:var(--muted)}.level.must{color:var(--fg);font-weight:600}
+details summary{cursor:pointer;color:#0969da}
+details .note{margin:6px 0 4px}
+pre{margin:6px 0;padding:8px 10px;background:var(--bg);border:1px solid var(--line);border-radius:6px;font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;overflow-wrap:anywhere}
+.muted{color:var(--muted)}
+figure{margin:8px 0 24px;padding:12px;border:1px solid var(--line);border-radius:8px}
+figcaption{font-weight:600;margin-bottom:4px}
+svg.timeline{display:block;font:11px system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+svg .wait{fill:#8c959f;fill-opacity:.16;stroke:#8c959f;stroke-opacity:.5;stroke-dasharray:3 3}
+svg .wait-label{fill:var(--muted);font-size:11px}
+svg .row{stroke:#eaeef2}svg .grid{stroke:#eaeef2}svg .tick,svg .axis-line{stroke:#8c959f}
+svg .axis{fill:var(--muted)}svg .legend{fill:var(--fg)}
+svg .limit{stroke:var(--fail);stroke-width:1.5;stroke-dasharray:6 4}svg .limit-label{fill:var(--fail);font-weight:600}
+svg .admitted{fill:none;stroke:#0969da;stroke-width:2}
+svg .break{stroke:#59636e;stroke-width:1.5;fill:none}
+svg circle{fill-opacity:.85}
+"#;
+
+/// Hides the clause rows whose status is unticked; the page works without it.
+const SCRIPT: &str = r#"
+document.querySelectorAll('.filters input').forEach(function(box){
+  box.addEventListener('change',function(){
+    document.querySelectorAll('tr[data-status="'+box.value+'"]').forEach(function(row){
+      row.hidden=!box.checked;
+    });
+  });
+});
+"#;
+
+/// Escapes text for HTML content and quoted attributes. Control characters other than newline
+/// and tab become U+FFFD (a raw ESC or NUL has no business in a page).
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    let verdict = match report.verdict {
+        RunVerdict::Pass => "pass",
+        RunVerdict::Fail => "fail",
+        RunVerdict::Error => "error",
+    };
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Lelantos conformance: {} ({})</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        verdict.to_uppercase(),
+        esc(&report.target.base_url),
+    );
+    header(&mut out, report, verdict);
+    out.push_str("<main>\n");
+    clauses(&mut out, report);
+    scenarios(&mut out, report);
+    timelines(&mut out, report);
+    out.push_str("</main>\n");
+    let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+    out
+}
+
+fn header(out: &mut String, report: &RunReport, verdict: &str) {
+    let _ = write!(
+        out,
+        "<header>\n<h1>Lelantos conformance <span class=\"verdict {verdict}\">{}</span></h1>\n<dl class=\"meta\">",
+        verdict.to_uppercase()
+    );
+    let mut row = |name: &str, value: &str| {
+        let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", esc(name), esc(value));
+    };
+    let target = if report.target.embedded {
+        format!("{} (embedded reference server)", report.target.base_url)
+    } else {
+        report.target.base_url.clone()
+    };
+    row("target", &target);
+    if let Some(profile) = &report.target.profile {
+        row("profile", profile);
+    }
+    row("seed", &report.seed.to_string());
+    row("started at", &report.started_at);
+    row("duration", &text::duration(report.duration_ms));
+    row(
+        "tool",
+        &format!("{} {}", report.tool.name, report.tool.version),
+    );
+    out.push_str("</dl>\n");
+    if let Some(error) = &report.error {
+        let _ = writeln!(
+            out,
+            "<div class=\"error-box\"><b>The run could not complete:</b> {}</div>",
+            esc(error)
+        );
+    }
+    let s = &report.summary;
+    out.push_str("<div class=\"cards\">");
+    for (class, n, label) in [
+        ("pass", s.pass, "pass"),
+        ("fail", s.fail, "fail"),
+        ("skipped", s.skipped, "skipped"),
+        ("not_testable", s.not_testable, "not testable"),
+        ("inconclusive", s.inconclusive, "inconclusive"),
+    ] {
+        let _ = write!(
+            out,
+            "<div class=\"card {class}\"><b>{n}</b><span>{label}</span></div>"
+        );
+    }
+    out.push_str("</div>\n</header>\n");
+}
+
+fn clauses(out: &mut String, report: &RunReport) {
+    let _ = write!(
+        out,
+        "<h2>Clauses ({})</h2>\n<div class=\"filters\">show: ",
+        report.clauses.len()
+    );
+    for status in [
+        Status::Fail,
+        Status::Pass,
+        Status::Inconclusive,
+        Status::Skipped,
+        Status::NotTestable,
+    ] {
+        let _ = write!(
+            out,
+            "<label><input type=\"checkbox\" value=\"{0}\" checked> {0}</label>",
+            status.as_str()
+        );
+    }
+    out.push_str("</div>\n");
+    out.push_str("<table class=\"clauses\">\n<colgroup><col style=\"width:16em\"><col style=\"width:5em\"><col style=\"width:8em\"><col style=\"width:34%\"><col></colgroup>\n<thead><tr><th>clause</th><th>level</th><th>status</th><th>title</th><th>reason</th></tr></thead>\n");
+    for (area, clauses) in text::areas(report) {
+        let failing = clauses.iter().filter(|c| c.status == Status::Fail).count();
+        let _ = writeln!(
+            out,
+            "<tbody>\n<tr class=\"area\"><th colspan=\"5\">{} <span class=\"muted\">{} {}{}</span></th></tr>",
+            esc(area),
+            clauses.len(),
+            if clauses.len() == 1 {
+                "clause"
+            } else {
+                "clauses"
+            },
+            if failing > 0 {
+                format!(", {failing} failing")
+            } else {
+                String::new()
+            },
+        );
+        for c in clauses {
+            clause_rows(out, c);
+        }
+        out.push_str("</tbody>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+fn clause_rows(out: &mut String, c: &ClauseVerdict) {
+    let status = c.status.as_str();
+    let _ = writeln!(
+        out,
+        "<tr class=\"{status}\" data-status=\"{status}\"><td class=\"id\">{}</td><td><span class=\"level {1}\">{1}</span></td><td><span class=\"badge {status}\">{2}</span></td><td>{3}</td><td>{4}</td></tr>",
+        esc(&c.id),
+        c.level.as_str(),
+        status.replace('_', " "),
+        esc(&c.title),
+        esc(&c.reason),
+    );
+    if c.evidence.is_empty() && c.scenarios.is_empty() {
+        return;
+    }
+    let exchanges: usize = c.evidence.iter().map(|e| e.exchanges.len()).sum();
+    let _ = write!(
+        out,
+        "<tr class=\"evidence\" data-status=\"{status}\"><td></td><td colspan=\"4\"><details><summary>{}</summary>",
+        match (c.status == Status::Fail, exchanges) {
+            (true, 0) => "why it failed".to_string(),
+            (true, 1) => "why it failed: 1 exchange".to_string(),
+            (true, n) => format!("why it failed: {n} exchanges"),
+            (false, 0) => "evidence".to_string(),
+            (false, 1) => "evidence: 1 exchange".to_string(),
+            (false, n) => format!("evidence: {n} exchanges"),
+        },
+    );
+    if !c.scenarios.is_empty() {
+        let _ = write!(
+            out,
+            "<div class=\"note muted\">scenarios: {}</div>",
+            esc(&c.scenarios.join(", "))
+        );
+    }
+    let _ = write!(
+        out,
+        "<div class=\"note\"><b>reason:</b> {}</div>",
+        esc(&c.reason)
+    );
+    for e in &c.evidence {
+        let _ = write!(out, "<div class=\"note\">{}</div>", esc(&e.note));
+        for ex in &e.exchanges {
+            let _ = write!(out, "<pre>{}</pre>", esc(&text::exchange(ex, BODY_CAP)));
+        }
+    }
+    out.push_str("</details></td></tr>\n");
+}
+
+fn scenarios(out: &mut String, report: &RunReport) {
+    if report.scenarios.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<h2>Scenarios ({})</h2>\n<table class=\"scenarios\">\n<thead><tr><th>scenario</th><th>kind</th><th>clauses</th><th>requests</th><th>duration</th><th>note</th></tr></thead>\n<tbody>\n",
+        report.scenarios.len()
+    );
+    for s in &report.scenarios {
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            esc(&s.name),
+            esc(&s.kind),
+            esc(&s.clauses.join(", ")),
+            s.requests,
+            text::duration(s.duration_ms),
+            esc(s.note.as_deref().unwrap_or("")),
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
+fn timelines(out: &mut String, report: &RunReport) {
+    if report.timelines.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h2>Rate-limit timelines ({})</h2>",
+        report.timelines.len()
+    );
+    for t in &report.timelines {
+        let admitted = t
+            .events
+            .iter()
+            .filter(|e| matches!(e.status, Some(200..=299)))
+            .count();
+        let _ = writeln!(
+            out,
+            "<figure><figcaption>{} <span class=\"muted\">category {}: limit {} per {}; {} requests, {} admitted</span></figcaption>\n{}\n</figure>",
+            esc(&t.scenario),
+            esc(&t.category),
+            t.limit,
+            text::duration(t.window_ms),
+            t.events.len(),
+            admitted,
+            chart::timeline(t),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    #[test]
+    fn self_contained_with_one_chart_per_timeline() {
+        let mut report = fixture::report();
+        let mut second = report.timelines[0].clone();
+        second.category = "sandbox_creation".into();
+        report.timelines.push(second);
+        let page = render(&report);
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.ends_with("</html>\n"));
+        let lower = page.to_lowercase();
+        assert!(!lower.contains("<script src"));
+        assert!(!lower.contains("<link"));
+        assert!(!lower.contains("<img"));
+        assert!(!lower.contains("@import") && !lower.contains("url("));
+        // The only addresses are the ones the report itself holds.
+        let without_target = lower.replace("http://127.0.0.1:43111", "");
+        assert!(!without_target.contains("http://"), "an external address");
+        assert!(!without_target.contains("https://"), "an external address");
+        assert_eq!(page.matches("<svg").count(), 2);
+        assert_eq!(page.matches("</svg>").count(), 2);
+        // Header, counts, grouped clauses, evidence, scenarios.
+        assert!(page.contains("<span class=\"verdict fail\">FAIL</span>"));
+        assert!(page.contains("<dd>1234</dd>") && page.contains("<dd>2026-01-01T00:00:00Z</dd>"));
+        assert!(page.contains("<b>2</b><span>fail</span>"));
+        for area in ["api-key", "admin-token", "rate-limit", "general"] {
+            assert!(
+                page.contains(&format!("<tr class=\"area\"><th colspan=\"5\">{area} ")),
+                "{area}"
+            );
+        }
+        assert!(page.contains("why it failed: 2 exchanges"));
+        assert!(page.contains("HTTP 429 Too Many Requests"));
+        assert!(page.contains("{&quot;error&quot;:&quot;rate limit exceeded&quot;}"));
+        assert!(page.contains("<td class=\"mono\">timing.yaml#admin-compare</td>"));
+        // Tags balance where it matters.
+        for tag in ["table", "tbody", "details", "tr", "figure"] {
+            assert_eq!(
+                page.matches(&format!("<{tag}")).count(),
+                page.matches(&format!("</{tag}>")).count(),
+                "{tag}"
+            );
+        }
+    }
+
+    #[test]
+    fn report_text_is_escaped() {
+        let mut report = fixture::hostile();
+        report.target.base_url = "http://x\"><script>alert(1)</script>".into();
+        report.timelines[0].waits[0].reason = "<img src=x onerror=alert(2)>".into();
+        let page = render(&report);
+        assert_eq!(
+            page.matches("<script").count(),
+            1,
+            "only the page's own script"
+        );
+        assert!(!page.contains("<img"));
+        assert!(
+            page.contains(
+                "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quoted&quot;"
+            )
+        );
+        assert!(!page.contains('\u{1b}') && !page.contains('\u{0}'));
+    }
+
+    #[test]
+    fn an_errored_run_shows_its_error() {
+        let page = render(&fixture::errored());
+        assert!(page.contains("<span class=\"verdict error\">ERROR</span>"));
+        assert!(page.contains("connection refused &lt;127.0.0.1:43111&gt;"));
+    }
+}

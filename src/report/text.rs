@@ -1,0 +1,117 @@
+//! Plain-text pieces every renderer shares: clauses grouped by area, exchanges written out as
+//! HTTP messages, byte caps and durations. Renderers escape this text for their own format.
+
+use crate::verdict::{ClauseVerdict, Exchange};
+
+use super::RunReport;
+
+/// The clauses grouped by area, areas in the order they first appear (the spec's order).
+pub fn areas(report: &RunReport) -> Vec<(&str, Vec<&ClauseVerdict>)> {
+    let mut groups: Vec<(&str, Vec<&ClauseVerdict>)> = Vec::new();
+    for clause in &report.clauses {
+        match groups.iter_mut().find(|(area, _)| *area == clause.area) {
+            Some((_, list)) => list.push(clause),
+            None => groups.push((clause.area.as_str(), vec![clause])),
+        }
+    }
+    groups
+}
+
+/// At most `cap` bytes of `text` (cut at a character boundary), with a note of what was left out.
+pub fn cap(text: &str, cap: usize) -> String {
+    if text.len() <= cap {
+        return text.to_string();
+    }
+    let mut end = cap;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n… ({} more bytes not shown)",
+        &text[..end],
+        text.len() - end
+    )
+}
+
+/// `4.2 s` from 4210 ms; `850 ms` below a second.
+pub fn duration(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+/// `429 Too Many Requests`: a status with its reason phrase, when it has one.
+pub fn status_line(status: u16) -> String {
+    match axum::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        Some(reason) => format!("{status} {reason}"),
+        None => status.to_string(),
+    }
+}
+
+/// An exchange as two HTTP messages: the request line, headers and body, then the response
+/// status, headers and body (or the transport error). Each body is capped at `body_cap` bytes.
+pub fn exchange(ex: &Exchange, body_cap: usize) -> String {
+    let mut out = format!("{} {}\n", ex.method, ex.url);
+    for (name, value) in &ex.request_headers {
+        out.push_str(&format!("{name}: {value}\n"));
+    }
+    if let Some(body) = ex.request_body.as_deref().filter(|b| !b.is_empty()) {
+        out.push('\n');
+        out.push_str(&cap(body, body_cap));
+        out.push('\n');
+    }
+    out.push('\n');
+    let timing = format!(
+        "(sent at {:.1} ms, answered in {:.1} ms)",
+        ex.at_ms, ex.elapsed_ms
+    );
+    match (ex.status, &ex.error) {
+        (Some(status), _) => {
+            out.push_str(&format!("HTTP {}  {timing}\n", status_line(status)));
+            for (name, value) in &ex.response_headers {
+                out.push_str(&format!("{name}: {value}\n"));
+            }
+            if let Some(body) = ex.response_body.as_deref().filter(|b| !b.is_empty()) {
+                out.push('\n');
+                out.push_str(&cap(body, body_cap));
+                out.push('\n');
+            }
+        }
+        (None, Some(error)) => out.push_str(&format!("transport error: {error}  {timing}\n")),
+        (None, None) => out.push_str(&format!("no response  {timing}\n")),
+    }
+    out
+}
+
+/// How many of the report's clauses in each status, as `40 pass, 0 fail, ...`.
+pub fn counts(report: &RunReport) -> String {
+    let s = &report.summary;
+    format!(
+        "{} pass, {} fail, {} skipped, {} not testable, {} inconclusive",
+        s.pass, s.fail, s.skipped, s.not_testable, s.inconclusive
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_cuts_at_a_char_boundary() {
+        assert_eq!(cap("héllo", 10), "héllo");
+        assert_eq!(cap("héllo", 2), "h\n… (5 more bytes not shown)");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(4210), "4.2 s");
+        assert_eq!(duration(850), "850 ms");
+        assert_eq!(status_line(429), "429 Too Many Requests");
+        assert_eq!(status_line(599), "599");
+    }
+}
