@@ -5,3 +5,4 @@ pub mod template;
 pub mod expect;
 pub mod scope;
 pub mod steps;
+pub mod rate_limit;

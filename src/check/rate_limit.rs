@@ -1,0 +1,460 @@
+//! Rate limits judged from outside, without knowing the algorithm.
+//!
+//! What a client can conclude (the readings of the RL-* clauses in specs/lelantos.yaml):
+//! - Draining a budget until the first refusal needs no knowledge of earlier use, and tells the
+//!   refusal's status, Retry-After and body.
+//! - An identity that sent nothing in a category for `fresh_after_windows` windows is fresh under
+//!   fixed windows, sliding windows, token buckets and GCRA alike.
+//! - From fresh, a burst is admitted at least `limit` times (less only if someone else used the
+//!   key: the profile's `shared_use`) and at most `limit` plus what could have refilled while it
+//!   ran (`limit x elapsed / window`, rounded down). A fixed window may roll over mid-burst and
+//!   admit more, so an over-admission is re-tested once after another fresh wait: a faulty limiter
+//!   over-admits twice, a fixed window straddles twice only with negligible probability.
+//! - With one category exhausted, a request in another is admitted (categories are independent),
+//!   and another identity is admitted (limits are per identity).
+//! - A request sent Retry-After seconds after a refusal is admitted.
+//!
+//! Bursts are sent concurrently (a few requests in flight) so they take little time and the
+//! refill allowance stays below one request: an off-by-one limiter is then visible.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+use super::scope::Scope;
+use super::steps;
+use crate::error::Error;
+use crate::probe::{Outcome, Request};
+use crate::profile::Role;
+use crate::report::{Timeline, TimelineEvent, TimelineWait};
+use crate::scenario::{As, CategoryProbe, RateLimitScenario, RequestSpec};
+use crate::spec::Category;
+use crate::verdict::{Evidence, Status};
+
+/// Requests in flight during a burst.
+const BURST_CONCURRENCY: usize = 8;
+
+struct Lane {
+    probe: CategoryProbe,
+    category: Category,
+    request: Request,
+    timeline: Timeline,
+    /// Requests admitted in this category since it was last fresh.
+    used_since_fresh: u32,
+    /// When the first request since fresh was sent (ms since run start).
+    fresh_from_ms: Option<f64>,
+    last_request: Option<Instant>,
+    /// The refusal that ended the last burst, if any.
+    last_refusal: Option<(Outcome, Instant)>,
+}
+
+pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Timeline>, Error> {
+    let clauses: Vec<String> = s
+        .categories
+        .iter()
+        .map(|c| c.clause.clone())
+        .chain([&s.independence_clause, &s.per_identity_clause, &s.status_clause, &s.retry_clause].into_iter().flatten().cloned())
+        .collect();
+    let before = scope.findings.snapshot().len();
+    steps::run(&s.setup, scope).await?;
+    let setup_failed = scope.findings.snapshot()[before..].iter().any(|f| f.status != Status::Pass);
+    if setup_failed {
+        for c in &clauses {
+            scope.finding(c, Status::Inconclusive, "the rate-limit set-up did not complete (see its steps)");
+        }
+        return Ok(Vec::new());
+    }
+
+    let mut lanes = Vec::new();
+    for cp in &s.categories {
+        let Some(category) = scope.target.spec.category(&cp.category).copied() else { continue };
+        let spec = RequestSpec {
+            endpoint: Some(cp.endpoint.clone()),
+            method: None,
+            path: None,
+            params: cp.params.clone(),
+            as_: Some(As::Role(s.as_.clone())),
+            headers: BTreeMap::new(),
+            body: None,
+            raw_body: None,
+        };
+        let request = match scope.build(&spec) {
+            Ok(r) => r,
+            Err(e) => {
+                let (status, why) = scope.missing_reason(&e);
+                scope.finding(&cp.clause, status, why);
+                continue;
+            }
+        };
+        lanes.push(Lane {
+            timeline: Timeline {
+                scenario: scope.scenario.to_string(),
+                category: cp.category.clone(),
+                limit: category.limit,
+                window_ms: category.window.as_millis() as u64,
+                events: Vec::new(),
+                waits: Vec::new(),
+            },
+            probe: cp.clone(),
+            category,
+            request,
+            used_since_fresh: 0,
+            fresh_from_ms: None,
+            last_request: None,
+            last_refusal: None,
+        });
+    }
+
+    // 1. Drain every budget (whatever earlier use left) until its first refusal.
+    let drained = futures::future::join_all(lanes.iter().map(|l| drain(l, scope))).await;
+    for (lane, result) in lanes.iter_mut().zip(drained) {
+        let (outcomes, verdict) = result;
+        for o in &outcomes {
+            scope.health.record(o, scope.probe.base_url())?;
+            push_event(&mut lane.timeline, o, "drain", scope);
+        }
+        scope.requests += outcomes.len() as u64;
+        lane.last_request = Some(Instant::now());
+        judge_refusal_status(s, lane, outcomes.last(), scope);
+        if let Some((status, why, evidence)) = verdict {
+            scope.finding_with(&lane.probe.clause, status, why, evidence);
+        }
+    }
+
+    // 2. Wait until every lane is fresh, 3. burst each category, probing the others between.
+    wait_fresh(&mut lanes, scope).await;
+    let mut results: Vec<Option<BurstResult>> = Vec::new();
+    for i in 0..lanes.len() {
+        let r = burst(&mut lanes[i], scope).await?;
+        let exhausted = r.refused;
+        results.push(Some(r));
+        if exhausted {
+            independence_probes(s, &mut lanes, i, scope).await?;
+        }
+    }
+    // A burst out of bounds is tried once more from fresh before it counts.
+    let retry: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.as_ref().is_some_and(|r| r.verdict.is_some())).map(|(i, _)| i).collect();
+    if !retry.is_empty() {
+        let mut again: Vec<&mut Lane> = lanes.iter_mut().enumerate().filter(|(i, _)| retry.contains(i)).map(|(_, l)| l).collect();
+        wait_fresh_refs(&mut again, scope).await;
+        for lane in again {
+            let idx = results.iter().position(|r| r.as_ref().is_some_and(|r| r.clause == lane.probe.clause)).unwrap_or(0);
+            let second = burst(lane, scope).await?;
+            let first = results[idx].take();
+            results[idx] = Some(combine(first, second));
+        }
+    }
+    for r in results.into_iter().flatten() {
+        match r.verdict {
+            None => scope.finding_with(&r.clause, Status::Pass, r.summary, r.evidence),
+            Some((status, why)) => scope.finding_with(&r.clause, status, why, r.evidence),
+        }
+    }
+
+    // 4. Another identity is admitted while this one is exhausted (general category, or the last).
+    if let Some(clause) = &s.per_identity_clause {
+        per_identity(s, &mut lanes, clause, scope).await?;
+    }
+
+    // 5. Waiting Retry-After after a refusal admits a request, in every exhausted category.
+    if let Some(clause) = &s.retry_clause {
+        let waits = futures::future::join_all(lanes.iter().map(|l| retry_after_wait(l, scope))).await;
+        for (lane, (outcome, waited)) in lanes.iter_mut().zip(waits) {
+            if let Some((from, to)) = waited {
+                lane.timeline.waits.push(TimelineWait { from_ms: from, to_ms: to, reason: "Retry-After".into() });
+            }
+            let Some(outcome) = outcome else { continue };
+            scope.requests += 1;
+            scope.health.record(&outcome, scope.probe.base_url())?;
+            push_event(&mut lane.timeline, &outcome, "retry", scope);
+            let ra = lane.last_refusal.as_ref().and_then(|(o, _)| scope.retry_after(o)).unwrap_or(0);
+            let ex = Evidence { note: format!("{}: waited Retry-After ({ra} s)", lane.probe.category), exchanges: vec![scope.probe.exchange(&outcome)] };
+            match outcome.status() {
+                Some(code) if !is_refusal(code, scope) => {
+                    scope.finding_with(clause, Status::Pass, format!("{}: admitted after waiting Retry-After ({ra} s)", lane.probe.category), ex)
+                }
+                Some(code) => scope.finding_with(clause, Status::Fail, format!("{}: refused with {code} after waiting Retry-After ({ra} s)", lane.probe.category), ex),
+                None => scope.finding_with(clause, Status::Inconclusive, format!("{}: no answer after waiting Retry-After", lane.probe.category), ex),
+            }
+        }
+    }
+    Ok(lanes.into_iter().map(|l| l.timeline).collect())
+}
+
+fn is_refusal(code: u16, scope: &Scope) -> bool {
+    // 503 is the common wrong answer for "over the limit"; RL-429-STATUS judges it, the limits
+    // count it as the refusal it is meant to be.
+    code == scope.target.spec.rate_limits.over_limit.status || code == 503
+}
+
+fn push_event(t: &mut Timeline, o: &Outcome, phase: &str, scope: &Scope) {
+    t.events.push(TimelineEvent {
+        at_ms: o.at_ms,
+        elapsed_ms: o.elapsed.as_secs_f64() * 1000.0,
+        status: o.status(),
+        phase: phase.into(),
+        retry_after: scope.retry_after(o),
+    });
+}
+
+type Verdict = Option<(Status, String, Evidence)>;
+
+/// Sends requests one at a time until the first refusal; bounded in count and time.
+async fn drain(lane: &Lane, scope: &Scope<'_>) -> (Vec<Outcome>, Verdict) {
+    let limit = lane.category.limit;
+    let window = lane.category.window;
+    // Even a fixed window rolling over mid-drain admits at most twice the limit.
+    let bound = 2 * limit + 5;
+    let started = Instant::now();
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for _ in 0..bound {
+        let o = scope.probe.send(lane.request.clone()).await;
+        let code = o.status();
+        outcomes.push(o);
+        match code {
+            None => {
+                return (outcomes, Some((Status::Inconclusive, format!("{}: the target stopped answering while draining", lane.probe.category), Evidence::default())));
+            }
+            Some(c) if is_refusal(c, scope) => return (outcomes, None),
+            Some(c) if scope.target.spec.auth.denial_statuses.contains(&c) => {
+                let last = outcomes.last().map(|o| scope.probe.exchange(o)).into_iter().collect();
+                return (outcomes, Some((Status::Inconclusive, format!("{}: the identity was refused ({c}) while draining", lane.probe.category), Evidence { note: String::new(), exchanges: last })));
+            }
+            Some(_) => {}
+        }
+        if started.elapsed() > window * 3 {
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    let refill = (limit as f64 * elapsed.as_secs_f64() / window.as_secs_f64()).floor() as u32;
+    let n = outcomes.len() as u32;
+    let verdict = if n > 2 * limit + refill {
+        let ex: Vec<_> = outcomes.iter().rev().take(2).map(|o| scope.probe.exchange(o)).collect();
+        Some((
+            Status::Fail,
+            format!("{}: {n} requests in {} ms were all admitted; no reading of a limit of {limit} per {} admits that many", lane.probe.category, elapsed.as_millis(), humantime::format_duration(window)),
+            Evidence { note: "no refusal while draining".into(), exchanges: ex },
+        ))
+    } else {
+        Some((Status::Inconclusive, format!("{}: no refusal within {n} requests over {} ms", lane.probe.category, elapsed.as_millis()), Evidence::default()))
+    };
+    (outcomes, verdict)
+}
+
+fn judge_refusal_status(s: &RateLimitScenario, lane: &Lane, last: Option<&Outcome>, scope: &Scope) {
+    let Some(clause) = &s.status_clause else { return };
+    let Some(o) = last else { return };
+    let over = scope.target.spec.rate_limits.over_limit.status;
+    match o.status() {
+        Some(c) if c == over => scope.finding(clause, Status::Pass, format!("{}: over the limit the answer is {c}", lane.probe.category)),
+        Some(c) if is_refusal(c, scope) => scope.finding_with(
+            clause,
+            Status::Fail,
+            format!("{}: over the limit the answer is {c}, not {over}", lane.probe.category),
+            Evidence { note: String::new(), exchanges: vec![scope.probe.exchange(o)] },
+        ),
+        _ => {}
+    }
+}
+
+async fn wait_fresh(lanes: &mut [Lane], scope: &Scope<'_>) {
+    let mut refs: Vec<&mut Lane> = lanes.iter_mut().collect();
+    wait_fresh_refs(&mut refs, scope).await;
+}
+
+/// Waits until every lane has been idle for `fresh_after_windows` of its windows.
+async fn wait_fresh_refs(lanes: &mut [&mut Lane], scope: &Scope<'_>) {
+    let windows = scope.target.spec.rate_limits.fresh_after_windows.max(1);
+    let deadline = lanes
+        .iter()
+        .map(|l| l.last_request.unwrap_or_else(Instant::now) + l.category.window * windows)
+        .max()
+        .unwrap_or_else(Instant::now);
+    let from = scope.probe.elapsed_ms();
+    tokio::time::sleep_until(deadline.into()).await;
+    let to = scope.probe.elapsed_ms();
+    for l in lanes.iter_mut() {
+        l.used_since_fresh = 0;
+        l.fresh_from_ms = None;
+        l.timeline.waits.push(TimelineWait { from_ms: from, to_ms: to, reason: "until fresh".into() });
+    }
+}
+
+struct BurstResult {
+    clause: String,
+    refused: bool,
+    /// None when within bounds; else the status and why.
+    verdict: Option<(Status, String)>,
+    summary: String,
+    evidence: Evidence,
+}
+
+/// Two bursts of one category: the second (from fresh again) decides, unless both over-admit.
+fn combine(first: Option<BurstResult>, second: BurstResult) -> BurstResult {
+    match (first, &second.verdict) {
+        (Some(f), Some((Status::Fail, _))) => BurstResult { summary: format!("{}; again from fresh: {}", f.summary, second.summary), ..second },
+        (_, None) => BurstResult { summary: format!("{} (a first burst was out of bounds, likely a window boundary)", second.summary), ..second },
+        _ => second,
+    }
+}
+
+/// A concurrent burst from fresh, judged against the reading.
+async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Error> {
+    let limit = lane.category.limit;
+    let window = lane.category.window;
+    let extra = (limit / 5).max(5);
+    let size = (limit.saturating_sub(lane.used_since_fresh) + extra) as usize;
+    let first_send = scope.probe.elapsed_ms();
+    let req = lane.request.clone();
+    let probe = scope.probe.clone();
+    let outcomes: Vec<Outcome> = futures::stream::iter(0..size)
+        .map(|_| {
+            let p = probe.clone();
+            let r = req.clone();
+            async move { p.send(r).await }
+        })
+        .buffer_unordered(BURST_CONCURRENCY)
+        .collect()
+        .await;
+    lane.last_request = Some(Instant::now());
+    let mut admitted = 0u32;
+    let mut last_admitted_ms = first_send;
+    let mut refusal: Option<&Outcome> = None;
+    let mut transport = 0;
+    let mut denied = 0;
+    for o in &outcomes {
+        scope.requests += 1;
+        scope.health.record(o, scope.probe.base_url())?;
+        push_event(&mut lane.timeline, o, "burst", scope);
+        match o.status() {
+            None => transport += 1,
+            Some(c) if is_refusal(c, scope) => {
+                if refusal.is_none_or(|r| r.done_ms() < o.done_ms()) {
+                    refusal = Some(o);
+                }
+            }
+            Some(c) if scope.target.spec.auth.denial_statuses.contains(&c) => denied += 1,
+            Some(_) => {
+                admitted += 1;
+                last_admitted_ms = last_admitted_ms.max(o.done_ms());
+            }
+        }
+    }
+    if let Some(r) = refusal {
+        lane.last_refusal = Some((r.clone(), Instant::now()));
+    }
+    let from = *lane.fresh_from_ms.get_or_insert(first_send);
+    let total = lane.used_since_fresh + admitted;
+    let span_ms = (last_admitted_ms - from).max(0.0);
+    let refill = (limit as f64 * span_ms / window.as_millis() as f64).floor() as u32;
+    let upper = limit + refill;
+    let sent_total = lane.used_since_fresh as usize + size;
+    let lower = (limit.min(sent_total as u32)).saturating_sub(scope.target.shared_use);
+    lane.used_since_fresh = total;
+    let cat = &lane.probe.category;
+    let summary = format!("{cat}: from fresh, {total} admitted of {sent_total} (limit {limit}; up to {refill} more could refill in {span_ms:.0} ms)");
+    let evidence_of = |pred: &dyn Fn(&Outcome) -> bool| Evidence {
+        note: summary.clone(),
+        exchanges: outcomes.iter().filter(|o| pred(o)).take(2).map(|o| scope.probe.exchange(o)).collect(),
+    };
+    let verdict = if transport > 0 {
+        Some((Status::Inconclusive, format!("{cat}: {transport} requests of the burst got no answer")))
+    } else if denied > 0 {
+        Some((Status::Inconclusive, format!("{cat}: the identity was refused {denied} times during the burst")))
+    } else if total > upper {
+        Some((Status::Fail, format!("{cat}: over-admission: from fresh, {total} requests admitted; the limit is {limit} and at most {refill} could have refilled in {span_ms:.0} ms")))
+    } else if total < lower {
+        Some((
+            Status::Fail,
+            format!("{cat}: under-admission: from fresh, only {total} of {sent_total} admitted before refusals, limit {limit} (if other clients share this key, set rate_limits.shared_use in the profile)"),
+        ))
+    } else {
+        None
+    };
+    let evidence = match &verdict {
+        Some((Status::Fail, _)) if total > upper => evidence_of(&|o: &Outcome| o.status().is_some_and(|c| !is_refusal(c, scope))),
+        _ => evidence_of(&|o: &Outcome| o.status().is_some_and(|c| is_refusal(c, scope))),
+    };
+    Ok(BurstResult { clause: lane.probe.clause.clone(), refused: refusal.is_some(), verdict, summary, evidence })
+}
+
+/// With lane `i` exhausted, one request in every category not yet burst must be admitted.
+async fn independence_probes(s: &RateLimitScenario, lanes: &mut [Lane], i: usize, scope: &mut Scope<'_>) -> Result<(), Error> {
+    let Some(clause) = &s.independence_clause else { return Ok(()) };
+    let exhausted = lanes[i].probe.category.clone();
+    for lane in lanes.iter_mut().skip(i + 1) {
+        let o = scope.send(lane.request.clone()).await?;
+        lane.fresh_from_ms.get_or_insert(o.at_ms);
+        push_event(&mut lane.timeline, &o, "probe", scope);
+        let cat = &lane.probe.category;
+        let ex = Evidence { note: format!("{exhausted} exhausted, one {cat} request"), exchanges: vec![scope.probe.exchange(&o)] };
+        match o.status() {
+            Some(c) if is_refusal(c, scope) => {
+                scope.finding_with(clause, Status::Fail, format!("with {exhausted} exhausted, a fresh {cat} request was refused ({c})"), ex)
+            }
+            Some(_) => {
+                lane.used_since_fresh += 1;
+                scope.finding_with(clause, Status::Pass, format!("with {exhausted} exhausted, {cat} still admits"), ex)
+            }
+            None => scope.finding_with(clause, Status::Inconclusive, format!("{cat}: no answer"), ex),
+        }
+    }
+    Ok(())
+}
+
+async fn per_identity(s: &RateLimitScenario, lanes: &mut [Lane], clause: &str, scope: &mut Scope<'_>) -> Result<(), Error> {
+    let Some(other) = &s.other_identity else { return Ok(()) };
+    if let Some(role) = Role::from_name(other)
+        && scope.target.credential(role).is_none()
+    {
+        scope.finding(clause, Status::Skipped, role.missing());
+        return Ok(());
+    }
+    let Some(lane) = lanes.iter_mut().rev().find(|l| l.last_refusal.is_some()) else {
+        scope.finding(clause, Status::Inconclusive, "no category was exhausted, so per-identity limits could not be observed");
+        return Ok(());
+    };
+    let spec = RequestSpec {
+        endpoint: Some(lane.probe.endpoint.clone()),
+        method: None,
+        path: None,
+        params: lane.probe.params.clone(),
+        as_: Some(As::Role(other.clone())),
+        headers: BTreeMap::new(),
+        body: None,
+        raw_body: None,
+    };
+    let req = match scope.build(&spec) {
+        Ok(r) => r,
+        Err(e) => {
+            let (status, why) = scope.missing_reason(&e);
+            scope.finding(clause, status, why);
+            return Ok(());
+        }
+    };
+    let o = scope.send(req).await?;
+    push_event(&mut lane.timeline, &o, "probe", scope);
+    let cat = &lane.probe.category;
+    let ex = Evidence { note: format!("{cat} exhausted for {}, one request as {other}", s.as_), exchanges: vec![scope.probe.exchange(&o)] };
+    match o.status() {
+        Some(c) if is_refusal(c, scope) => scope.finding_with(clause, Status::Fail, format!("with {}'s {cat} budget exhausted, {other} was refused too ({c})", s.as_), ex),
+        // A 404 for another team's view of a resource is still an admission by the limiter.
+        Some(_) => scope.finding_with(clause, Status::Pass, format!("with {}'s {cat} budget exhausted, {other} is still admitted", s.as_), ex),
+        None => scope.finding_with(clause, Status::Inconclusive, format!("{other}: no answer"), ex),
+    }
+    Ok(())
+}
+
+/// Waits the last refusal's Retry-After (never longer than the window plus a second) and sends.
+async fn retry_after_wait(lane: &Lane, scope: &Scope<'_>) -> (Option<Outcome>, Option<(f64, f64)>) {
+    let Some((refusal, received)) = &lane.last_refusal else { return (None, None) };
+    let Some(ra) = scope.retry_after(refusal) else { return (None, None) };
+    let cap = lane.category.window + Duration::from_secs(1);
+    let wait = Duration::from_secs(ra).min(cap);
+    let from = scope.probe.elapsed_ms();
+    tokio::time::sleep_until((*received + wait).into()).await;
+    let to = scope.probe.elapsed_ms();
+    (Some(scope.probe.send(lane.request.clone()).await), Some((from, to)))
+}
