@@ -1,10 +1,15 @@
 //! The command line: parse, call the library, map errors to exit codes. Nothing else.
 
+use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use lelantos_conform::reference::{self, Fault, LimiterKind, ServeOptions};
 use lelantos_conform::{Error, list, spec::Spec, validate};
 
 #[derive(Parser)]
@@ -33,6 +38,41 @@ enum Command {
         #[arg(long)]
         spec: Option<PathBuf>,
     },
+    /// Run the reference server (generated credentials; optional faults) until Ctrl-C.
+    Serve {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Replace every rate-limit category's window (limits unchanged), e.g. 2s.
+        #[arg(long, value_parser = parse_duration)]
+        window: Option<Duration>,
+        /// Break one documented behaviour (repeatable); `list faults` shows them.
+        #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
+        faults: Vec<Fault>,
+        /// Write the generated credentials as JSON to this file (mode 0600).
+        #[arg(long, value_name = "FILE")]
+        credentials_out: Option<PathBuf>,
+        /// The rate-limiting algorithm.
+        #[arg(long, value_enum, default_value = "fixed")]
+        limiter: LimiterKind,
+        /// Nanoseconds each matching byte costs under the admin-timing-leak fault.
+        #[arg(long, default_value_t = 1000)]
+        leak_ns: u64,
+        /// Provision this many extra API keys (credentials file: extra_api_keys), for load tests.
+        #[arg(long, default_value_t = 0)]
+        identities: usize,
+        /// The spec to serve (default: the built-in specs/lelantos.yaml).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+    },
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    lelantos_conform::yaml::duration::parse(text)
+}
+
+fn parse_fault(text: &str) -> Result<Fault, String> {
+    text.parse()
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -93,5 +133,96 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             Ok(0)
         }
+        Command::Serve {
+            addr,
+            window,
+            faults,
+            credentials_out,
+            limiter,
+            leak_ns,
+            identities,
+            spec,
+        } => {
+            let spec = match spec {
+                Some(path) => Spec::load(&path)?,
+                None => Spec::builtin(),
+            };
+            if window.is_some_and(|w| w.is_zero()) {
+                return Err(Error::Usage("--window must be longer than 0".into()));
+            }
+            let opts = ServeOptions {
+                addr,
+                window,
+                limiter,
+                faults,
+                leak_ns,
+                identities,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::io("cannot start the async runtime", e))?;
+            runtime.block_on(serve(Arc::new(spec), opts, credentials_out))
+        }
+    }
+}
+
+/// `serve`: start, write the credentials (only to the 0600 file: never to the terminal), say
+/// where it listens, run until Ctrl-C or SIGTERM.
+async fn serve(spec: Arc<Spec>, opts: ServeOptions, out: Option<PathBuf>) -> Result<u8, Error> {
+    let mut server = reference::start(spec, opts).await?;
+    if let Some(path) = &out {
+        reference::write_credentials(path, &server.credentials)?;
+    }
+    // The extra keys are in the file; the server keeps only their digests.
+    server.credentials.extra_api_keys = Vec::new();
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening on http://{}", server.addr);
+    let _ = stdout.flush();
+    let server = Arc::new(tokio::sync::Mutex::new(Some(server)));
+    let report = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            // A line on stderr when the limiter's state count moves a lot (load tests watch it).
+            let mut last = 0usize;
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let guard = server.lock().await;
+                let Some(s) = guard.as_ref() else { return };
+                let now = s.limiter_states();
+                if now != last && now.max(last) >= 1000 {
+                    eprintln!("limiter: {now} identity states");
+                }
+                last = now;
+            }
+        })
+    };
+    wait_for_stop().await;
+    report.abort();
+    if let Some(s) = server.lock().await.take() {
+        s.shutdown().await;
+    }
+    Ok(0)
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -1,6 +1,260 @@
 //! The embedded reference server: a faithful, fast implementation of the whole contract, with
 //! faults that each break one behaviour.
+//!
+//! `start` binds (port 0 is fine), generates fresh credentials, spawns the server on the current
+//! tokio runtime and returns once it accepts connections. The credentials are returned to the
+//! caller (and written by `serve --credentials-out` to a 0600 file); the server itself keeps API
+//! keys only as SHA-256 digests and never logs a secret.
 
+// A refusal is a finished `Response` handed straight back to axum; boxing it would only add an
+// allocation to every refusal.
+#![allow(clippy::result_large_err)]
+
+mod app;
+mod auth;
+mod directory;
 mod fault;
+mod jwt;
+mod keys;
+mod limiter;
+mod respond;
+mod routes;
+
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use axum::serve::ListenerExt as _;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 pub use fault::Fault;
+pub use limiter::{Identity, Limiter, Outcome, Policy};
+pub use respond::MAX_BODY;
+
+use crate::error::Error;
+use crate::spec::Spec;
+use app::App;
+use directory::{Directory, ProvisionOptions};
+
+/// The rate-limiting algorithm (`serve --limiter`). Every one of them keeps the freshness
+/// property documented in [`limiter`](self::limiter): one idle window makes an identity fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimiterKind {
+    /// Fixed windows aligned to the server's start.
+    #[default]
+    Fixed,
+    /// An exact sliding log: at most `limit` in any interval of one window.
+    Sliding,
+    /// A token bucket of capacity `limit`, refilled at `limit` per window.
+    Bucket,
+    /// GCRA with burst `limit` and rate `limit` per window.
+    Gcra,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    /// Replaces every category's window (limits unchanged), e.g. 2 s for a fast test run.
+    pub window: Option<Duration>,
+    pub limiter: LimiterKind,
+    pub faults: Vec<Fault>,
+    /// The cost of one matching byte under `admin-timing-leak`.
+    pub leak_ns: u64,
+    /// Extra API keys to provision (for load tests), spread over a few load teams.
+    pub identities: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            window: None,
+            limiter: LimiterKind::Fixed,
+            faults: Vec::new(),
+            leak_ns: 1000,
+            identities: 0,
+        }
+    }
+}
+
+/// What a client needs to exercise the server: every value is generated at start.
+#[derive(Serialize, Deserialize, Clone)]
+pub struct Credentials {
+    pub base_url: String,
+    pub api_key: String,
+    pub api_key_other_team: String,
+    pub api_key_revoked: String,
+    pub email: String,
+    pub password: String,
+    pub admin_token: String,
+    pub jwt_secret: String,
+    pub other_team_sandbox: String,
+    #[serde(default)]
+    pub extra_api_keys: Vec<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    // Never print a secret, even in a debug dump.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("base_url", &self.base_url)
+            .field("other_team_sandbox", &self.other_team_sandbox)
+            .field("extra_api_keys", &self.extra_api_keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running server. Dropping it stops the server too (without waiting).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub credentials: Credentials,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+    app: Arc<App>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets requests in flight finish (at most 5 s) and returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.credentials.base_url
+    }
+
+    /// Rate-limit states held (identity × category); falls back as identities go idle.
+    pub fn limiter_states(&self) -> usize {
+        self.app.limiter.len()
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Starts the reference server for `spec` with `opts`; returns once it accepts connections.
+pub async fn start(spec: Arc<Spec>, opts: ServeOptions) -> Result<RunningServer, Error> {
+    let faults = app::Faults::new(&opts.faults);
+    let prefix = spec.auth.api_key.prefix.clone();
+    let identities = opts.identities;
+    let (dir, generated) = tokio::task::spawn_blocking(move || {
+        Directory::provision(&ProvisionOptions {
+            key_prefix: &prefix,
+            identities,
+            keep_admin_plain: faults.has(Fault::AdminTimingLeak)
+                || faults.has(Fault::AdminPrefixMatch),
+            keep_plain_keys: faults.has(Fault::KeyListFull),
+        })
+    })
+    .await
+    .map_err(|e| Error::Target(format!("reference server: provisioning failed: {e}")))?;
+    let jwt_secret = directory::random_alnum(&mut rand::rng(), 48);
+    let app = Arc::new(App::new(spec, &opts, dir, &jwt_secret)?);
+    let router = routes::router(app.clone())?;
+
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {}", opts.addr), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the listening address", e))?;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let (stop, stopped) = watch::channel(false);
+    let mut on_stop = stopped.clone();
+    let task = tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = on_stop.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+    tokio::spawn(sweep(Arc::downgrade(&app), stopped, app.sweep_every()));
+
+    // A server bound to every interface is reached on loopback.
+    let mut reach = addr;
+    if reach.ip().is_unspecified() {
+        reach.set_ip(Ipv4Addr::LOCALHOST.into());
+    }
+    let credentials = Credentials {
+        base_url: format!("http://{reach}"),
+        api_key: generated.api_key,
+        api_key_other_team: generated.api_key_other_team,
+        api_key_revoked: generated.api_key_revoked,
+        email: generated.email,
+        password: generated.password,
+        admin_token: generated.admin_token,
+        jwt_secret,
+        other_team_sandbox: generated.other_team_sandbox,
+        extra_api_keys: generated.extra_api_keys,
+    };
+    Ok(RunningServer {
+        addr,
+        credentials,
+        stop,
+        task: Some(task),
+        app,
+    })
+}
+
+/// Evicts idle limiter state and expired sessions periodically, off the async workers.
+async fn sweep(app: Weak<App>, mut stopped: watch::Receiver<bool>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let Some(app) = app.upgrade() else { return };
+        let _ = tokio::task::spawn_blocking(move || {
+            app.limiter.sweep();
+            app.sessions.sweep();
+        })
+        .await;
+    }
+}
+
+/// Writes the credentials as JSON to `path`, readable by the owner only (0600), atomically: a
+/// temporary file in the same directory is written, synced and renamed over `path`.
+pub fn write_credentials(path: &Path, credentials: &Credentials) -> Result<(), Error> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "credentials".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", jwt::random_hex(6)));
+    let result = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&tmp)?;
+        let mut w = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut w, credentials)?;
+        w.write_all(b"\n")?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(format!("cannot write credentials to {}", path.display()), e)
+    })
+}
