@@ -6,13 +6,16 @@
 //! reports render them (`report`). `reference` is the embedded reference server.
 
 pub mod check;
+pub mod engine;
 pub mod error;
 pub mod list;
 pub mod probe;
 pub mod profile;
+pub mod progress;
 pub mod redact;
 pub mod reference;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod spec;
 pub mod validate;

@@ -53,3 +53,24 @@ pub fn faults() -> String {
         .with(Modify::new(Columns::one(2)).with(Width::wrap(70)));
     table.to_string()
 }
+
+#[derive(Tabled)]
+struct ScenarioRow {
+    scenario: String,
+    kind: &'static str,
+    clauses: String,
+}
+
+/// The scenarios with their kind and the clauses each covers.
+pub fn scenarios(loaded: &[crate::scenario::Loaded]) -> String {
+    let rows = loaded.iter().map(|l| ScenarioRow {
+        scenario: l.id.clone(),
+        kind: l.scenario.kind_name(),
+        clauses: l.scenario.clauses.join(", "),
+    });
+    let mut table = Table::new(rows);
+    table
+        .with(Style::sharp())
+        .with(Modify::new(Columns::one(2)).with(Width::wrap(70)));
+    table.to_string()
+}

@@ -10,7 +10,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use lelantos_conform::reference::{self, Fault, LimiterKind, ServeOptions};
-use lelantos_conform::{Error, list, spec::Spec, validate};
+use lelantos_conform::run::RunArgs;
+use lelantos_conform::{Error, list, report, spec::Spec, validate};
+use std::io::IsTerminal as _;
 
 #[derive(Parser)]
 #[command(
@@ -25,10 +27,54 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check a target against the contract: one verdict per clause, reports, an exit code to gate on.
+    ///
+    /// With neither --target nor --profile, starts the embedded reference server and checks it.
+    Run {
+        /// The target's base URL; credentials come from LELANTOS_* environment variables.
+        #[arg(long, value_name = "URL")]
+        target: Option<String>,
+        /// A target profile (YAML): base URL, credential sources, mappings, overrides.
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
+        /// The contract (default: the built-in specs/lelantos.yaml).
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+        /// Scenario files or directories (repeatable; default: the built-in scenarios).
+        #[arg(long, value_name = "PATH")]
+        scenarios: Vec<PathBuf>,
+        /// Only clauses whose id matches this glob, e.g. 'RL-*'.
+        #[arg(long, value_name = "GLOB")]
+        only: Option<String>,
+        /// Where reports go (default: reports/<UTC timestamp>/).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        /// Report files to write: json,junit,md,html (default: all).
+        #[arg(long, value_name = "LIST")]
+        format: Option<String>,
+        /// Seed for every generated value; a run with the same seed sends the same requests.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// No progress display.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Embedded server only: its rate-limiting algorithm.
+        #[arg(long, value_enum)]
+        limiter: Option<LimiterKind>,
+        /// Embedded server only: its rate-limit window (default 2s).
+        #[arg(long, value_parser = parse_duration)]
+        window: Option<Duration>,
+        /// Embedded server only: inject a fault (repeatable), to see the harness catch it.
+        #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
+        faults: Vec<Fault>,
+    },
     /// Check files (specs, profiles, scenarios) without sending a request.
     Validate {
-        /// Files to check; without any, the built-in spec.
+        /// Files to check; without any, the built-in spec and scenarios.
         files: Vec<PathBuf>,
+        /// The spec scenario files and profiles are checked against.
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
     },
     /// Print the clauses, scenarios or faults as a table.
     List {
@@ -37,6 +83,9 @@ enum Command {
         /// The spec to list (default: the built-in specs/lelantos.yaml).
         #[arg(long)]
         spec: Option<PathBuf>,
+        /// Scenario files or directories (default: the built-in scenarios).
+        #[arg(long, value_name = "PATH")]
+        scenarios: Vec<PathBuf>,
     },
     /// Run the reference server (generated credentials; optional faults) until Ctrl-C.
     Serve {
@@ -78,6 +127,7 @@ fn parse_fault(text: &str) -> Result<Fault, String> {
 #[derive(Clone, Copy, ValueEnum)]
 enum ListWhat {
     Clauses,
+    Scenarios,
     Faults,
 }
 
@@ -101,17 +151,56 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
-        Command::Validate { files } => {
+        Command::Run {
+            target,
+            profile,
+            spec,
+            scenarios,
+            only,
+            report_dir,
+            format,
+            seed,
+            quiet,
+            limiter,
+            window,
+            faults,
+        } => {
+            let args = RunArgs {
+                target,
+                profile,
+                spec,
+                scenarios,
+                only,
+                report_dir,
+                format,
+                seed,
+                quiet,
+                limiter,
+                window,
+                faults,
+            };
+            let runtime = runtime()?;
+            let outcome = runtime.block_on(lelantos_conform::run::run(args))?;
+            let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
+            println!("{}", report::terminal::render(&outcome.report, color));
+            eprintln!("reports: {}", outcome.report_dir.display());
+            Ok(outcome.exit_code())
+        }
+        Command::Validate { files, spec } => {
+            let spec = lelantos_conform::run::load_spec(spec.as_deref())?;
             if files.is_empty() {
-                let spec = Spec::builtin();
-                println!("ok: built-in spec ({} clauses)", spec.clauses.len());
+                let scenarios = lelantos_conform::scenario::builtin(&spec)?;
+                println!(
+                    "ok: spec ({} clauses), {} built-in scenarios",
+                    spec.clauses.len(),
+                    scenarios.len()
+                );
+                return Ok(0);
             }
             let mut errors = Vec::new();
             for path in &files {
-                match validate::file(path) {
-                    Ok(validate::Checked::Spec { clauses }) => {
-                        println!("ok: {} (spec, {clauses} clauses)", path.display())
-                    }
+                match validate::file(path, &spec) {
+                    Ok(checked) => println!("ok: {} ({})", path.display(), checked.describe()),
                     Err(Error::Files(mut e)) => errors.append(&mut e),
                     Err(other) => return Err(other),
                 }
@@ -122,13 +211,18 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 Err(Error::Files(errors))
             }
         }
-        Command::List { what, spec } => {
-            let spec = match spec {
-                Some(path) => Spec::load(&path)?,
-                None => Spec::builtin(),
-            };
+        Command::List {
+            what,
+            spec,
+            scenarios,
+        } => {
+            let spec = lelantos_conform::run::load_spec(spec.as_deref())?;
             match what {
                 ListWhat::Clauses => println!("{}", list::clauses(&spec)),
+                ListWhat::Scenarios => {
+                    let loaded = lelantos_conform::run::load_scenarios(&scenarios, &spec)?;
+                    println!("{}", list::scenarios(&loaded))
+                }
                 ListWhat::Faults => println!("{}", list::faults()),
             }
             Ok(0)
@@ -158,13 +252,16 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 leak_ns,
                 identities,
             };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::io("cannot start the async runtime", e))?;
-            runtime.block_on(serve(Arc::new(spec), opts, credentials_out))
+            runtime()?.block_on(serve(Arc::new(spec), opts, credentials_out))
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start the async runtime", e))
 }
 
 /// `serve`: start, write the credentials (only to the 0600 file: never to the terminal), say

@@ -1,18 +1,35 @@
 //! `validate [FILE]...`: checks files without sending a request. The kind of a file is told by its
-//! top-level fields: a spec has `clauses` and `endpoints`.
+//! top-level fields: a spec has `clauses` and `endpoints`, a scenario file `scenarios`, a profile
+//! `base_url`.
 
 use std::path::Path;
 
 use crate::error::{Error, FileError};
+use crate::profile::Target;
 use crate::spec::Spec;
 use crate::yaml::Source;
 
-/// What a file was found to be, for the report line `validate` prints.
+/// What a file was found to be, for the line `validate` prints.
 pub enum Checked {
     Spec { clauses: usize },
+    Scenarios { count: usize },
+    Profile { credentials: usize },
 }
 
-pub fn file(path: &Path) -> Result<Checked, Error> {
+impl Checked {
+    pub fn describe(&self) -> String {
+        match self {
+            Checked::Spec { clauses } => format!("spec, {clauses} clauses"),
+            Checked::Scenarios { count } => format!("{count} scenarios"),
+            Checked::Profile { credentials } => {
+                format!("profile, {credentials} credentials resolved")
+            }
+        }
+    }
+}
+
+/// Checks one file against `spec` (scenarios name its clauses; profiles override it).
+pub fn file(path: &Path, spec: &Spec) -> Result<Checked, Error> {
     let source = Source::read(path)?;
     let top: serde_yaml_ng::Value = source.parse()?;
     let has = |k: &str| top.get(k).is_some();
@@ -22,11 +39,23 @@ pub fn file(path: &Path) -> Result<Checked, Error> {
             clauses: spec.clauses.len(),
         });
     }
+    if has("scenarios") {
+        let loaded = crate::scenario::load_source(&source, spec)?;
+        return Ok(Checked::Scenarios {
+            count: loaded.len(),
+        });
+    }
+    if has("base_url") {
+        let t = Target::from_source(&source, spec.clone())?;
+        return Ok(Checked::Profile {
+            credentials: t.credentials.len(),
+        });
+    }
     Err(FileError::new(
         path,
         1,
         1,
-        "not a spec file (a spec has `clauses` and `endpoints`)",
+        "not a spec (clauses, endpoints), scenario file (scenarios) or profile (base_url)",
     )
     .into())
 }

@@ -24,7 +24,14 @@ pub fn status_matches(set: &StatusSet, code: u16, denied: &[u16]) -> bool {
 pub fn describe_set(set: &StatusSet, denied: &[u16]) -> String {
     let one = |item: &StatusItem| match item {
         StatusItem::Code(c) => c.to_string(),
-        StatusItem::Name(n) if n == "denied" => format!("a denial ({})", denied.iter().map(u16::to_string).collect::<Vec<_>>().join("/")),
+        StatusItem::Name(n) if n == "denied" => format!(
+            "a denial ({})",
+            denied
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
+        ),
         StatusItem::Name(n) => n.clone(),
     };
     match set {
@@ -39,12 +46,21 @@ pub fn admits(set: &StatusSet, code: u16) -> bool {
 }
 
 /// The failures of `expect` on `resp`; empty when it holds.
-pub fn check(expect: &Expect, resp: &Response, denied: &[u16], env: &mut Env) -> Result<Vec<String>, TemplateError> {
+pub fn check(
+    expect: &Expect,
+    resp: &Response,
+    denied: &[u16],
+    env: &mut Env,
+) -> Result<Vec<String>, TemplateError> {
     let mut failures = Vec::new();
     if let Some(set) = &expect.status
         && !status_matches(set, resp.status, denied)
     {
-        failures.push(format!("expected status {}, got {}", describe_set(set, denied), resp.status));
+        failures.push(format!(
+            "expected status {}, got {}",
+            describe_set(set, denied),
+            resp.status
+        ));
     }
     for (name, check) in &expect.headers {
         let value = resp.header(name).map(|v| Value::String(v.to_string()));
@@ -57,7 +73,9 @@ pub fn check(expect: &Expect, resp: &Response, denied: &[u16], env: &mut Env) ->
             None => failures.push("the body is not JSON".to_string()),
             Some(doc) => {
                 for (pointer, check) in &expect.json {
-                    if let Some(f) = check_value(&format!("JSON {pointer}"), doc.pointer(pointer), check, env)? {
+                    if let Some(f) =
+                        check_value(&format!("JSON {pointer}"), doc.pointer(pointer), check, env)?
+                    {
                         failures.push(f);
                     }
                 }
@@ -67,7 +85,8 @@ pub fn check(expect: &Expect, resp: &Response, denied: &[u16], env: &mut Env) ->
     for t in &expect.body_excludes {
         let needle = expand(t, env)?;
         if needle.len() >= 4
-            && (resp.body.contains(&needle) || resp.headers.iter().any(|(_, v)| v.contains(&needle)))
+            && (resp.body.contains(&needle)
+                || resp.headers.iter().any(|(_, v)| v.contains(&needle)))
         {
             failures.push(format!("the response contains `{t}`"));
         }
@@ -110,11 +129,19 @@ fn yaml_to_text(v: &serde_yaml_ng::Value, env: &mut Env) -> Result<String, Templ
     })
 }
 
-fn check_value(what: &str, value: Option<&Value>, check: &ValueCheck, env: &mut Env) -> Result<Option<String>, TemplateError> {
+fn check_value(
+    what: &str,
+    value: Option<&Value>,
+    check: &ValueCheck,
+    env: &mut Env,
+) -> Result<Option<String>, TemplateError> {
     let present = value.is_some();
     if let Some(want) = check.present {
         if want != present {
-            return Ok(Some(format!("{what} is {}", if present { "present" } else { "missing" })));
+            return Ok(Some(format!(
+                "{what} is {}",
+                if present { "present" } else { "missing" }
+            )));
         }
         if !present {
             return Ok(None);
@@ -139,7 +166,10 @@ fn check_value(what: &str, value: Option<&Value>, check: &ValueCheck, env: &mut 
     if let Some(re) = &check.matches {
         let re = regex::Regex::new(re).map_err(|e| TemplateError::Invalid(e.to_string()))?;
         if !re.is_match(&as_text(value)) {
-            return Ok(Some(format!("{what} `{}` does not match /{re}/", as_text(value))));
+            return Ok(Some(format!(
+                "{what} `{}` does not match /{re}/",
+                as_text(value)
+            )));
         }
     }
     if let Some(p) = &check.starts_with {
@@ -150,8 +180,12 @@ fn check_value(what: &str, value: Option<&Value>, check: &ValueCheck, env: &mut 
     }
     if let Some((lo, hi)) = &check.range {
         let n = as_text(value).trim().parse::<f64>().ok();
-        let lo: f64 = yaml_to_text(lo, env)?.parse().map_err(|_| TemplateError::Invalid("range bounds are numbers".into()))?;
-        let hi: f64 = yaml_to_text(hi, env)?.parse().map_err(|_| TemplateError::Invalid("range bounds are numbers".into()))?;
+        let lo: f64 = yaml_to_text(lo, env)?
+            .parse()
+            .map_err(|_| TemplateError::Invalid("range bounds are numbers".into()))?;
+        let hi: f64 = yaml_to_text(hi, env)?
+            .parse()
+            .map_err(|_| TemplateError::Invalid("range bounds are numbers".into()))?;
         match n {
             Some(n) if n >= lo && n <= hi => {}
             _ => return Ok(Some(format!("{what} is {value}, outside [{lo}, {hi}]"))),

@@ -22,13 +22,19 @@ impl Jwt {
             return Err(format!("a JWT has 3 segments, this has {}", parts.len()));
         }
         let obj = |seg: &str, what: &str| -> Result<Map<String, Value>, String> {
-            let bytes = B64.decode(seg.trim_end_matches('=')).map_err(|e| format!("{what} is not base64url: {e}"))?;
+            let bytes = B64
+                .decode(seg.trim_end_matches('='))
+                .map_err(|e| format!("{what} is not base64url: {e}"))?;
             match serde_json::from_slice(&bytes) {
                 Ok(Value::Object(m)) => Ok(m),
                 _ => Err(format!("{what} is not a JSON object")),
             }
         };
-        Ok(Jwt { header: obj(parts[0], "the header")?, claims: obj(parts[1], "the payload")?, signature: parts[2].to_string() })
+        Ok(Jwt {
+            header: obj(parts[0], "the header")?,
+            claims: obj(parts[1], "the payload")?,
+            signature: parts[2].to_string(),
+        })
     }
 
     pub fn alg(&self) -> Option<&str> {
@@ -61,8 +67,12 @@ impl Jwt {
 
     /// Whether the signature is a valid HS256 signature under `secret`.
     pub fn verifies(token: &str, secret: &[u8]) -> bool {
-        let Some((input, sig)) = token.rsplit_once('.') else { return false };
-        let Ok(sig) = B64.decode(sig) else { return false };
+        let Some((input, sig)) = token.rsplit_once('.') else {
+            return false;
+        };
+        let Ok(sig) = B64.decode(sig) else {
+            return false;
+        };
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("any key length");
         mac.update(input.as_bytes());
         mac.verify_slice(&sig).is_ok()
@@ -91,7 +101,11 @@ mod tests {
 
     #[test]
     fn sign_decode_verify_round_trip() {
-        let mut jwt = Jwt { header: Map::new(), claims: Map::new(), signature: String::new() };
+        let mut jwt = Jwt {
+            header: Map::new(),
+            claims: Map::new(),
+            signature: String::new(),
+        };
         jwt.claims.insert("sub".into(), Value::from("u1"));
         let token = jwt.sign("HS256", b"secret").unwrap();
         assert!(Jwt::verifies(&token, b"secret"));

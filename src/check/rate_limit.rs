@@ -33,7 +33,7 @@ use crate::spec::Category;
 use crate::verdict::{Evidence, Status};
 
 /// Requests in flight during a burst.
-const BURST_CONCURRENCY: usize = 8;
+const BURST_CONCURRENCY: usize = 16;
 
 struct Lane {
     probe: CategoryProbe,
@@ -54,21 +54,39 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
         .categories
         .iter()
         .map(|c| c.clause.clone())
-        .chain([&s.independence_clause, &s.per_identity_clause, &s.status_clause, &s.retry_clause].into_iter().flatten().cloned())
+        .chain(
+            [
+                &s.independence_clause,
+                &s.per_identity_clause,
+                &s.status_clause,
+                &s.retry_clause,
+            ]
+            .into_iter()
+            .flatten()
+            .cloned(),
+        )
         .collect();
     let before = scope.findings.snapshot().len();
     steps::run(&s.setup, scope).await?;
-    let setup_failed = scope.findings.snapshot()[before..].iter().any(|f| f.status != Status::Pass);
+    let setup_failed = scope.findings.snapshot()[before..]
+        .iter()
+        .any(|f| f.status != Status::Pass);
     if setup_failed {
         for c in &clauses {
-            scope.finding(c, Status::Inconclusive, "the rate-limit set-up did not complete (see its steps)");
+            scope.finding(
+                c,
+                Status::Inconclusive,
+                "the rate-limit set-up did not complete (see its steps)",
+            );
         }
         return Ok(Vec::new());
     }
 
     let mut lanes = Vec::new();
     for cp in &s.categories {
-        let Some(category) = scope.target.spec.category(&cp.category).copied() else { continue };
+        let Some(category) = scope.target.spec.category(&cp.category).copied() else {
+            continue;
+        };
         let spec = RequestSpec {
             endpoint: Some(cp.endpoint.clone()),
             method: None,
@@ -134,12 +152,25 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
         }
     }
     // A burst out of bounds is tried once more from fresh before it counts.
-    let retry: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.as_ref().is_some_and(|r| r.verdict.is_some())).map(|(i, _)| i).collect();
+    let retry: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.as_ref().is_some_and(|r| r.verdict.is_some()))
+        .map(|(i, _)| i)
+        .collect();
     if !retry.is_empty() {
-        let mut again: Vec<&mut Lane> = lanes.iter_mut().enumerate().filter(|(i, _)| retry.contains(i)).map(|(_, l)| l).collect();
+        let mut again: Vec<&mut Lane> = lanes
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| retry.contains(i))
+            .map(|(_, l)| l)
+            .collect();
         wait_fresh_refs(&mut again, scope).await;
         for lane in again {
-            let idx = results.iter().position(|r| r.as_ref().is_some_and(|r| r.clause == lane.probe.clause)).unwrap_or(0);
+            let idx = results
+                .iter()
+                .position(|r| r.as_ref().is_some_and(|r| r.clause == lane.probe.clause))
+                .unwrap_or(0);
             let second = burst(lane, scope).await?;
             let first = results[idx].take();
             results[idx] = Some(combine(first, second));
@@ -159,23 +190,57 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
 
     // 5. Waiting Retry-After after a refusal admits a request, in every exhausted category.
     if let Some(clause) = &s.retry_clause {
-        let waits = futures::future::join_all(lanes.iter().map(|l| retry_after_wait(l, scope))).await;
+        let waits =
+            futures::future::join_all(lanes.iter().map(|l| retry_after_wait(l, scope))).await;
         for (lane, (outcome, waited)) in lanes.iter_mut().zip(waits) {
             if let Some((from, to)) = waited {
-                lane.timeline.waits.push(TimelineWait { from_ms: from, to_ms: to, reason: "Retry-After".into() });
+                lane.timeline.waits.push(TimelineWait {
+                    from_ms: from,
+                    to_ms: to,
+                    reason: "Retry-After".into(),
+                });
             }
             let Some(outcome) = outcome else { continue };
             scope.requests += 1;
             scope.health.record(&outcome, scope.probe.base_url())?;
             push_event(&mut lane.timeline, &outcome, "retry", scope);
-            let ra = lane.last_refusal.as_ref().and_then(|(o, _)| scope.retry_after(o)).unwrap_or(0);
-            let ex = Evidence { note: format!("{}: waited Retry-After ({ra} s)", lane.probe.category), exchanges: vec![scope.probe.exchange(&outcome)] };
+            let ra = lane
+                .last_refusal
+                .as_ref()
+                .and_then(|(o, _)| scope.retry_after(o))
+                .unwrap_or(0);
+            let ex = Evidence {
+                note: format!("{}: waited Retry-After ({ra} s)", lane.probe.category),
+                exchanges: vec![scope.probe.exchange(&outcome)],
+            };
             match outcome.status() {
-                Some(code) if !is_refusal(code, scope) => {
-                    scope.finding_with(clause, Status::Pass, format!("{}: admitted after waiting Retry-After ({ra} s)", lane.probe.category), ex)
-                }
-                Some(code) => scope.finding_with(clause, Status::Fail, format!("{}: refused with {code} after waiting Retry-After ({ra} s)", lane.probe.category), ex),
-                None => scope.finding_with(clause, Status::Inconclusive, format!("{}: no answer after waiting Retry-After", lane.probe.category), ex),
+                Some(code) if !is_refusal(code, scope) => scope.finding_with(
+                    clause,
+                    Status::Pass,
+                    format!(
+                        "{}: admitted after waiting Retry-After ({ra} s)",
+                        lane.probe.category
+                    ),
+                    ex,
+                ),
+                Some(code) => scope.finding_with(
+                    clause,
+                    Status::Fail,
+                    format!(
+                        "{}: refused with {code} after waiting Retry-After ({ra} s)",
+                        lane.probe.category
+                    ),
+                    ex,
+                ),
+                None => scope.finding_with(
+                    clause,
+                    Status::Inconclusive,
+                    format!(
+                        "{}: no answer after waiting Retry-After",
+                        lane.probe.category
+                    ),
+                    ex,
+                ),
             }
         }
     }
@@ -214,12 +279,39 @@ async fn drain(lane: &Lane, scope: &Scope<'_>) -> (Vec<Outcome>, Verdict) {
         outcomes.push(o);
         match code {
             None => {
-                return (outcomes, Some((Status::Inconclusive, format!("{}: the target stopped answering while draining", lane.probe.category), Evidence::default())));
+                return (
+                    outcomes,
+                    Some((
+                        Status::Inconclusive,
+                        format!(
+                            "{}: the target stopped answering while draining",
+                            lane.probe.category
+                        ),
+                        Evidence::default(),
+                    )),
+                );
             }
             Some(c) if is_refusal(c, scope) => return (outcomes, None),
             Some(c) if scope.target.spec.auth.denial_statuses.contains(&c) => {
-                let last = outcomes.last().map(|o| scope.probe.exchange(o)).into_iter().collect();
-                return (outcomes, Some((Status::Inconclusive, format!("{}: the identity was refused ({c}) while draining", lane.probe.category), Evidence { note: String::new(), exchanges: last })));
+                let last = outcomes
+                    .last()
+                    .map(|o| scope.probe.exchange(o))
+                    .into_iter()
+                    .collect();
+                return (
+                    outcomes,
+                    Some((
+                        Status::Inconclusive,
+                        format!(
+                            "{}: the identity was refused ({c}) while draining",
+                            lane.probe.category
+                        ),
+                        Evidence {
+                            note: String::new(),
+                            exchanges: last,
+                        },
+                    )),
+                );
             }
             Some(_) => {}
         }
@@ -231,29 +323,62 @@ async fn drain(lane: &Lane, scope: &Scope<'_>) -> (Vec<Outcome>, Verdict) {
     let refill = (limit as f64 * elapsed.as_secs_f64() / window.as_secs_f64()).floor() as u32;
     let n = outcomes.len() as u32;
     let verdict = if n > 2 * limit + refill {
-        let ex: Vec<_> = outcomes.iter().rev().take(2).map(|o| scope.probe.exchange(o)).collect();
+        let ex: Vec<_> = outcomes
+            .iter()
+            .rev()
+            .take(2)
+            .map(|o| scope.probe.exchange(o))
+            .collect();
         Some((
             Status::Fail,
-            format!("{}: {n} requests in {} ms were all admitted; no reading of a limit of {limit} per {} admits that many", lane.probe.category, elapsed.as_millis(), humantime::format_duration(window)),
-            Evidence { note: "no refusal while draining".into(), exchanges: ex },
+            format!(
+                "{}: {n} requests in {} ms were all admitted; no reading of a limit of {limit} per {} admits that many",
+                lane.probe.category,
+                elapsed.as_millis(),
+                humantime::format_duration(window)
+            ),
+            Evidence {
+                note: "no refusal while draining".into(),
+                exchanges: ex,
+            },
         ))
     } else {
-        Some((Status::Inconclusive, format!("{}: no refusal within {n} requests over {} ms", lane.probe.category, elapsed.as_millis()), Evidence::default()))
+        Some((
+            Status::Inconclusive,
+            format!(
+                "{}: no refusal within {n} requests over {} ms",
+                lane.probe.category,
+                elapsed.as_millis()
+            ),
+            Evidence::default(),
+        ))
     };
     (outcomes, verdict)
 }
 
 fn judge_refusal_status(s: &RateLimitScenario, lane: &Lane, last: Option<&Outcome>, scope: &Scope) {
-    let Some(clause) = &s.status_clause else { return };
+    let Some(clause) = &s.status_clause else {
+        return;
+    };
     let Some(o) = last else { return };
     let over = scope.target.spec.rate_limits.over_limit.status;
     match o.status() {
-        Some(c) if c == over => scope.finding(clause, Status::Pass, format!("{}: over the limit the answer is {c}", lane.probe.category)),
+        Some(c) if c == over => scope.finding(
+            clause,
+            Status::Pass,
+            format!("{}: over the limit the answer is {c}", lane.probe.category),
+        ),
         Some(c) if is_refusal(c, scope) => scope.finding_with(
             clause,
             Status::Fail,
-            format!("{}: over the limit the answer is {c}, not {over}", lane.probe.category),
-            Evidence { note: String::new(), exchanges: vec![scope.probe.exchange(o)] },
+            format!(
+                "{}: over the limit the answer is {c}, not {over}",
+                lane.probe.category
+            ),
+            Evidence {
+                note: String::new(),
+                exchanges: vec![scope.probe.exchange(o)],
+            },
         ),
         _ => {}
     }
@@ -278,7 +403,11 @@ async fn wait_fresh_refs(lanes: &mut [&mut Lane], scope: &Scope<'_>) {
     for l in lanes.iter_mut() {
         l.used_since_fresh = 0;
         l.fresh_from_ms = None;
-        l.timeline.waits.push(TimelineWait { from_ms: from, to_ms: to, reason: "until fresh".into() });
+        l.timeline.waits.push(TimelineWait {
+            from_ms: from,
+            to_ms: to,
+            reason: "until fresh".into(),
+        });
     }
 }
 
@@ -294,8 +423,17 @@ struct BurstResult {
 /// Two bursts of one category: the second (from fresh again) decides, unless both over-admit.
 fn combine(first: Option<BurstResult>, second: BurstResult) -> BurstResult {
     match (first, &second.verdict) {
-        (Some(f), Some((Status::Fail, _))) => BurstResult { summary: format!("{}; again from fresh: {}", f.summary, second.summary), ..second },
-        (_, None) => BurstResult { summary: format!("{} (a first burst was out of bounds, likely a window boundary)", second.summary), ..second },
+        (Some(f), Some((Status::Fail, _))) => BurstResult {
+            summary: format!("{}; again from fresh: {}", f.summary, second.summary),
+            ..second
+        },
+        (_, None) => BurstResult {
+            summary: format!(
+                "{} (a first burst was out of bounds, likely a window boundary)",
+                second.summary
+            ),
+            ..second
+        },
         _ => second,
     }
 }
@@ -354,58 +492,116 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
     let lower = (limit.min(sent_total as u32)).saturating_sub(scope.target.shared_use);
     lane.used_since_fresh = total;
     let cat = &lane.probe.category;
-    let summary = format!("{cat}: from fresh, {total} admitted of {sent_total} (limit {limit}; up to {refill} more could refill in {span_ms:.0} ms)");
+    let summary = format!(
+        "{cat}: from fresh, {total} admitted of {sent_total} (limit {limit}; up to {refill} more could refill in {span_ms:.0} ms)"
+    );
     let evidence_of = |pred: &dyn Fn(&Outcome) -> bool| Evidence {
         note: summary.clone(),
-        exchanges: outcomes.iter().filter(|o| pred(o)).take(2).map(|o| scope.probe.exchange(o)).collect(),
+        exchanges: outcomes
+            .iter()
+            .filter(|o| pred(o))
+            .take(2)
+            .map(|o| scope.probe.exchange(o))
+            .collect(),
     };
     let verdict = if transport > 0 {
-        Some((Status::Inconclusive, format!("{cat}: {transport} requests of the burst got no answer")))
+        Some((
+            Status::Inconclusive,
+            format!("{cat}: {transport} requests of the burst got no answer"),
+        ))
     } else if denied > 0 {
-        Some((Status::Inconclusive, format!("{cat}: the identity was refused {denied} times during the burst")))
+        Some((
+            Status::Inconclusive,
+            format!("{cat}: the identity was refused {denied} times during the burst"),
+        ))
     } else if total > upper {
-        Some((Status::Fail, format!("{cat}: over-admission: from fresh, {total} requests admitted; the limit is {limit} and at most {refill} could have refilled in {span_ms:.0} ms")))
+        Some((
+            Status::Fail,
+            format!(
+                "{cat}: over-admission: from fresh, {total} requests admitted; the limit is {limit} and at most {refill} could have refilled in {span_ms:.0} ms"
+            ),
+        ))
     } else if total < lower {
         Some((
             Status::Fail,
-            format!("{cat}: under-admission: from fresh, only {total} of {sent_total} admitted before refusals, limit {limit} (if other clients share this key, set rate_limits.shared_use in the profile)"),
+            format!(
+                "{cat}: under-admission: from fresh, only {total} of {sent_total} admitted before refusals, limit {limit} (if other clients share this key, set rate_limits.shared_use in the profile)"
+            ),
         ))
     } else {
         None
     };
     let evidence = match &verdict {
-        Some((Status::Fail, _)) if total > upper => evidence_of(&|o: &Outcome| o.status().is_some_and(|c| !is_refusal(c, scope))),
+        Some((Status::Fail, _)) if total > upper => {
+            evidence_of(&|o: &Outcome| o.status().is_some_and(|c| !is_refusal(c, scope)))
+        }
         _ => evidence_of(&|o: &Outcome| o.status().is_some_and(|c| is_refusal(c, scope))),
     };
-    Ok(BurstResult { clause: lane.probe.clause.clone(), refused: refusal.is_some(), verdict, summary, evidence })
+    Ok(BurstResult {
+        clause: lane.probe.clause.clone(),
+        refused: refusal.is_some(),
+        verdict,
+        summary,
+        evidence,
+    })
 }
 
 /// With lane `i` exhausted, one request in every category not yet burst must be admitted.
-async fn independence_probes(s: &RateLimitScenario, lanes: &mut [Lane], i: usize, scope: &mut Scope<'_>) -> Result<(), Error> {
-    let Some(clause) = &s.independence_clause else { return Ok(()) };
+async fn independence_probes(
+    s: &RateLimitScenario,
+    lanes: &mut [Lane],
+    i: usize,
+    scope: &mut Scope<'_>,
+) -> Result<(), Error> {
+    let Some(clause) = &s.independence_clause else {
+        return Ok(());
+    };
     let exhausted = lanes[i].probe.category.clone();
     for lane in lanes.iter_mut().skip(i + 1) {
         let o = scope.send(lane.request.clone()).await?;
         lane.fresh_from_ms.get_or_insert(o.at_ms);
         push_event(&mut lane.timeline, &o, "probe", scope);
         let cat = &lane.probe.category;
-        let ex = Evidence { note: format!("{exhausted} exhausted, one {cat} request"), exchanges: vec![scope.probe.exchange(&o)] };
+        let ex = Evidence {
+            note: format!("{exhausted} exhausted, one {cat} request"),
+            exchanges: vec![scope.probe.exchange(&o)],
+        };
         match o.status() {
-            Some(c) if is_refusal(c, scope) => {
-                scope.finding_with(clause, Status::Fail, format!("with {exhausted} exhausted, a fresh {cat} request was refused ({c})"), ex)
-            }
+            Some(c) if is_refusal(c, scope) => scope.finding_with(
+                clause,
+                Status::Fail,
+                format!("with {exhausted} exhausted, a fresh {cat} request was refused ({c})"),
+                ex,
+            ),
             Some(_) => {
                 lane.used_since_fresh += 1;
-                scope.finding_with(clause, Status::Pass, format!("with {exhausted} exhausted, {cat} still admits"), ex)
+                scope.finding_with(
+                    clause,
+                    Status::Pass,
+                    format!("with {exhausted} exhausted, {cat} still admits"),
+                    ex,
+                )
             }
-            None => scope.finding_with(clause, Status::Inconclusive, format!("{cat}: no answer"), ex),
+            None => scope.finding_with(
+                clause,
+                Status::Inconclusive,
+                format!("{cat}: no answer"),
+                ex,
+            ),
         }
     }
     Ok(())
 }
 
-async fn per_identity(s: &RateLimitScenario, lanes: &mut [Lane], clause: &str, scope: &mut Scope<'_>) -> Result<(), Error> {
-    let Some(other) = &s.other_identity else { return Ok(()) };
+async fn per_identity(
+    s: &RateLimitScenario,
+    lanes: &mut [Lane],
+    clause: &str,
+    scope: &mut Scope<'_>,
+) -> Result<(), Error> {
+    let Some(other) = &s.other_identity else {
+        return Ok(());
+    };
     if let Some(role) = Role::from_name(other)
         && scope.target.credential(role).is_none()
     {
@@ -413,7 +609,11 @@ async fn per_identity(s: &RateLimitScenario, lanes: &mut [Lane], clause: &str, s
         return Ok(());
     }
     let Some(lane) = lanes.iter_mut().rev().find(|l| l.last_refusal.is_some()) else {
-        scope.finding(clause, Status::Inconclusive, "no category was exhausted, so per-identity limits could not be observed");
+        scope.finding(
+            clause,
+            Status::Inconclusive,
+            "no category was exhausted, so per-identity limits could not be observed",
+        );
         return Ok(());
     };
     let spec = RequestSpec {
@@ -437,24 +637,55 @@ async fn per_identity(s: &RateLimitScenario, lanes: &mut [Lane], clause: &str, s
     let o = scope.send(req).await?;
     push_event(&mut lane.timeline, &o, "probe", scope);
     let cat = &lane.probe.category;
-    let ex = Evidence { note: format!("{cat} exhausted for {}, one request as {other}", s.as_), exchanges: vec![scope.probe.exchange(&o)] };
+    let ex = Evidence {
+        note: format!("{cat} exhausted for {}, one request as {other}", s.as_),
+        exchanges: vec![scope.probe.exchange(&o)],
+    };
     match o.status() {
-        Some(c) if is_refusal(c, scope) => scope.finding_with(clause, Status::Fail, format!("with {}'s {cat} budget exhausted, {other} was refused too ({c})", s.as_), ex),
+        Some(c) if is_refusal(c, scope) => scope.finding_with(
+            clause,
+            Status::Fail,
+            format!(
+                "with {}'s {cat} budget exhausted, {other} was refused too ({c})",
+                s.as_
+            ),
+            ex,
+        ),
         // A 404 for another team's view of a resource is still an admission by the limiter.
-        Some(_) => scope.finding_with(clause, Status::Pass, format!("with {}'s {cat} budget exhausted, {other} is still admitted", s.as_), ex),
-        None => scope.finding_with(clause, Status::Inconclusive, format!("{other}: no answer"), ex),
+        Some(_) => scope.finding_with(
+            clause,
+            Status::Pass,
+            format!(
+                "with {}'s {cat} budget exhausted, {other} is still admitted",
+                s.as_
+            ),
+            ex,
+        ),
+        None => scope.finding_with(
+            clause,
+            Status::Inconclusive,
+            format!("{other}: no answer"),
+            ex,
+        ),
     }
     Ok(())
 }
 
 /// Waits the last refusal's Retry-After (never longer than the window plus a second) and sends.
 async fn retry_after_wait(lane: &Lane, scope: &Scope<'_>) -> (Option<Outcome>, Option<(f64, f64)>) {
-    let Some((refusal, received)) = &lane.last_refusal else { return (None, None) };
-    let Some(ra) = scope.retry_after(refusal) else { return (None, None) };
+    let Some((refusal, received)) = &lane.last_refusal else {
+        return (None, None);
+    };
+    let Some(ra) = scope.retry_after(refusal) else {
+        return (None, None);
+    };
     let cap = lane.category.window + Duration::from_secs(1);
     let wait = Duration::from_secs(ra).min(cap);
     let from = scope.probe.elapsed_ms();
     tokio::time::sleep_until((*received + wait).into()).await;
     let to = scope.probe.elapsed_ms();
-    (Some(scope.probe.send(lane.request.clone()).await), Some((from, to)))
+    (
+        Some(scope.probe.send(lane.request.clone()).await),
+        Some((from, to)),
+    )
 }

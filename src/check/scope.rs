@@ -18,7 +18,11 @@ use crate::scenario::{As, RequestSpec};
 use crate::verdict::{Evidence, Finding, Status};
 
 /// Characters left as they are in a path segment or query value.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// After this many transport errors in a row the target is taken for gone and the run ends.
 const MAX_CONSECUTIVE_TRANSPORT_ERRORS: u32 = 8;
@@ -53,7 +57,9 @@ impl Health {
             Err(e) => {
                 let n = self.consecutive_errors.fetch_add(1, Ordering::Relaxed) + 1;
                 if n >= MAX_CONSECUTIVE_TRANSPORT_ERRORS {
-                    Err(Error::Target(format!("{base_url} stopped answering ({n} failures in a row; last: {e})")))
+                    Err(Error::Target(format!(
+                        "{base_url} stopped answering ({n} failures in a row; last: {e})"
+                    )))
                 } else {
                     Ok(())
                 }
@@ -75,9 +81,30 @@ pub struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    pub fn new(target: &'a Target, probe: &'a Probe, scenario: &'a str, rng: StdRng, findings: &'a Findings, health: &'a Health) -> Self {
-        let vars = target.credentials.iter().map(|(r, v)| (r.name().to_string(), v.clone())).collect();
-        Self { target, probe, scenario, vars, rng, findings, health, last_retry_after: None, requests: 0 }
+    pub fn new(
+        target: &'a Target,
+        probe: &'a Probe,
+        scenario: &'a str,
+        rng: StdRng,
+        findings: &'a Findings,
+        health: &'a Health,
+    ) -> Self {
+        let vars = target
+            .credentials
+            .iter()
+            .map(|(r, v)| (r.name().to_string(), v.clone()))
+            .collect();
+        Self {
+            target,
+            probe,
+            scenario,
+            vars,
+            rng,
+            findings,
+            health,
+            last_retry_after: None,
+            requests: 0,
+        }
     }
 
     pub fn env(&mut self) -> Env<'_> {
@@ -94,11 +121,19 @@ impl<'a> Scope<'a> {
     }
 
     pub fn finding(&self, clause: &str, status: Status, reason: impl Into<String>) {
-        self.findings.push(Finding::new(clause, status, self.scenario, reason));
+        self.findings
+            .push(Finding::new(clause, status, self.scenario, reason));
     }
 
-    pub fn finding_with(&self, clause: &str, status: Status, reason: impl Into<String>, evidence: Evidence) {
-        self.findings.push(Finding::new(clause, status, self.scenario, reason).with_evidence(evidence));
+    pub fn finding_with(
+        &self,
+        clause: &str,
+        status: Status,
+        reason: impl Into<String>,
+        evidence: Evidence,
+    ) {
+        self.findings
+            .push(Finding::new(clause, status, self.scenario, reason).with_evidence(evidence));
     }
 
     /// Sends, counts, and ends the run if the target is gone.
@@ -125,8 +160,19 @@ impl<'a> Scope<'a> {
     /// How long to wait on an over-limit answer: its Retry-After if sane, else one second,
     /// never more than the longest window (a broken Retry-After must not stall the run).
     pub fn backoff(&self, outcome: &Outcome) -> Duration {
-        let longest = self.target.spec.rate_limits.categories.values().map(|c| c.window).max().unwrap_or(Duration::from_secs(60));
-        let ra = self.retry_after(outcome).map(Duration::from_secs).unwrap_or(Duration::from_secs(1));
+        let longest = self
+            .target
+            .spec
+            .rate_limits
+            .categories
+            .values()
+            .map(|c| c.window)
+            .max()
+            .unwrap_or(Duration::from_secs(60));
+        let ra = self
+            .retry_after(outcome)
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::from_secs(1));
         ra.clamp(Duration::from_millis(100), longest + Duration::from_secs(1))
     }
 
@@ -137,14 +183,22 @@ impl<'a> Scope<'a> {
         let method = match (endpoint, &spec.method) {
             (_, Some(m)) => m.clone(),
             (Some(e), None) => e.method.clone(),
-            (None, None) => return Err(TemplateError::Invalid("a request needs an endpoint or a method".into())),
+            (None, None) => {
+                return Err(TemplateError::Invalid(
+                    "a request needs an endpoint or a method".into(),
+                ));
+            }
         };
         let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
             .map_err(|_| TemplateError::Invalid(format!("`{method}` is not an HTTP method")))?;
         let path_template = match (endpoint, &spec.path) {
             (_, Some(p)) => p.clone(),
             (Some(e), None) => e.path.clone(),
-            (None, None) => return Err(TemplateError::Invalid("a request needs an endpoint or a path".into())),
+            (None, None) => {
+                return Err(TemplateError::Invalid(
+                    "a request needs an endpoint or a path".into(),
+                ));
+            }
         };
         let mut params = BTreeMap::new();
         for (k, v) in &spec.params {
@@ -153,10 +207,10 @@ impl<'a> Scope<'a> {
         let path = fill_path(&self.expand(&path_template)?, &params)?;
 
         let mut headers = Vec::new();
-        if let Some(a) = &spec.as_ {
-            if let Some(h) = self.credential_header(a)? {
-                headers.push(h);
-            }
+        if let Some(a) = &spec.as_
+            && let Some(h) = self.credential_header(a)?
+        {
+            headers.push(h);
         }
         for (k, v) in &spec.headers {
             headers.push((k.clone(), self.expand(v)?));
@@ -164,7 +218,11 @@ impl<'a> Scope<'a> {
         let body = if let Some(raw) = &spec.raw_body {
             Some(self.expand(raw)?)
         } else {
-            match spec.body.as_ref().or(endpoint.and_then(|e| e.body.as_ref())) {
+            match spec
+                .body
+                .as_ref()
+                .or(endpoint.and_then(|e| e.body.as_ref()))
+            {
                 Some(b) => {
                     let v = expand_json(b, &mut self.env())?;
                     headers.push(("content-type".into(), "application/json".into()));
@@ -173,18 +231,31 @@ impl<'a> Scope<'a> {
                 None => None,
             }
         };
-        Ok(Request { method, path, headers, body })
+        Ok(Request {
+            method,
+            path,
+            headers,
+            body,
+        })
     }
 
     /// The header that carries the credential `as` names, as the spec spells it.
     fn credential_header(&mut self, a: &As) -> Result<Option<(String, String)>, TemplateError> {
         let auth = &self.target.spec.auth;
-        let bearer = |token: &str| (auth.access_token.header.clone(), format!("{} {token}", auth.access_token.scheme));
+        let bearer = |token: &str| {
+            (
+                auth.access_token.header.clone(),
+                format!("{} {token}", auth.access_token.scheme),
+            )
+        };
         Ok(match a {
             As::Role(r) => match r.as_str() {
                 "none" => None,
                 "access_token" => {
-                    let t = self.vars.get("access_token").ok_or_else(|| TemplateError::Missing("access_token".into()))?;
+                    let t = self
+                        .vars
+                        .get("access_token")
+                        .ok_or_else(|| TemplateError::Missing("access_token".into()))?;
                     Some(bearer(t))
                 }
                 "admin_token" => Some((auth.admin_token.header.clone(), self.role("admin_token")?)),
@@ -206,7 +277,10 @@ impl<'a> Scope<'a> {
     }
 
     fn role(&self, name: &str) -> Result<String, TemplateError> {
-        self.vars.get(name).cloned().ok_or_else(|| TemplateError::Missing(name.to_string()))
+        self.vars
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TemplateError::Missing(name.to_string()))
     }
 
     /// Why a template could not be expanded, in the words of a skipped clause.
@@ -214,7 +288,10 @@ impl<'a> Scope<'a> {
         match e {
             TemplateError::Missing(name) => match Role::from_name(name) {
                 Some(role) => (Status::Skipped, role.missing().to_string()),
-                None => (Status::Inconclusive, format!("no value for `{name}`: an earlier step did not capture it")),
+                None => (
+                    Status::Inconclusive,
+                    format!("no value for `{name}`: an earlier step did not capture it"),
+                ),
             },
             TemplateError::NeedsSecret => (Status::Skipped, Role::JwtSecret.missing().to_string()),
             TemplateError::Invalid(why) => (Status::Inconclusive, why.clone()),
@@ -223,16 +300,23 @@ impl<'a> Scope<'a> {
 }
 
 /// Replaces `{name}` in a path template (query included) with percent-encoded values.
-pub fn fill_path(template: &str, params: &BTreeMap<String, String>) -> Result<String, TemplateError> {
+pub fn fill_path(
+    template: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         let Some(len) = rest[start..].find('}') else {
-            return Err(TemplateError::Invalid(format!("unclosed `{{` in path `{template}`")));
+            return Err(TemplateError::Invalid(format!(
+                "unclosed `{{` in path `{template}`"
+            )));
         };
         let name = &rest[start + 1..start + len];
-        let value = params.get(name).ok_or_else(|| TemplateError::Invalid(format!("path `{template}` needs the parameter `{name}`")))?;
+        let value = params.get(name).ok_or_else(|| {
+            TemplateError::Invalid(format!("path `{template}` needs the parameter `{name}`"))
+        })?;
         out.extend(utf8_percent_encode(value, SEGMENT));
         rest = &rest[start + len + 1..];
     }
@@ -246,8 +330,15 @@ mod tests {
 
     #[test]
     fn fills_path_and_query_parameters() {
-        let p: BTreeMap<String, String> = [("id".to_string(), "a b/c".to_string()), ("path".to_string(), "x.txt".to_string())].into();
-        assert_eq!(fill_path("/sandboxes/{id}/files?path={path}", &p).unwrap(), "/sandboxes/a%20b%2Fc/files?path=x.txt");
+        let p: BTreeMap<String, String> = [
+            ("id".to_string(), "a b/c".to_string()),
+            ("path".to_string(), "x.txt".to_string()),
+        ]
+        .into();
+        assert_eq!(
+            fill_path("/sandboxes/{id}/files?path={path}", &p).unwrap(),
+            "/sandboxes/a%20b%2Fc/files?path=x.txt"
+        );
         assert!(fill_path("/sandboxes/{nope}", &p).is_err());
     }
 }

@@ -36,9 +36,18 @@ pub async fn run(steps: &[Step], scope: &mut Scope<'_>) -> Result<(), Error> {
             }
             continue;
         }
-        if let Some(role) = step.requires.iter().filter_map(|r| Role::from_name(r)).find(|r| scope.target.credential(*r).is_none()) {
+        if let Some(role) = step
+            .requires
+            .iter()
+            .filter_map(|r| Role::from_name(r))
+            .find(|r| scope.target.credential(*r).is_none())
+        {
             if let Some(c) = &step.clause {
-                scope.finding(c, Status::Skipped, format!("{}: step `{}` not run", role.missing(), step.name));
+                scope.finding(
+                    c,
+                    Status::Skipped,
+                    format!("{}: step `{}` not run", role.missing(), step.name),
+                );
             }
             continue;
         }
@@ -60,24 +69,40 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
         assert_step(step, a, scope);
         return Ok(None);
     }
-    let Some(request) = &step.request else { return Ok(None) };
+    let Some(request) = &step.request else {
+        return Ok(None);
+    };
 
     // The values to run the step with: one run, or one per `for_each` value.
     let runs: Vec<Option<(String, String)>> = match &step.for_each {
-        Some(f) => f.values.iter().map(|v| Some((f.var.clone(), v.clone()))).collect(),
+        Some(f) => f
+            .values
+            .iter()
+            .map(|v| Some((f.var.clone(), v.clone())))
+            .collect(),
         None => vec![None],
     };
     let denied = scope.target.spec.auth.denial_statuses.clone();
     let over = scope.target.spec.rate_limits.over_limit.status;
-    let expects_over = step.expect.as_ref().and_then(|e| e.status.as_ref()).is_some_and(|s| admits(s, over))
-        || step.expect_count.as_ref().is_some_and(|c| admits(&c.status, over));
+    let expects_over = step
+        .expect
+        .as_ref()
+        .and_then(|e| e.status.as_ref())
+        .is_some_and(|s| admits(s, over))
+        || step
+            .expect_count
+            .as_ref()
+            .is_some_and(|c| admits(&c.status, over));
     let times = repeat_count(step, scope);
     let parallel = step.parallel.unwrap_or(1).max(1);
 
     let mut failures: Vec<(String, Outcome)> = Vec::new();
     let mut outcomes: Vec<Outcome> = Vec::new();
     for binding in &runs {
-        let label = binding.as_ref().map(|(_, t)| format!(" with `{t}`")).unwrap_or_default();
+        let label = binding
+            .as_ref()
+            .map(|(_, t)| format!(" with `{t}`"))
+            .unwrap_or_default();
         if let Some((var, template)) = binding {
             match scope.expand(template) {
                 Ok(v) => {
@@ -133,7 +158,12 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
     if let (Some(skip), Some(last)) = (&step.skip_on, outcomes.last())
         && last.status().is_some_and(|s| skip.status.contains(&s))
     {
-        let why = format!("{} (step `{}` got {})", skip.reason, step.name, last.status().unwrap_or(0));
+        let why = format!(
+            "{} (step `{}` got {})",
+            skip.reason,
+            step.name,
+            last.status().unwrap_or(0)
+        );
         if let Some(c) = &step.clause {
             scope.finding(c, Status::Skipped, why.clone());
         }
@@ -141,17 +171,45 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
     }
 
     if let Some(count) = &step.expect_count {
-        let matched = outcomes.iter().filter(|o| o.status().is_some_and(|s| status_matches(&count.status, s, &denied))).count() as u32;
+        let matched = outcomes
+            .iter()
+            .filter(|o| {
+                o.status()
+                    .is_some_and(|s| status_matches(&count.status, s, &denied))
+            })
+            .count() as u32;
         let what = describe_set(&count.status, &denied);
         if let Some(max) = count.at_most
             && matched > max
         {
-            failures.push((format!("{matched} of {} responses were {what}, at most {max} allowed", outcomes.len()), outcomes.iter().find(|o| o.status().is_some_and(|s| status_matches(&count.status, s, &denied))).cloned().unwrap_or_else(|| outcomes[0].clone())));
+            failures.push((
+                format!(
+                    "{matched} of {} responses were {what}, at most {max} allowed",
+                    outcomes.len()
+                ),
+                outcomes
+                    .iter()
+                    .find(|o| {
+                        o.status()
+                            .is_some_and(|s| status_matches(&count.status, s, &denied))
+                    })
+                    .cloned()
+                    .unwrap_or_else(|| outcomes[0].clone()),
+            ));
         }
         if let Some(min) = count.at_least
             && matched < min
         {
-            failures.push((format!("{matched} of {} responses were {what}, at least {min} expected", outcomes.len()), outcomes.last().cloned().unwrap_or_else(|| outcomes[0].clone())));
+            failures.push((
+                format!(
+                    "{matched} of {} responses were {what}, at least {min} expected",
+                    outcomes.len()
+                ),
+                outcomes
+                    .last()
+                    .cloned()
+                    .unwrap_or_else(|| outcomes[0].clone()),
+            ));
         }
     }
 
@@ -161,26 +219,53 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
     }
 
     let evidence = |items: &[(String, Outcome)], scope: &Scope| Evidence {
-        note: items.iter().map(|(w, _)| w.as_str()).take(3).collect::<Vec<_>>().join("; "),
-        exchanges: items.iter().take(3).map(|(_, o)| scope.probe.exchange(o)).collect(),
+        note: items
+            .iter()
+            .map(|(w, _)| w.as_str())
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("; "),
+        exchanges: items
+            .iter()
+            .take(3)
+            .map(|(_, o)| scope.probe.exchange(o))
+            .collect(),
     };
     let total = outcomes.len();
     match (&step.clause, failures.is_empty()) {
         (Some(c), true) => {
-            let first = outcomes.first().map(|o| vec![scope.probe.exchange(o)]).unwrap_or_default();
-            scope.finding_with(c, Status::Pass, format!("{}: {total} response(s) as expected", step.name), Evidence { note: step.name.clone(), exchanges: first });
+            let first = outcomes
+                .first()
+                .map(|o| vec![scope.probe.exchange(o)])
+                .unwrap_or_default();
+            scope.finding_with(
+                c,
+                Status::Pass,
+                format!("{}: {total} response(s) as expected", step.name),
+                Evidence {
+                    note: step.name.clone(),
+                    exchanges: first,
+                },
+            );
             Ok(None)
         }
         (Some(c), false) => {
             let transport_only = failures.iter().all(|(_, o)| o.response().is_none());
-            let status = if transport_only { Status::Inconclusive } else { Status::Fail };
+            let status = if transport_only {
+                Status::Inconclusive
+            } else {
+                Status::Fail
+            };
             let n = failures.len();
             let reason = format!("{}: {} ({n} of {total})", step.name, failures[0].0);
             scope.finding_with(c, status, reason, evidence(&failures, scope));
             Ok(None)
         }
         (None, true) => Ok(None),
-        (None, false) => Ok(Some(Halt::Inconclusive(format!("set-up step `{}` failed: {}", step.name, failures[0].0)))),
+        (None, false) => Ok(Some(Halt::Inconclusive(format!(
+            "set-up step `{}` failed: {}",
+            step.name, failures[0].0
+        )))),
     }
 }
 
@@ -190,7 +275,12 @@ fn repeat_count(step: &Step, scope: &Scope) -> u32 {
         Some(Repeat::Times(n)) => (*n).clamp(1, 10_000),
         Some(Repeat::Named(text)) => {
             let cat = text.strip_prefix("over_limit:").unwrap_or(text);
-            let limit = scope.target.spec.category(cat).map(|c| c.limit).unwrap_or(100);
+            let limit = scope
+                .target
+                .spec
+                .category(cat)
+                .map(|c| c.limit)
+                .unwrap_or(100);
             limit + (limit / 10).max(5)
         }
     }
@@ -207,9 +297,16 @@ fn template_problem(step: &Step, scope: &Scope, e: &TemplateError) -> Option<Hal
 }
 
 fn capture(step: &Step, outcome: &Outcome, scope: &mut Scope) {
-    let Some(resp) = outcome.response() else { return };
+    let Some(resp) = outcome.response() else {
+        return;
+    };
     let doc = resp.json();
-    let endpoint = step.request.as_ref().and_then(|r| r.endpoint.as_deref()).and_then(|n| scope.target.spec.endpoint(n)).cloned();
+    let endpoint = step
+        .request
+        .as_ref()
+        .and_then(|r| r.endpoint.as_deref())
+        .and_then(|n| scope.target.spec.endpoint(n))
+        .cloned();
     let mut learned = Vec::new();
     for (name, cap) in &step.capture {
         let value = if let Some(h) = &cap.header {
@@ -220,10 +317,12 @@ fn capture(step: &Step, outcome: &Outcome, scope: &mut Scope) {
                 (None, Some(r)) => endpoint.as_ref().and_then(|e| e.returns.get(r).cloned()),
                 _ => None,
             };
-            pointer.and_then(|p| doc.as_ref()?.pointer(&p).map(|v| match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            }))
+            pointer.and_then(|p| {
+                doc.as_ref()?.pointer(&p).map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            })
         };
         if let Some(v) = value {
             if cap.secret {
@@ -254,7 +353,9 @@ fn assert_step(step: &Step, a: &Assertion, scope: &mut Scope) {
     let mut problems = Vec::new();
     if let Some(p) = &a.starts_with {
         match scope.expand(p) {
-            Ok(p) if !value.starts_with(&p) => problems.push(format!("`{shown}` does not start with `{p}`")),
+            Ok(p) if !value.starts_with(&p) => {
+                problems.push(format!("`{shown}` does not start with `{p}`"))
+            }
             Ok(_) => {}
             Err(e) => {
                 template_problem(step, scope, &e);
@@ -264,17 +365,26 @@ fn assert_step(step: &Step, a: &Assertion, scope: &mut Scope) {
     }
     let needs_jwt = a.jwt_alg.is_some() || a.jwt_lifetime.is_some() || a.jwt_verifies.is_some();
     if needs_jwt {
-        let body = value.strip_prefix(spec.auth.access_token.prefix.as_str()).unwrap_or(&value);
+        let body = value
+            .strip_prefix(spec.auth.access_token.prefix.as_str())
+            .unwrap_or(&value);
         match Jwt::decode(body) {
             Err(e) => problems.push(format!("`{shown}` is not a JWT: {e}")),
             Ok(jwt) => {
                 if let Some(alg) = &a.jwt_alg
                     && jwt.alg() != Some(alg.as_str())
                 {
-                    problems.push(format!("`{shown}` has alg {:?}, not {alg}", jwt.alg().unwrap_or("(none)")));
+                    problems.push(format!(
+                        "`{shown}` has alg {:?}, not {alg}",
+                        jwt.alg().unwrap_or("(none)")
+                    ));
                 }
                 if let Some(l) = &a.jwt_lifetime {
-                    let want = if l == "session_ttl" { spec.auth.access_token.session_ttl } else { spec.auth.access_token.refresh_ttl };
+                    let want = if l == "session_ttl" {
+                        spec.auth.access_token.session_ttl
+                    } else {
+                        spec.auth.access_token.refresh_ttl
+                    };
                     match (jwt.claim_i64("iat"), jwt.claim_i64("exp")) {
                         (Some(iat), Some(exp)) => {
                             let got = exp - iat;
@@ -282,7 +392,9 @@ fn assert_step(step: &Step, a: &Assertion, scope: &mut Scope) {
                             if (got - want_s).unsigned_abs() > spec.auth.leeway.as_secs() {
                                 problems.push(format!(
                                     "`{shown}` lives {} (exp - iat), not {}",
-                                    humantime::format_duration(Duration::from_secs(got.max(0) as u64)),
+                                    humantime::format_duration(Duration::from_secs(
+                                        got.max(0) as u64
+                                    )),
                                     humantime::format_duration(want)
                                 ));
                             }
@@ -293,11 +405,17 @@ fn assert_step(step: &Step, a: &Assertion, scope: &mut Scope) {
                 if a.jwt_verifies == Some(true) {
                     match scope.target.credential(Role::JwtSecret) {
                         None => {
-                            scope.finding(clause, Status::Skipped, format!("{} (step `{}`)", Role::JwtSecret.missing(), step.name));
+                            scope.finding(
+                                clause,
+                                Status::Skipped,
+                                format!("{} (step `{}`)", Role::JwtSecret.missing(), step.name),
+                            );
                             return;
                         }
                         Some(secret) if !Jwt::verifies(body, secret.as_bytes()) => {
-                            problems.push(format!("`{shown}` does not verify as HS256 under the deployment's secret"))
+                            problems.push(format!(
+                                "`{shown}` does not verify as HS256 under the deployment's secret"
+                            ))
                         }
                         Some(_) => {}
                     }
@@ -308,6 +426,14 @@ fn assert_step(step: &Step, a: &Assertion, scope: &mut Scope) {
     if problems.is_empty() {
         scope.finding(clause, Status::Pass, format!("{}: holds", step.name));
     } else {
-        scope.finding_with(clause, Status::Fail, format!("{}: {}", step.name, problems.join("; ")), Evidence { note: problems.join("; "), exchanges: Vec::new() });
+        scope.finding_with(
+            clause,
+            Status::Fail,
+            format!("{}: {}", step.name, problems.join("; ")),
+            Evidence {
+                note: problems.join("; "),
+                exchanges: Vec::new(),
+            },
+        );
     }
 }

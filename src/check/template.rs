@@ -21,25 +21,61 @@ pub const FILTERS: &[(&str, &str)] = &[
     ("take", "keep the first N characters"),
     ("append", "append the argument (default `x`)"),
     ("prepend", "prepend the argument"),
-    ("change_last", "replace the last character with another of its kind"),
-    ("change_first", "replace the first character after the prefix with another of its kind"),
+    (
+        "change_last",
+        "replace the last character with another of its kind",
+    ),
+    (
+        "change_first",
+        "replace the first character after the prefix with another of its kind",
+    ),
     ("swapcase", "swap the case of every letter"),
     ("upper", "upper-case"),
     ("strip_prefix", "remove the API-key or access-token prefix"),
     ("surround", "surround with the argument (default a space)"),
     ("repeat", "repeat the value N times"),
-    ("random_like", "a random value with the same prefix, length and alphabet"),
-    ("jwt_alg_none", "re-encode the token with alg `none` (argument: the spelling) and no signature"),
-    ("jwt_alg", "re-sign the token's claims under another algorithm (HS384, HS512; RS256 gets a garbage signature)"),
-    ("jwt_sig_strip", "drop the signature, keeping the trailing dot"),
+    (
+        "random_like",
+        "a random value with the same prefix, length and alphabet",
+    ),
+    (
+        "jwt_alg_none",
+        "re-encode the token with alg `none` (argument: the spelling) and no signature",
+    ),
+    (
+        "jwt_alg",
+        "re-sign the token's claims under another algorithm (HS384, HS512; RS256 gets a garbage signature)",
+    ),
+    (
+        "jwt_sig_strip",
+        "drop the signature, keeping the trailing dot",
+    ),
     ("jwt_sig_flip", "alter one character of the signature"),
     ("jwt_payload_tamper", "change a claim without re-signing"),
-    ("jwt_other_secret", "re-sign with HS256 under a random secret"),
-    ("jwt_header", "add a header field `name=value` without re-signing"),
-    ("jwt_shift", "shift iat and exp by a duration (e.g. -25h) and re-sign with the deployment's secret"),
-    ("jwt_exp_in", "set exp to now plus a duration (e.g. -2m, +30s) and re-sign with the deployment's secret"),
-    ("jwt_nbf_in", "set nbf to now plus a duration and re-sign with the deployment's secret"),
-    ("jwt_iat_in", "set iat to now plus a duration and re-sign with the deployment's secret"),
+    (
+        "jwt_other_secret",
+        "re-sign with HS256 under a random secret",
+    ),
+    (
+        "jwt_header",
+        "add a header field `name=value` without re-signing",
+    ),
+    (
+        "jwt_shift",
+        "shift iat and exp by a duration (e.g. -25h) and re-sign with the deployment's secret",
+    ),
+    (
+        "jwt_exp_in",
+        "set exp to now plus a duration (e.g. -2m, +30s) and re-sign with the deployment's secret",
+    ),
+    (
+        "jwt_nbf_in",
+        "set nbf to now plus a duration and re-sign with the deployment's secret",
+    ),
+    (
+        "jwt_iat_in",
+        "set iat to now plus a duration and re-sign with the deployment's secret",
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +110,9 @@ pub fn expressions(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start + 2..].find("}}") else { break };
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
         out.push(rest[start + 2..start + 2 + len].trim());
         rest = &rest[start + 2 + len + 2..];
     }
@@ -108,7 +146,9 @@ pub fn expand(text: &str, env: &mut Env) -> Result<String, TemplateError> {
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let Some(len) = rest[start + 2..].find("}}") else {
-            return Err(TemplateError::Invalid(format!("unclosed `{{{{` in `{text}`")));
+            return Err(TemplateError::Invalid(format!(
+                "unclosed `{{{{` in `{text}`"
+            )));
         };
         let expr = rest[start + 2..start + 2 + len].trim();
         out.push_str(&eval(expr, env)?);
@@ -122,7 +162,11 @@ pub fn expand(text: &str, env: &mut Env) -> Result<String, TemplateError> {
 pub fn expand_json(value: &Value, env: &mut Env) -> Result<Value, TemplateError> {
     Ok(match value {
         Value::String(s) => Value::String(expand(s, env)?),
-        Value::Array(a) => Value::Array(a.iter().map(|v| expand_json(v, env)).collect::<Result<_, _>>()?),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|v| expand_json(v, env))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(o) => {
             let mut m = serde_json::Map::new();
             for (k, v) in o {
@@ -154,17 +198,27 @@ fn lookup(name: &str, env: &mut Env) -> Result<String, TemplateError> {
         "prefix.access_token" => return Ok(env.spec.auth.access_token.prefix.clone()),
         "random_key" => {
             let prefix = env.spec.auth.api_key.prefix.clone();
-            let shape = env.vars.get("api_key").cloned().unwrap_or_else(|| format!("{prefix}{}", "a".repeat(32)));
+            let shape = env
+                .vars
+                .get("api_key")
+                .cloned()
+                .unwrap_or_else(|| format!("{prefix}{}", "a".repeat(32)));
             return Ok(random_like(&shape, &prefix, env.rng));
         }
         _ => {}
     }
-    env.vars.get(name).cloned().ok_or_else(|| TemplateError::Missing(name.to_string()))
+    env.vars
+        .get(name)
+        .cloned()
+        .ok_or_else(|| TemplateError::Missing(name.to_string()))
 }
 
 fn prefixes(spec: &Spec) -> [&str; 2] {
     // Longest first: `sk_lel_` must win over a shorter prefix it may contain.
-    let (a, b) = (spec.auth.access_token.prefix.as_str(), spec.auth.api_key.prefix.as_str());
+    let (a, b) = (
+        spec.auth.access_token.prefix.as_str(),
+        spec.auth.api_key.prefix.as_str(),
+    );
     if a.len() >= b.len() { [a, b] } else { [b, a] }
 }
 
@@ -189,13 +243,22 @@ fn other_char(c: char) -> char {
 
 fn random_like(shape: &str, prefix: &str, rng: &mut StdRng) -> String {
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let body_len = shape.strip_prefix(prefix).unwrap_or(shape).chars().count().max(8);
-    let body: String = (0..body_len).map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char).collect();
+    let body_len = shape
+        .strip_prefix(prefix)
+        .unwrap_or(shape)
+        .chars()
+        .count()
+        .max(8);
+    let body: String = (0..body_len)
+        .map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char)
+        .collect();
     format!("{prefix}{body}")
 }
 
 fn signed_duration(arg: Option<&str>) -> Result<i64, TemplateError> {
-    let text = arg.ok_or_else(|| TemplateError::Invalid("give a duration, e.g. -25h".into()))?.trim();
+    let text = arg
+        .ok_or_else(|| TemplateError::Invalid("give a duration, e.g. -25h".into()))?
+        .trim();
     let (neg, body) = match text.strip_prefix('-') {
         Some(b) => (true, b),
         None => (false, text.trim_start_matches('+')),
@@ -206,16 +269,28 @@ fn signed_duration(arg: Option<&str>) -> Result<i64, TemplateError> {
 }
 
 fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
-fn apply(name: &str, arg: Option<&str>, value: &str, env: &mut Env) -> Result<String, TemplateError> {
+fn apply(
+    name: &str,
+    arg: Option<&str>,
+    value: &str,
+    env: &mut Env,
+) -> Result<String, TemplateError> {
     let spec = env.spec;
     let (prefix, body) = split_prefix(value, spec);
-    let jwt = |body: &str| Jwt::decode(body).map_err(|e| TemplateError::Invalid(format!("`{name}`: not a JWT: {e}")));
+    let jwt = |body: &str| {
+        Jwt::decode(body).map_err(|e| TemplateError::Invalid(format!("`{name}`: not a JWT: {e}")))
+    };
     let resign = |mut t: Jwt, env: &Env| -> Result<String, TemplateError> {
         let secret = env.jwt_secret.ok_or(TemplateError::NeedsSecret)?;
-        t.sign("HS256", secret.as_bytes()).map(|s| format!("{prefix}{s}")).map_err(TemplateError::Invalid)
+        t.sign("HS256", secret.as_bytes())
+            .map(|s| format!("{prefix}{s}"))
+            .map_err(TemplateError::Invalid)
     };
     Ok(match name {
         "drop_last" => {
@@ -224,7 +299,11 @@ fn apply(name: &str, arg: Option<&str>, value: &str, env: &mut Env) -> Result<St
             s
         }
         "take" => {
-            let n: usize = arg.unwrap_or("1").trim().parse().map_err(|_| TemplateError::Invalid("take takes a count".into()))?;
+            let n: usize = arg
+                .unwrap_or("1")
+                .trim()
+                .parse()
+                .map_err(|_| TemplateError::Invalid("take takes a count".into()))?;
             value.chars().take(n).collect()
         }
         "append" => format!("{value}{}", arg.unwrap_or("x")),
@@ -245,7 +324,13 @@ fn apply(name: &str, arg: Option<&str>, value: &str, env: &mut Env) -> Result<St
         }
         "swapcase" => value
             .chars()
-            .map(|c| if c.is_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+            .map(|c| {
+                if c.is_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
             .collect(),
         "upper" => value.to_uppercase(),
         "strip_prefix" => body.to_string(),
@@ -254,13 +339,20 @@ fn apply(name: &str, arg: Option<&str>, value: &str, env: &mut Env) -> Result<St
             format!("{a}{value}{a}")
         }
         "repeat" => {
-            let n: usize = arg.unwrap_or("2").trim().parse().map_err(|_| TemplateError::Invalid("repeat takes a count".into()))?;
+            let n: usize = arg
+                .unwrap_or("2")
+                .trim()
+                .parse()
+                .map_err(|_| TemplateError::Invalid("repeat takes a count".into()))?;
             value.repeat(n.min(10_000))
         }
         "random_like" => random_like(value, prefix, env.rng),
         "jwt_alg_none" => {
             let mut t = jwt(body)?;
-            t.header.insert("alg".into(), Value::String(arg.unwrap_or("none").to_string()));
+            t.header.insert(
+                "alg".into(),
+                Value::String(arg.unwrap_or("none").to_string()),
+            );
             t.signature.clear();
             format!("{prefix}{}", t.encode_unsigned())
         }
@@ -275,10 +367,14 @@ fn apply(name: &str, arg: Option<&str>, value: &str, env: &mut Env) -> Result<St
                         Some(s) => s.as_bytes().to_vec(),
                         None => (0..32).map(|_| env.rng.random()).collect(),
                     };
-                    format!("{prefix}{}", t.sign(alg, &key).map_err(TemplateError::Invalid)?)
+                    format!(
+                        "{prefix}{}",
+                        t.sign(alg, &key).map_err(TemplateError::Invalid)?
+                    )
                 }
                 _ => {
-                    t.header.insert("alg".into(), Value::String(alg.to_string()));
+                    t.header
+                        .insert("alg".into(), Value::String(alg.to_string()));
                     let garbage: Vec<u8> = (0..256).map(|_| env.rng.random()).collect();
                     use base64::Engine as _;
                     t.signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(garbage);
@@ -303,21 +399,26 @@ fn apply(name: &str, arg: Option<&str>, value: &str, env: &mut Env) -> Result<St
         "jwt_payload_tamper" => {
             let mut t = jwt(body)?;
             let exp = t.claim_i64("exp").unwrap_or(0);
-            t.claims.insert("exp".into(), Value::from(exp + 86_400 * 365));
+            t.claims
+                .insert("exp".into(), Value::from(exp + 86_400 * 365));
             t.claims.insert("tampered".into(), Value::from(true));
             format!("{prefix}{}", t.encode_unsigned())
         }
         "jwt_other_secret" => {
             let mut t = jwt(body)?;
             let key: Vec<u8> = (0..32).map(|_| env.rng.random()).collect();
-            format!("{prefix}{}", t.sign("HS256", &key).map_err(TemplateError::Invalid)?)
+            format!(
+                "{prefix}{}",
+                t.sign("HS256", &key).map_err(TemplateError::Invalid)?
+            )
         }
         "jwt_header" => {
             let (k, v) = arg
                 .and_then(|a| a.split_once('='))
                 .ok_or_else(|| TemplateError::Invalid("jwt_header takes name=value".into()))?;
             let mut t = jwt(body)?;
-            t.header.insert(k.trim().to_string(), Value::String(v.trim().to_string()));
+            t.header
+                .insert(k.trim().to_string(), Value::String(v.trim().to_string()));
             format!("{prefix}{}", t.encode_unsigned())
         }
         "jwt_shift" => {
@@ -346,11 +447,23 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    fn with_env<T>(vars: &[(&str, &str)], secret: Option<&str>, f: impl FnOnce(&mut Env) -> T) -> T {
+    fn with_env<T>(
+        vars: &[(&str, &str)],
+        secret: Option<&str>,
+        f: impl FnOnce(&mut Env) -> T,
+    ) -> T {
         let spec = Spec::builtin();
-        let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let mut rng = StdRng::seed_from_u64(7);
-        let mut env = Env { spec: &spec, vars: &vars, jwt_secret: secret, rng: &mut rng };
+        let mut env = Env {
+            spec: &spec,
+            vars: &vars,
+            jwt_secret: secret,
+            rng: &mut rng,
+        };
         f(&mut env)
     }
 
@@ -358,28 +471,52 @@ mod tests {
     fn near_misses_of_a_key() {
         let key = "lel_abcdefghijklmnopqrstuvwxyz012345";
         with_env(&[("api_key", key)], None, |env| {
-            assert_eq!(expand("{{api_key|drop_last}}", env).unwrap(), &key[..key.len() - 1]);
-            assert_eq!(expand("{{api_key|change_last}}", env).unwrap(), "lel_abcdefghijklmnopqrstuvwxyz012346");
-            assert_eq!(expand("{{api_key|change_first}}", env).unwrap(), "lel_bbcdefghijklmnopqrstuvwxyz012345");
+            assert_eq!(
+                expand("{{api_key|drop_last}}", env).unwrap(),
+                &key[..key.len() - 1]
+            );
+            assert_eq!(
+                expand("{{api_key|change_last}}", env).unwrap(),
+                "lel_abcdefghijklmnopqrstuvwxyz012346"
+            );
+            assert_eq!(
+                expand("{{api_key|change_first}}", env).unwrap(),
+                "lel_bbcdefghijklmnopqrstuvwxyz012345"
+            );
             assert_eq!(expand("{{api_key|strip_prefix}}", env).unwrap(), &key[4..]);
             assert_eq!(expand("{{prefix.api_key}}", env).unwrap(), "lel_");
-            assert_eq!(expand("x{{api_key|surround}}y", env).unwrap(), format!("x {key} y"));
+            assert_eq!(
+                expand("x{{api_key|surround}}y", env).unwrap(),
+                format!("x {key} y")
+            );
             let r = expand("{{random_key}}", env).unwrap();
             assert!(r.starts_with("lel_") && r.len() == key.len() && r != key);
-            assert_eq!(expand("{{nope}}", env), Err(TemplateError::Missing("nope".into())));
+            assert_eq!(
+                expand("{{nope}}", env),
+                Err(TemplateError::Missing("nope".into()))
+            );
         });
     }
 
     #[test]
     fn forged_tokens() {
-        let mut base = Jwt { header: Default::default(), claims: Default::default(), signature: String::new() };
+        let mut base = Jwt {
+            header: Default::default(),
+            claims: Default::default(),
+            signature: String::new(),
+        };
         base.claims.insert("iat".into(), Value::from(1000));
         base.claims.insert("exp".into(), Value::from(1000 + 86400));
         let token = format!("sk_lel_{}", base.sign("HS256", b"s3cret").unwrap());
         with_env(&[("t", &token)], Some("s3cret"), |env| {
             let none = expand("{{t|jwt_alg_none}}", env).unwrap();
             assert!(none.starts_with("sk_lel_") && none.ends_with('.'));
-            assert_eq!(Jwt::decode(none.strip_prefix("sk_lel_").unwrap()).unwrap().alg(), Some("none"));
+            assert_eq!(
+                Jwt::decode(none.strip_prefix("sk_lel_").unwrap())
+                    .unwrap()
+                    .alg(),
+                Some("none")
+            );
             let shifted = expand("{{t|jwt_shift:-1h}}", env).unwrap();
             let j = Jwt::decode(&shifted[7..]).unwrap();
             assert_eq!(j.claim_i64("exp"), Some(1000 + 86400 - 3600));
@@ -390,7 +527,10 @@ mod tests {
             assert_eq!(Jwt::decode(&hs512[7..]).unwrap().alg(), Some("HS512"));
         });
         with_env(&[("t", &token)], None, |env| {
-            assert_eq!(expand("{{t|jwt_exp_in:-2m}}", env), Err(TemplateError::NeedsSecret));
+            assert_eq!(
+                expand("{{t|jwt_exp_in:-2m}}", env),
+                Err(TemplateError::NeedsSecret)
+            );
         });
     }
 

@@ -14,11 +14,26 @@ use crate::yaml::Source;
 
 /// The scenarios shipped with the tool, used when `--scenarios` is not given.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("scenarios/api-keys.yaml", include_str!("../../scenarios/api-keys.yaml")),
-    ("scenarios/access-tokens.yaml", include_str!("../../scenarios/access-tokens.yaml")),
-    ("scenarios/admin-token.yaml", include_str!("../../scenarios/admin-token.yaml")),
-    ("scenarios/every-request.yaml", include_str!("../../scenarios/every-request.yaml")),
-    ("scenarios/rate-limits.yaml", include_str!("../../scenarios/rate-limits.yaml")),
+    (
+        "scenarios/api-keys.yaml",
+        include_str!("../../scenarios/api-keys.yaml"),
+    ),
+    (
+        "scenarios/access-tokens.yaml",
+        include_str!("../../scenarios/access-tokens.yaml"),
+    ),
+    (
+        "scenarios/admin-token.yaml",
+        include_str!("../../scenarios/admin-token.yaml"),
+    ),
+    (
+        "scenarios/every-request.yaml",
+        include_str!("../../scenarios/every-request.yaml"),
+    ),
+    (
+        "scenarios/rate-limits.yaml",
+        include_str!("../../scenarios/rate-limits.yaml"),
+    ),
 ];
 
 /// `as:` values besides the credential roles.
@@ -34,7 +49,11 @@ pub fn builtin(spec: &Spec) -> Result<Vec<Loaded>, Error> {
             Err(e) => return Err(e),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(Error::Files(errors)) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Files(errors))
+    }
 }
 
 /// Loads scenario files; a directory stands for its `*.yaml` / `*.yml` files, in name order.
@@ -49,7 +68,10 @@ pub fn load_paths(paths: &[PathBuf], spec: &Spec) -> Result<Vec<Loaded>, Error> 
                 .collect();
             found.sort();
             if found.is_empty() {
-                return Err(Error::Usage(format!("{}: no *.yaml scenario files", p.display())));
+                return Err(Error::Usage(format!(
+                    "{}: no *.yaml scenario files",
+                    p.display()
+                )));
             }
             files.extend(found);
         } else {
@@ -65,17 +87,29 @@ pub fn load_paths(paths: &[PathBuf], spec: &Spec) -> Result<Vec<Loaded>, Error> 
             Err(e) => return Err(e),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(Error::Files(errors)) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Files(errors))
+    }
 }
 
 pub fn load_source(src: &Source, spec: &Spec) -> Result<Vec<Loaded>, Error> {
     let file: ScenarioFile = src.parse()?;
     let mut errors = Vec::new();
     let mut names = std::collections::HashSet::new();
-    let file_name = src.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = src
+        .path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     for s in &file.scenarios {
         if !names.insert(s.name.as_str()) {
-            errors.push(src.error_at("name", &s.name, format!("duplicate scenario name `{}`", s.name)));
+            errors.push(src.error_at(
+                "name",
+                &s.name,
+                format!("duplicate scenario name `{}`", s.name),
+            ));
         }
         validate(s, src, spec, &mut errors);
     }
@@ -85,7 +119,10 @@ pub fn load_source(src: &Source, spec: &Spec) -> Result<Vec<Loaded>, Error> {
     Ok(file
         .scenarios
         .into_iter()
-        .map(|scenario| Loaded { id: format!("{file_name}#{}", scenario.name), scenario })
+        .map(|scenario| Loaded {
+            id: format!("{file_name}#{}", scenario.name),
+            scenario,
+        })
         .collect())
 }
 
@@ -93,14 +130,25 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
     let clause_ids: Vec<&str> = spec.clauses.iter().map(|c| c.id.as_str()).collect();
     let check_clause = |id: &str, key: &str, errors: &mut Vec<FileError>| {
         if !clause_ids.contains(&id) {
-            errors.push(src.error_at(key, id, format!("unknown clause id `{id}`{}", did_you_mean(id, clause_ids.iter().copied()))));
+            errors.push(src.error_at(
+                key,
+                id,
+                format!(
+                    "unknown clause id `{id}`{}",
+                    did_you_mean(id, clause_ids.iter().copied())
+                ),
+            ));
         }
     };
     for c in &s.clauses {
         check_clause(c, "clauses", errors);
     }
     if s.clauses.is_empty() {
-        errors.push(src.error_at("name", &s.name, format!("scenario `{}` names no clause", s.name)));
+        errors.push(src.error_at(
+            "name",
+            &s.name,
+            format!("scenario `{}` names no clause", s.name),
+        ));
     }
     for r in &s.requires {
         check_role(r, "requires", src, errors);
@@ -108,11 +156,22 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
     let covered = |id: &str, key: &str, errors: &mut Vec<FileError>| {
         check_clause(id, key, errors);
         if clause_ids.contains(&id) && !s.clauses.iter().any(|c| c == id) {
-            errors.push(src.error_at(key, id, format!("clause `{id}` is decided here but not listed in the scenario's `clauses`")));
+            errors.push(src.error_at(
+                key,
+                id,
+                format!("clause `{id}` is decided here but not listed in the scenario's `clauses`"),
+            ));
         }
     };
     match s.kind() {
-        None => errors.push(src.error_at("name", &s.name, format!("scenario `{}`: give exactly one of `steps` or `rate_limit`", s.name))),
+        None => errors.push(src.error_at(
+            "name",
+            &s.name,
+            format!(
+                "scenario `{}`: give exactly one of `steps` or `rate_limit`",
+                s.name
+            ),
+        )),
         Some(Kind::Steps(steps)) => {
             for step in steps {
                 validate_step(step, src, spec, errors, &covered);
@@ -126,10 +185,23 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             for step in &rl.setup {
                 validate_step(step, src, spec, errors, &covered);
             }
-            let cats: Vec<&str> = spec.rate_limits.categories.keys().map(String::as_str).collect();
+            let cats: Vec<&str> = spec
+                .rate_limits
+                .categories
+                .keys()
+                .map(String::as_str)
+                .collect();
             for c in &rl.categories {
                 if !cats.contains(&c.category.as_str()) {
-                    errors.push(src.error_at("category", &c.category, format!("unknown category `{}`{}", c.category, did_you_mean(&c.category, cats.iter().copied()))));
+                    errors.push(src.error_at(
+                        "category",
+                        &c.category,
+                        format!(
+                            "unknown category `{}`{}",
+                            c.category,
+                            did_you_mean(&c.category, cats.iter().copied())
+                        ),
+                    ));
                 }
                 check_endpoint(&c.endpoint, src, spec, errors);
                 covered(&c.clause, "clause", errors);
@@ -137,23 +209,51 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
                     check_template(v, src, errors);
                 }
             }
-            for c in [&rl.independence_clause, &rl.per_identity_clause, &rl.status_clause, &rl.retry_clause].into_iter().flatten() {
+            for c in [
+                &rl.independence_clause,
+                &rl.per_identity_clause,
+                &rl.status_clause,
+                &rl.retry_clause,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 covered(c, "", errors);
             }
         }
     }
 }
 
-fn validate_step(step: &Step, src: &Source, spec: &Spec, errors: &mut Vec<FileError>, covered: &dyn Fn(&str, &str, &mut Vec<FileError>)) {
+fn validate_step(
+    step: &Step,
+    src: &Source,
+    spec: &Spec,
+    errors: &mut Vec<FileError>,
+    covered: &dyn Fn(&str, &str, &mut Vec<FileError>),
+) {
     if let Some(c) = &step.clause {
         covered(c, "clause", errors);
     }
     for r in &step.requires {
         check_role(r, "requires", src, errors);
     }
-    let actions = [step.request.is_some(), step.wait.is_some(), step.assert.is_some()].iter().filter(|b| **b).count();
+    let actions = [
+        step.request.is_some(),
+        step.wait.is_some(),
+        step.assert.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     if actions != 1 {
-        errors.push(src.error_at("name", &step.name, format!("step `{}`: give exactly one of `request`, `wait` or `assert`", step.name)));
+        errors.push(src.error_at(
+            "name",
+            &step.name,
+            format!(
+                "step `{}`: give exactly one of `request`, `wait` or `assert`",
+                step.name
+            ),
+        ));
     }
     if let Some(w) = &step.wait
         && let Err(why) = parse_wait(w)
@@ -164,23 +264,48 @@ fn validate_step(step: &Step, src: &Source, spec: &Spec, errors: &mut Vec<FileEr
         match (&r.endpoint, &r.method, &r.path) {
             (Some(e), None, None) => check_endpoint(e, src, spec, errors),
             (None, Some(_), Some(p)) => check_template(p, src, errors),
-            _ => errors.push(src.error_at("name", &step.name, format!("step `{}`: a request gives `endpoint`, or `method` and `path`", step.name))),
+            _ => errors.push(src.error_at(
+                "name",
+                &step.name,
+                format!(
+                    "step `{}`: a request gives `endpoint`, or `method` and `path`",
+                    step.name
+                ),
+            )),
         }
         if let Some(a) = &r.as_ {
             match a {
                 As::Role(role) => check_as(role, src, errors),
                 As::Value(v) => {
-                    let given = [&v.api_key, &v.bearer, &v.admin_token].iter().filter(|x| x.is_some()).count();
+                    let given = [&v.api_key, &v.bearer, &v.admin_token]
+                        .iter()
+                        .filter(|x| x.is_some())
+                        .count();
                     if given != 1 {
-                        errors.push(src.error_at("name", &step.name, format!("step `{}`: `as` gives exactly one of api_key, bearer, admin_token", step.name)));
+                        errors.push(src.error_at(
+                            "name",
+                            &step.name,
+                            format!(
+                                "step `{}`: `as` gives exactly one of api_key, bearer, admin_token",
+                                step.name
+                            ),
+                        ));
                     }
-                    for t in [&v.api_key, &v.bearer, &v.admin_token].into_iter().flatten() {
+                    for t in [&v.api_key, &v.bearer, &v.admin_token]
+                        .into_iter()
+                        .flatten()
+                    {
                         check_template(t, src, errors);
                     }
                 }
             }
         }
-        for v in r.params.values().chain(r.headers.values()).chain(r.raw_body.iter()) {
+        for v in r
+            .params
+            .values()
+            .chain(r.headers.values())
+            .chain(r.raw_body.iter())
+        {
             check_template(v, src, errors);
         }
     }
@@ -196,16 +321,24 @@ fn validate_step(step: &Step, src: &Source, spec: &Spec, errors: &mut Vec<FileEr
         for t in e.body_excludes.iter().chain(e.body_includes.iter()) {
             check_template(t, src, errors);
         }
-        for (pointer, _) in &e.json {
+        for pointer in e.json.keys() {
             if !pointer.is_empty() && !pointer.starts_with('/') {
-                errors.push(src.error_at("", pointer, format!("`{pointer}` is not a JSON pointer (they start with /)")));
+                errors.push(src.error_at(
+                    "",
+                    pointer,
+                    format!("`{pointer}` is not a JSON pointer (they start with /)"),
+                ));
             }
         }
         for check in e.headers.values().chain(e.json.values()) {
             if let Some(re) = &check.matches
                 && let Err(err) = regex::Regex::new(re)
             {
-                errors.push(src.error_at("matches", re, format!("invalid regular expression: {err}")));
+                errors.push(src.error_at(
+                    "matches",
+                    re,
+                    format!("invalid regular expression: {err}"),
+                ));
             }
         }
     }
@@ -217,33 +350,69 @@ fn validate_step(step: &Step, src: &Source, spec: &Spec, errors: &mut Vec<FileEr
         if let Some(l) = &a.jwt_lifetime
             && !matches!(l.as_str(), "session_ttl" | "refresh_ttl")
         {
-            errors.push(src.error_at("jwt_lifetime", l, "jwt_lifetime is session_ttl or refresh_ttl"));
+            errors.push(src.error_at(
+                "jwt_lifetime",
+                l,
+                "jwt_lifetime is session_ttl or refresh_ttl",
+            ));
         }
     }
     for (name, cap) in &step.capture {
-        let given = [cap.json.is_some(), cap.header.is_some(), cap.returns.is_some()].iter().filter(|b| **b).count();
+        let given = [
+            cap.json.is_some(),
+            cap.header.is_some(),
+            cap.returns.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if given != 1 {
-            errors.push(src.error_at("", name, format!("capture `{name}`: give exactly one of json, header, returns")));
+            errors.push(src.error_at(
+                "",
+                name,
+                format!("capture `{name}`: give exactly one of json, header, returns"),
+            ));
         }
     }
 }
 
 fn check_role(name: &str, key: &str, src: &Source, errors: &mut Vec<FileError>) {
     if Role::from_name(name).is_none() {
-        errors.push(src.error_at(key, name, format!("unknown credential `{name}`{}", did_you_mean(name, Role::ALL.iter().map(|r| r.name())))));
+        errors.push(src.error_at(
+            key,
+            name,
+            format!(
+                "unknown credential `{name}`{}",
+                did_you_mean(name, Role::ALL.iter().map(|r| r.name()))
+            ),
+        ));
     }
 }
 
 fn check_as(name: &str, src: &Source, errors: &mut Vec<FileError>) {
     if Role::from_name(name).is_none() && !AS_EXTRA.contains(&name) {
-        let known = Role::ALL.iter().map(|r| r.name()).chain(AS_EXTRA.iter().copied());
-        errors.push(src.error_at("as", name, format!("unknown role `{name}`{}", did_you_mean(name, known))));
+        let known = Role::ALL
+            .iter()
+            .map(|r| r.name())
+            .chain(AS_EXTRA.iter().copied());
+        errors.push(src.error_at(
+            "as",
+            name,
+            format!("unknown role `{name}`{}", did_you_mean(name, known)),
+        ));
     }
 }
 
 fn check_endpoint(name: &str, src: &Source, spec: &Spec, errors: &mut Vec<FileError>) {
     if spec.endpoint(name).is_none() {
-        errors.push(src.error_at("endpoint", name, format!("unknown endpoint `{name}`{}", did_you_mean(name, spec.endpoints.keys().map(String::as_str)))));
+        errors.push(src.error_at(
+            "endpoint",
+            name,
+            format!(
+                "unknown endpoint `{name}`{}",
+                did_you_mean(name, spec.endpoints.keys().map(String::as_str))
+            ),
+        ));
     }
 }
 
@@ -260,10 +429,16 @@ fn check_status(s: &StatusSet, src: &Source, errors: &mut Vec<FileError>) {
     };
     for i in items {
         match i {
-            StatusItem::Code(c) if !(100..600).contains(c) => errors.push(src.error_at("status", &c.to_string(), format!("{c} is not an HTTP status"))),
-            StatusItem::Name(n) if n != "denied" && !is_class(n) => {
-                errors.push(src.error_at("status", n, format!("unknown status `{n}`: write a code, a class like 2xx, or `denied`")))
-            }
+            StatusItem::Code(c) if !(100..600).contains(c) => errors.push(src.error_at(
+                "status",
+                &c.to_string(),
+                format!("{c} is not an HTTP status"),
+            )),
+            StatusItem::Name(n) if n != "denied" && !is_class(n) => errors.push(src.error_at(
+                "status",
+                n,
+                format!("unknown status `{n}`: write a code, a class like 2xx, or `denied`"),
+            )),
             _ => {}
         }
     }
@@ -279,5 +454,10 @@ pub fn looks_like_scenarios(top: &serde_yaml_ng::Value) -> bool {
 }
 
 pub fn id_of(path: &Path, name: &str) -> String {
-    format!("{}#{name}", path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default())
+    format!(
+        "{}#{name}",
+        path.file_name()
+            .map(|f| f.to_string_lossy())
+            .unwrap_or_default()
+    )
 }

@@ -1,0 +1,158 @@
+//! The engine: runs scenarios against a target, stage by stage, concurrently within a stage.
+//!
+//! Stage 1 holds the scenarios that use little budget (authentication checks); stage 2 those that
+//! exhaust budgets on purpose (rate limits, admin throttling), so they cannot disturb stage 1 and a
+//! target with real 60-second windows is judged in about two windows. Findings and timelines go
+//! to shared sinks as they are made, so an interrupted run still reports what it found.
+
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::check::scope::{Findings, Health, Scope};
+use crate::check::{rate_limit, steps};
+use crate::error::Error;
+use crate::probe::Probe;
+use crate::profile::{Role, Target};
+use crate::report::{ScenarioResult, Timeline};
+use crate::scenario::{Kind, Loaded};
+use crate::verdict::Status;
+
+/// What the engine collected; shared, so a caller that stops waiting still has it.
+#[derive(Clone, Default)]
+pub struct Collected {
+    pub findings: Findings,
+    pub timelines: Arc<Mutex<Vec<Timeline>>>,
+    pub scenarios: Arc<Mutex<Vec<ScenarioResult>>>,
+}
+
+/// Reports progress: a scenario started or finished.
+pub trait Progress: Send + Sync {
+    fn started(&self, _id: &str) {}
+    fn finished(&self, _result: &ScenarioResult) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+pub async fn execute(
+    target: &Target,
+    probe: &Probe,
+    scenarios: &[Loaded],
+    seed: u64,
+    collected: &Collected,
+    progress: &dyn Progress,
+) -> Result<(), Error> {
+    let health = Health::default();
+    let mut stages: Vec<u8> = scenarios.iter().map(Loaded::stage).collect();
+    stages.sort();
+    stages.dedup();
+    for stage in stages {
+        let runs = scenarios
+            .iter()
+            .filter(|s| s.stage() == stage)
+            .map(|s| run_one(target, probe, s, seed, collected, &health, progress));
+        // Every scenario of the stage runs; the first error (the target is gone) ends the run.
+        let results = futures::future::join_all(runs).await;
+        if let Some(e) = results.into_iter().find_map(Result::err) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// A scenario's random source: the run's seed mixed with the scenario's id, so one scenario's
+/// values do not depend on which others run.
+fn scenario_rng(seed: u64, id: &str) -> StdRng {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    StdRng::seed_from_u64(seed ^ h.finish())
+}
+
+async fn run_one(
+    target: &Target,
+    probe: &Probe,
+    loaded: &Loaded,
+    seed: u64,
+    collected: &Collected,
+    health: &Health,
+    progress: &dyn Progress,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    progress.started(&loaded.id);
+    let s = &loaded.scenario;
+    let mut scope = Scope::new(
+        target,
+        probe,
+        &loaded.id,
+        scenario_rng(seed, &loaded.id),
+        &collected.findings,
+        health,
+    );
+    let missing: Vec<Role> = s
+        .requires
+        .iter()
+        .filter_map(|r| Role::from_name(r))
+        .filter(|r| target.credential(*r).is_none())
+        .collect();
+    let mut note = None;
+    if !missing.is_empty() {
+        let why = missing
+            .iter()
+            .map(|r| r.missing())
+            .collect::<Vec<_>>()
+            .join(", ");
+        for c in &s.clauses {
+            scope.finding(
+                c,
+                Status::Skipped,
+                format!("{why}: scenario {} not run", loaded.id),
+            );
+        }
+        note = Some(format!("skipped: {why}"));
+    } else {
+        let result = match s.kind() {
+            Some(Kind::Steps(steps)) => steps::run(steps, &mut scope).await,
+            Some(Kind::RateLimit(rl)) => rate_limit::run(rl, &mut scope)
+                .await
+                .map(|t| collected.timelines.lock().expect("lock").extend(t)),
+            None => Ok(()),
+        };
+        if let Err(e) = result {
+            record(
+                collected,
+                progress,
+                loaded,
+                started,
+                scope.requests,
+                Some(format!("error: {e}")),
+            );
+            return Err(e);
+        }
+    }
+    record(collected, progress, loaded, started, scope.requests, note);
+    Ok(())
+}
+
+fn record(
+    collected: &Collected,
+    progress: &dyn Progress,
+    loaded: &Loaded,
+    started: Instant,
+    requests: u64,
+    note: Option<String>,
+) {
+    let result = ScenarioResult {
+        name: loaded.id.clone(),
+        kind: loaded.scenario.kind_name().to_string(),
+        clauses: loaded.scenario.clauses.clone(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        requests,
+        note,
+    };
+    progress.finished(&result);
+    collected.scenarios.lock().expect("lock").push(result);
+}

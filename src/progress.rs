@@ -1,0 +1,82 @@
+//! Progress while a run works: a bar on a terminal (indicatif), plain lines otherwise, nothing
+//! with `--quiet`. Always on stderr, so stdout stays the report.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::Progress;
+use crate::report::ScenarioResult;
+
+pub fn make(total: usize, quiet: bool) -> Box<dyn Progress> {
+    if quiet {
+        Box::new(crate::engine::NoProgress)
+    } else if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} scenarios  {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Box::new(Bar {
+            bar,
+            running: Mutex::new(Vec::new()),
+        })
+    } else {
+        Box::new(Lines {
+            total,
+            done: Mutex::new(0),
+        })
+    }
+}
+
+struct Bar {
+    bar: ProgressBar,
+    running: Mutex<Vec<String>>,
+}
+
+impl Progress for Bar {
+    fn started(&self, id: &str) {
+        let mut r = self.running.lock().expect("lock");
+        r.push(id.to_string());
+        self.bar.set_message(r.join(", "));
+    }
+    fn finished(&self, result: &ScenarioResult) {
+        let mut r = self.running.lock().expect("lock");
+        r.retain(|x| x != &result.name);
+        self.bar.set_message(r.join(", "));
+        self.bar.inc(1);
+        if self.bar.position() >= self.bar.length().unwrap_or(0) {
+            self.bar.finish_and_clear();
+        }
+    }
+}
+
+struct Lines {
+    total: usize,
+    done: Mutex<usize>,
+}
+
+impl Progress for Lines {
+    fn finished(&self, result: &ScenarioResult) {
+        let mut d = self.done.lock().expect("lock");
+        *d += 1;
+        let note = result
+            .note
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            std::io::stderr(),
+            "[{}/{}] {} {} requests, {:.1} s{note}",
+            *d,
+            self.total,
+            result.name,
+            result.requests,
+            result.duration_ms as f64 / 1000.0
+        );
+    }
+}

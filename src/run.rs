@@ -1,0 +1,210 @@
+//! `run`: load and validate everything, resolve the target (starting the embedded reference
+//! server when none is given), execute the scenarios, judge, and write the reports. A report is
+//! written whatever happens after loading: a dead target or Ctrl-C gives `verdict: error` with
+//! what was judged so far.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::engine::{self, Collected};
+use crate::error::Error;
+use crate::probe::{Observers, Probe};
+use crate::profile::{Role, Target};
+use crate::reference::{self, LimiterKind, ServeOptions};
+use crate::report::{self, Format, RunReport, TargetInfo, Tool};
+use crate::scenario::{self, Loaded};
+use crate::spec::Spec;
+use crate::verdict::{self, RunVerdict};
+
+/// The window of the embedded reference server: short, so a newcomer's run takes seconds.
+pub const EMBEDDED_WINDOW: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    pub target: Option<String>,
+    pub profile: Option<PathBuf>,
+    pub spec: Option<PathBuf>,
+    pub scenarios: Vec<PathBuf>,
+    pub only: Option<String>,
+    pub report_dir: Option<PathBuf>,
+    pub format: Option<String>,
+    pub seed: Option<u64>,
+    pub quiet: bool,
+    /// Embedded server only: its rate-limit algorithm, window and faults.
+    pub limiter: Option<LimiterKind>,
+    pub window: Option<Duration>,
+    pub faults: Vec<reference::Fault>,
+}
+
+pub struct RunOutcome {
+    pub report: RunReport,
+    pub report_dir: PathBuf,
+    pub written: Vec<PathBuf>,
+}
+
+impl RunOutcome {
+    pub fn exit_code(&self) -> u8 {
+        match self.report.verdict {
+            RunVerdict::Pass => 0,
+            RunVerdict::Fail => 1,
+            RunVerdict::Error => 3,
+        }
+    }
+}
+
+/// Loads the spec: the file given, or the built-in one.
+pub fn load_spec(path: Option<&Path>) -> Result<Spec, Error> {
+    match path {
+        Some(p) => Spec::load(p),
+        None => Ok(Spec::builtin()),
+    }
+}
+
+pub fn load_scenarios(paths: &[PathBuf], spec: &Spec) -> Result<Vec<Loaded>, Error> {
+    if paths.is_empty() {
+        scenario::builtin(spec)
+    } else {
+        scenario::load_paths(paths, spec)
+    }
+}
+
+/// `reports/<UTC timestamp>/`, e.g. `reports/2026-11-26T232700Z`.
+pub fn default_report_dir() -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace(':', "");
+    PathBuf::from("reports").join(stamp)
+}
+
+pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
+    // Everything from files is loaded and validated before the first request.
+    let spec = load_spec(args.spec.as_deref())?;
+    let formats = match &args.format {
+        Some(f) => Format::parse_list(f)?,
+        None => Format::ALL.to_vec(),
+    };
+    let only = args.only.as_deref().map(wildmatch::WildMatch::new);
+    let matches = |id: &str| only.as_ref().is_none_or(|g| g.matches(id));
+    let mut scenarios = load_scenarios(&args.scenarios, &spec)?;
+    scenarios.retain(|s| s.scenario.clauses.iter().any(|c| matches(c)));
+    if let Some(g) = &args.only
+        && !spec.clauses.iter().any(|c| matches(&c.id))
+    {
+        return Err(Error::Usage(format!(
+            "--only {g}: matches no clause id (see `lelantos-conform list clauses`)"
+        )));
+    }
+    let embedded_opts = args.limiter.is_some() || args.window.is_some() || !args.faults.is_empty();
+    let mut server = None;
+    let target = match (&args.target, &args.profile) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage("give --target or --profile, not both".into()));
+        }
+        (Some(url), None) => Target::from_url(url, spec.clone())?,
+        (None, Some(p)) => Target::load(p, spec.clone())?,
+        (None, None) => {
+            let opts = ServeOptions {
+                addr: ([127, 0, 0, 1], 0).into(),
+                window: Some(args.window.unwrap_or(EMBEDDED_WINDOW)),
+                limiter: args.limiter.unwrap_or_default(),
+                faults: args.faults.clone(),
+                ..ServeOptions::default()
+            };
+            let s = reference::start(Arc::new(spec.clone()), opts).await?;
+            let mut effective = spec.clone();
+            for c in effective.rate_limits.categories.values_mut() {
+                c.window = args.window.unwrap_or(EMBEDDED_WINDOW);
+            }
+            let target = Target::embedded(
+                &s.credentials.base_url,
+                embedded_credentials(&s.credentials),
+                effective,
+            );
+            server = Some(s);
+            target
+        }
+    };
+    if embedded_opts && !target.embedded {
+        return Err(Error::Usage("--limiter, --window and --fault apply to the embedded server only (no --target or --profile)".into()));
+    }
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
+
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let started = Instant::now();
+    let probe = Probe::new(
+        &target.base_url,
+        target.timeouts,
+        target.redactor(),
+        Observers::new(&target.spec),
+    )?;
+    let collected = Collected::default();
+    let mut error = probe.preflight().await.err();
+    if error.is_none() {
+        let progress = crate::progress::make(scenarios.len(), args.quiet);
+        let work = engine::execute(
+            &target,
+            &probe,
+            &scenarios,
+            seed,
+            &collected,
+            progress.as_ref(),
+        );
+        tokio::select! {
+            r = work => error = r.err(),
+            _ = tokio::signal::ctrl_c() => error = Some(Error::Target("interrupted (Ctrl-C): the report holds what was judged so far".into())),
+        }
+    }
+    if let Some(s) = server {
+        s.shutdown().await;
+    }
+    if let Some(Error::Target(msg)) = &error
+        && msg.starts_with("cannot reach")
+        && collected.findings.snapshot().is_empty()
+    {
+        // Nothing was judged: an unreachable target is an error to the caller, not a report.
+        return Err(Error::Target(msg.clone()));
+    }
+
+    let mut findings = collected.findings.snapshot();
+    findings.extend(probe.observers().findings());
+    let clauses = verdict::judge(&target.spec, &findings, &|id| matches(id));
+    let redactor = probe.redactor();
+    let report = RunReport {
+        tool: Tool::default(),
+        target: TargetInfo {
+            base_url: target.base_url.clone(),
+            embedded: target.embedded,
+            profile: target.profile.as_ref().map(|p| p.display().to_string()),
+        },
+        seed,
+        started_at,
+        duration_ms: started.elapsed().as_millis() as u64,
+        verdict: verdict::run_verdict(&clauses, error.is_some()),
+        summary: verdict::summarize(&clauses),
+        clauses,
+        error: error.map(|e| redactor.redact(&e.to_string())),
+        scenarios: collected.scenarios.lock().expect("lock").clone(),
+        timelines: collected.timelines.lock().expect("lock").clone(),
+    };
+    let written = report::write_all(&report, &report_dir, &formats)?;
+    Ok(RunOutcome {
+        report,
+        report_dir,
+        written,
+    })
+}
+
+fn embedded_credentials(c: &reference::Credentials) -> Vec<(Role, String)> {
+    vec![
+        (Role::ApiKey, c.api_key.clone()),
+        (Role::ApiKeyOtherTeam, c.api_key_other_team.clone()),
+        (Role::ApiKeyRevoked, c.api_key_revoked.clone()),
+        (Role::Email, c.email.clone()),
+        (Role::Password, c.password.clone()),
+        (Role::AdminToken, c.admin_token.clone()),
+        (Role::JwtSecret, c.jwt_secret.clone()),
+        (Role::OtherTeamSandbox, c.other_team_sandbox.clone()),
+    ]
+}
