@@ -27,10 +27,14 @@ pub fn fingerprint(secret: &str, prefixes: &[&str]) -> String {
     format!("{prefix}…{tail}")
 }
 
-/// Replaces every known secret in text with its fingerprint. Cheap to clone and share.
+/// Replaces every known secret in text with its fingerprint, and every value shaped like a
+/// credential (a known prefix followed by key or token characters, or a bare JWT) too: a forged
+/// token that a faulty target accepts, or echoes back, is a working credential for that target.
+/// Cheap to clone and share.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     inner: Arc<Vec<(String, String)>>,
+    shaped: Option<Arc<(regex::Regex, Vec<String>)>>,
 }
 
 impl Redactor {
@@ -56,6 +60,7 @@ impl Redactor {
         pairs.dedup_by(|a, b| a.0 == b.0);
         Self {
             inner: Arc::new(pairs),
+            shaped: shaped(prefixes),
         }
     }
 
@@ -80,12 +85,36 @@ impl Redactor {
                 out = out.replace(secret.as_str(), fp);
             }
         }
+        if let Some(shaped) = &self.shaped {
+            let (re, prefixes) = &**shaped;
+            if re.is_match(&out) {
+                let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+                out = re
+                    .replace_all(&out, |c: &regex::Captures| fingerprint(&c[0], &prefixes))
+                    .into_owned();
+            }
+        }
         out
     }
 
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
         self.inner.iter().map(|(s, _)| s.as_str())
     }
+}
+
+/// Credential-shaped text: a prefix and at least 8 key or token characters, or a bare JWT.
+fn shaped(prefixes: &[&str]) -> Option<Arc<(regex::Regex, Vec<String>)>> {
+    let mut alternatives: Vec<String> = prefixes
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("{}[A-Za-z0-9._~+/=-]{{8,}}", regex::escape(p)))
+        .collect();
+    alternatives.push(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*".to_string());
+    let re = regex::Regex::new(&alternatives.join("|")).ok()?;
+    Some(Arc::new((
+        re,
+        prefixes.iter().map(|p| p.to_string()).collect(),
+    )))
 }
 
 #[cfg(test)]
@@ -121,5 +150,24 @@ mod tests {
         let out = r.redact("k=lel_aaaaaaaaaaaaaaaaaaaa1234XYZW and lel_aaaaaaaaaaaaaaaaaaaa1234");
         assert_eq!(out, "k=lel_…XYZW and lel_…1234");
         assert!(!out.contains("aaaaaaaaaaaaaaa"));
+    }
+
+    #[test]
+    fn redacts_credential_shaped_values_it_was_not_told_about() {
+        let r = Redactor::new(Vec::<String>::new(), &["lel_", "sk_lel_"]);
+        let forged = "sk_lel_eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1MSJ9.";
+        let out = r.redact(&format!(
+            "{{\"error\":\"bad token: Bearer {forged}\", \"key\": \"lel_0123456789abcdefWXYZ\"}}"
+        ));
+        assert!(!out.contains("eyJzdWIi"), "{out}");
+        assert!(out.contains("lel_…WXYZ"), "{out}");
+        assert_eq!(
+            r.redact("lel_ and sk_lel_ are prefixes"),
+            "lel_ and sk_lel_ are prefixes"
+        );
+        assert!(
+            !r.redact("raw eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln")
+                .contains("eyJzdWIiOiIxIn0")
+        );
     }
 }

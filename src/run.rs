@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::{self, Collected};
 use crate::error::Error;
-use crate::probe::{Observers, Probe};
+use crate::probe::Probe;
 use crate::profile::{Role, Target};
 use crate::reference::{self, LimiterKind, ServeOptions};
 use crate::report::{self, Format, RunReport, TargetInfo, Tool};
@@ -134,10 +134,10 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let started = Instant::now();
     let probe = Probe::new(
+        &target.spec,
         &target.base_url,
         target.timeouts,
         target.redactor(),
-        Observers::new(&target.spec),
     )?;
     let collected = Collected::default();
     let mut error = probe.preflight().await.err();

@@ -418,23 +418,42 @@ struct BurstResult {
     verdict: Option<(Status, String)>,
     summary: String,
     evidence: Evidence,
+    /// How many fewer than the lower bound were admitted.
+    deficit: Option<u32>,
 }
 
-/// Two bursts of one category: the second (from fresh again) decides, unless both over-admit.
+/// Two bursts of one category from fresh: a limit fails only if both are out of bounds the same
+/// way. Under-admission fails only when both bursts fall short by the same count: a shortfall
+/// that varies is what another client sharing the key looks like, and is inconclusive.
 fn combine(first: Option<BurstResult>, second: BurstResult) -> BurstResult {
-    match (first, &second.verdict) {
-        (Some(f), Some((Status::Fail, _))) => BurstResult {
-            summary: format!("{}; again from fresh: {}", f.summary, second.summary),
-            ..second
-        },
-        (_, None) => BurstResult {
+    let Some(first) = first else { return second };
+    let both = format!("{}; again from fresh: {}", first.summary, second.summary);
+    match (&second.verdict, first.deficit, second.deficit) {
+        (None, _, _) => BurstResult {
             summary: format!(
-                "{} (a first burst was out of bounds, likely a window boundary)",
-                second.summary
+                "{} (a first burst was out of bounds: {})",
+                second.summary, first.summary
             ),
             ..second
         },
-        _ => second,
+        (Some(_), Some(a), Some(b)) if a != b => BurstResult {
+            verdict: Some((
+                Status::Inconclusive,
+                format!(
+                    "{both}: the shortfall varies, as when other clients use the same key (set rate_limits.shared_use in the profile)"
+                ),
+            )),
+            summary: both,
+            ..second
+        },
+        (Some((status, why)), _, _) => {
+            let verdict = Some((*status, format!("{why} (twice; first: {})", first.summary)));
+            BurstResult {
+                verdict,
+                summary: both,
+                ..second
+            }
+        }
     }
 }
 
@@ -537,12 +556,14 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
         }
         _ => evidence_of(&|o: &Outcome| o.status().is_some_and(|c| is_refusal(c, scope))),
     };
+    let deficit = (transport == 0 && denied == 0 && total < lower).then(|| lower - total);
     Ok(BurstResult {
         clause: lane.probe.clause.clone(),
         refused: refusal.is_some(),
         verdict,
         summary,
         evidence,
+        deficit,
     })
 }
 

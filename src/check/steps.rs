@@ -93,8 +93,9 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
             .expect_count
             .as_ref()
             .is_some_and(|c| admits(&c.status, over));
-    let times = repeat_count(step, scope);
     let parallel = step.parallel.unwrap_or(1).max(1);
+    // `repeat` counts requests; sent `parallel` at a time, that is this many batches.
+    let times = repeat_count(step, scope).div_ceil(parallel);
 
     let mut failures: Vec<(String, Outcome)> = Vec::new();
     let mut outcomes: Vec<Outcome> = Vec::new();
@@ -281,7 +282,7 @@ fn repeat_count(step: &Step, scope: &Scope) -> u32 {
                 .category(cat)
                 .map(|c| c.limit)
                 .unwrap_or(100);
-            limit + (limit / 10).max(5)
+            limit + (limit / 2).max(5)
         }
     }
 }

@@ -97,14 +97,18 @@ pub struct Probe {
     started: Instant,
     sent: Arc<AtomicU64>,
     observers: Observers,
+    /// Headers that carry credentials: their values are always shown as fingerprints, known
+    /// secret or not (a forged token a faulty target accepts is a working credential too).
+    credential_headers: Arc<[String]>,
+    prefixes: Arc<[String]>,
 }
 
 impl Probe {
     pub fn new(
+        spec: &crate::spec::Spec,
         base_url: &str,
         timeouts: Timeouts,
         redactor: Redactor,
-        observers: Observers,
     ) -> Result<Self, Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
@@ -119,7 +123,19 @@ impl Probe {
             redactor: Arc::new(std::sync::RwLock::new(redactor)),
             started: Instant::now(),
             sent: Arc::new(AtomicU64::new(0)),
-            observers,
+            observers: Observers::new(spec),
+            credential_headers: [
+                &spec.auth.api_key.header,
+                &spec.auth.access_token.header,
+                &spec.auth.admin_token.header,
+            ]
+            .into_iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+            prefixes: [&spec.auth.api_key.prefix, &spec.auth.access_token.prefix]
+                .into_iter()
+                .cloned()
+                .collect(),
         })
     }
 
@@ -199,9 +215,27 @@ impl Probe {
     /// The exchange as evidence: every known secret replaced by its fingerprint.
     pub fn exchange(&self, outcome: &Outcome) -> Exchange {
         let r = self.redactor();
+        let prefixes: Vec<&str> = self.prefixes.iter().map(String::as_str).collect();
         let red_headers = |h: &[(String, String)]| {
             h.iter()
-                .map(|(k, v)| (k.clone(), r.redact(v)))
+                .map(|(k, v)| {
+                    if self.credential_headers.contains(&k.to_ascii_lowercase()) {
+                        // Keep an auth scheme ("Bearer ") readable; fingerprint the credential.
+                        let (scheme, cred) = match v.split_once(' ') {
+                            Some((s, c))
+                                if !s.is_empty()
+                                    && s.chars().all(|ch| ch.is_ascii_alphabetic()) =>
+                            {
+                                (format!("{s} "), c)
+                            }
+                            _ => (String::new(), v.as_str()),
+                        };
+                        let shown = crate::redact::fingerprint(cred, &prefixes);
+                        (k.clone(), format!("{scheme}{shown}"))
+                    } else {
+                        (k.clone(), r.redact(v))
+                    }
+                })
                 .collect::<Vec<_>>()
         };
         let clip = |s: &str| {

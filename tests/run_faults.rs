@@ -1,0 +1,134 @@
+//! The harness tests itself: for every fault of the reference server, `run` fails (exit 1) and the
+//! failing clauses include one the fault breaks; the faultless server passes under every limiter.
+//! Runs go in parallel (a few at a time) against embedded servers with 2-second windows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lelantos_conform::reference::{Fault, LimiterKind};
+use lelantos_conform::run::{RunArgs, RunOutcome, run};
+use lelantos_conform::verdict::{RunVerdict, Status};
+use tokio::sync::Semaphore;
+
+/// Faults `run` cannot catch by design, with the command that does.
+const NOT_FOR_RUN: &[(Fault, &str)] = &[(Fault::AdminTimingLeak, "timing")];
+
+fn args(faults: Vec<Fault>, limiter: LimiterKind, seed: u64) -> RunArgs {
+    let dir = tempdir();
+    RunArgs {
+        report_dir: Some(dir),
+        format: Some("json".into()),
+        seed: Some(seed),
+        quiet: true,
+        limiter: Some(limiter),
+        faults,
+        ..RunArgs::default()
+    }
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "lc-test-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The limiter a fault is checked under. A Retry-After that is too short is only visible when
+/// the true wait is longer than the short answer: a sliding log makes the wait a whole window
+/// right after a burst, where a fixed window's depends on when the burst fell.
+fn limiter_for(f: Fault) -> LimiterKind {
+    match f {
+        Fault::RlRetryAfterShort => LimiterKind::Sliding,
+        _ => LimiterKind::Fixed,
+    }
+}
+
+fn failing(outcome: &RunOutcome) -> Vec<String> {
+    outcome
+        .report
+        .clauses
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_is_caught_by_run() {
+    let permits = Arc::new(Semaphore::new(4));
+    let mut tasks = Vec::new();
+    for &fault in Fault::ALL {
+        if NOT_FOR_RUN.iter().any(|(f, _)| *f == fault) {
+            continue;
+        }
+        let permits = permits.clone();
+        tasks.push(tokio::spawn(async move {
+            let _p = permits.acquire().await.unwrap();
+            let outcome = tokio::time::timeout(
+                Duration::from_secs(120),
+                run(args(vec![fault], limiter_for(fault), 7)),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{fault}: the run did not finish in time"))
+            .unwrap_or_else(|e| panic!("{fault}: the run errored: {e}"));
+            (fault, outcome)
+        }));
+    }
+    let mut problems = Vec::new();
+    for t in tasks {
+        let (fault, outcome) = t.await.unwrap();
+        let failing = failing(&outcome);
+        if outcome.report.verdict != RunVerdict::Fail || outcome.exit_code() != 1 {
+            problems.push(format!(
+                "{fault}: verdict {:?}, failing {failing:?}",
+                outcome.report.verdict
+            ));
+        } else if !fault
+            .breaks()
+            .iter()
+            .any(|c| failing.iter().any(|f| f == c))
+        {
+            problems.push(format!(
+                "{fault}: breaks {:?} but the failing clauses are {failing:?}",
+                fault.breaks()
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "faults not caught:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faultless_server_passes_under_every_limiter() {
+    let limiters = [
+        LimiterKind::Fixed,
+        LimiterKind::Sliding,
+        LimiterKind::Bucket,
+        LimiterKind::Gcra,
+    ];
+    let runs = limiters
+        .iter()
+        .map(|&l| async move { (l, run(args(Vec::new(), l, 11)).await.unwrap()) });
+    for (limiter, outcome) in futures::future::join_all(runs).await {
+        let failing: Vec<String> = outcome
+            .report
+            .clauses
+            .iter()
+            .filter(|c| c.status == Status::Fail || c.status == Status::Inconclusive)
+            .map(|c| format!("{}: {}", c.id, c.reason))
+            .collect();
+        assert_eq!(
+            outcome.report.verdict,
+            RunVerdict::Pass,
+            "{limiter:?}: {failing:#?}"
+        );
+        assert!(failing.is_empty(), "{limiter:?}: {failing:#?}");
+        assert_eq!(outcome.exit_code(), 0);
+    }
+}
