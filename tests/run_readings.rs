@@ -3,13 +3,13 @@
 //! during the run (declared with `shared_use`). Each under every limiter, through a profile whose
 //! credentials come from files.
 
-mod common;
+mod harness;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{profile, tempdir};
+use harness::{profile, tempdir};
 use lelantos_conform::reference::{self, Credentials, LimiterKind, ServeOptions};
 use lelantos_conform::run::{RunArgs, run};
 use lelantos_conform::spec::Spec;

@@ -2,7 +2,7 @@
 //! faults put credentials into responses (and accept forged tokens), through the binary, then
 //! every report file and both output streams are searched for every secret.
 
-mod common;
+mod harness;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -29,8 +29,8 @@ async fn no_secret_reaches_any_report_or_output() {
     let server = reference::start(Arc::new(Spec::builtin()), opts)
         .await
         .unwrap();
-    let dir = common::tempdir("secrets");
-    let profile = common::profile(&dir, &server.credentials, 1, "");
+    let dir = harness::tempdir("secrets");
+    let profile = harness::profile(&dir, &server.credentials, 1, "");
     let reports = dir.join("reports");
     let out = tokio::task::spawn_blocking({
         let (profile, reports) = (profile.clone(), reports.clone());
@@ -49,7 +49,7 @@ async fn no_secret_reaches_any_report_or_output() {
     .unwrap();
     assert_eq!(out.status.code(), Some(1), "the faults must fail the run");
 
-    let secrets: Vec<String> = common::secrets(&server.credentials)
+    let secrets: Vec<String> = harness::secrets(&server.credentials)
         .into_iter()
         .filter(|(role, _)| !matches!(*role, "email" | "other_team_sandbox"))
         .map(|(_, v)| v)

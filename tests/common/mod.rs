@@ -1,45 +1,287 @@
-//! Helpers shared by the integration tests: temporary directories and profiles for a running
-//! reference server whose credentials are read from files.
+//! Helpers shared by the reference server's integration tests: start a server on port 0, send
+//! requests with each kind of credential, and forge JWTs by hand (base64 + HMAC).
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lelantos_conform::reference::Credentials;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
 
-pub fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "lc-{tag}-{}-{}",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+use lelantos_conform::reference::{
+    self, Credentials, Fault, LimiterKind, RunningServer, ServeOptions,
+};
+use lelantos_conform::spec::Spec;
+
+pub struct Srv {
+    pub server: RunningServer,
+    pub c: Credentials,
+    pub http: reqwest::Client,
+    pub spec: Arc<Spec>,
 }
 
-/// Every credential with its profile role name.
-pub fn secrets(creds: &Credentials) -> Vec<(&'static str, String)> {
-    vec![
-        ("api_key", creds.api_key.clone()),
-        ("api_key_other_team", creds.api_key_other_team.clone()),
-        ("api_key_revoked", creds.api_key_revoked.clone()),
-        ("email", creds.email.clone()),
-        ("password", creds.password.clone()),
-        ("admin_token", creds.admin_token.clone()),
-        ("jwt_secret", creds.jwt_secret.clone()),
-        ("other_team_sandbox", creds.other_team_sandbox.clone()),
-    ]
-}
-
-/// Writes a profile for `creds` into `dir`, each credential in a file of its own; `extra` is
-/// appended under `rate_limits:` (after the window).
-pub fn profile(dir: &Path, creds: &Credentials, window_secs: u64, extra: &str) -> PathBuf {
-    let mut yaml = format!("base_url: {}\ncredentials:\n", creds.base_url);
-    for (name, value) in secrets(creds) {
-        std::fs::write(dir.join(name), value).unwrap();
-        yaml.push_str(&format!("  {name}: {{file: {name}}}\n"));
+pub async fn start(opts: ServeOptions) -> Srv {
+    let spec = Arc::new(Spec::builtin());
+    let opts = ServeOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..opts
+    };
+    let server = reference::start(spec.clone(), opts)
+        .await
+        .expect("server starts");
+    let c = server.credentials.clone();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    Srv {
+        server,
+        c,
+        http,
+        spec,
     }
-    yaml.push_str(&format!("rate_limits:\n  window: {window_secs}s\n{extra}"));
-    let path = dir.join("profile.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
+}
+
+pub async fn plain() -> Srv {
+    start(ServeOptions::default()).await
+}
+
+pub async fn with_faults(faults: &[Fault]) -> Srv {
+    start(ServeOptions {
+        faults: faults.to_vec(),
+        ..ServeOptions::default()
+    })
+    .await
+}
+
+pub async fn with_window(kind: LimiterKind, window: Duration, faults: &[Fault]) -> Srv {
+    start(ServeOptions {
+        limiter: kind,
+        window: Some(window),
+        faults: faults.to_vec(),
+        ..ServeOptions::default()
+    })
+    .await
+}
+
+/// A credential to send.
+#[derive(Clone, Copy)]
+pub enum Cred<'a> {
+    None,
+    Key(&'a str),
+    Bearer(&'a str),
+    Admin(&'a str),
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Everything a client sees except the status: headers and body, for "no echo" checks.
+    pub fn visible(&self) -> String {
+        let mut s = self.body.clone();
+        for (k, v) in &self.headers {
+            s.push_str(&format!("\n{k}: {}", String::from_utf8_lossy(v.as_bytes())));
+        }
+        s
+    }
+}
+
+impl Srv {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.c.base_url)
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        cred: Cred<'_>,
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, self.url(path));
+        let auth = &self.spec.auth;
+        req = match cred {
+            Cred::None => req,
+            Cred::Key(k) => req.header(auth.api_key.header.as_str(), k),
+            Cred::Bearer(t) => req.header(
+                auth.access_token.header.as_str(),
+                format!("{} {t}", auth.access_token.scheme),
+            ),
+            Cred::Admin(t) => req.header(auth.admin_token.header.as_str(), t),
+        };
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req.send().await.expect("request sent");
+        Reply {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.text().await.unwrap_or_default(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, cred: Cred<'_>) -> Reply {
+        self.send("GET", path, cred, None).await
+    }
+
+    pub async fn post_json(&self, path: &str, cred: Cred<'_>, body: Value) -> Reply {
+        self.send("POST", path, cred, Some(serde_json::to_vec(&body).unwrap()))
+            .await
+    }
+
+    pub fn key(&self) -> Cred<'_> {
+        Cred::Key(&self.c.api_key)
+    }
+
+    pub fn admin(&self) -> Cred<'_> {
+        Cred::Admin(&self.c.admin_token)
+    }
+
+    /// Logs in; returns (access token, refresh token).
+    pub async fn login(&self) -> (String, String) {
+        let r = self
+            .post_json(
+                "/auth/login",
+                Cred::None,
+                json!({"email": self.c.email, "password": self.c.password}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        (
+            v["access_token"].as_str().unwrap().to_string(),
+            v["refresh_token"].as_str().unwrap().to_string(),
+        )
+    }
+
+    pub async fn refresh(&self, token: &str) -> Reply {
+        self.post_json("/auth/refresh", Cred::None, json!({"refresh_token": token}))
+            .await
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.spec.auth.access_token.prefix
+    }
+
+    pub fn key_prefix(&self) -> &str {
+        &self.spec.auth.api_key.prefix
+    }
+
+    pub fn secret(&self) -> &[u8] {
+        self.c.jwt_secret.as_bytes()
+    }
+
+    /// Creates sandboxes one by one until the first refusal (at most `max`); returns the number
+    /// created and the refusal.
+    pub async fn create_until_refused(&self, cred: Cred<'_>, max: usize) -> (usize, Option<Reply>) {
+        for i in 0..max {
+            let r = self
+                .post_json("/sandboxes", cred, json!({"name": "t"}))
+                .await;
+            if r.status != 201 {
+                return (i, Some(r));
+            }
+        }
+        (max, None)
+    }
+
+    /// A path of a file in the first team's fixture sandbox.
+    pub async fn own_sandbox(&self) -> String {
+        let r = self.get("/sandboxes", self.key()).await;
+        r.json()["sandboxes"][0]["id"].as_str().unwrap().to_string()
+    }
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+pub fn b64(data: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(data)
+}
+
+pub fn builtin() -> &'static Spec {
+    static SPEC: std::sync::OnceLock<Spec> = std::sync::OnceLock::new();
+    SPEC.get_or_init(Spec::builtin)
+}
+
+/// The JWT of a token: without the access-token prefix.
+pub fn jwt_part(token: &str) -> &str {
+    token
+        .strip_prefix(builtin().auth.access_token.prefix.as_str())
+        .unwrap_or(token)
+}
+
+/// The JSON of a token's payload (token given with or without its prefix).
+pub fn claims(token: &str) -> Value {
+    let payload = jwt_part(token).split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+pub fn header_of(token: &str) -> Value {
+    let h = jwt_part(token).split('.').next().unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap()
+}
+
+pub fn hmac(alg: &str, secret: &[u8], input: &[u8]) -> Vec<u8> {
+    match alg {
+        "HS384" => {
+            let mut m = Hmac::<sha2::Sha384>::new_from_slice(secret).unwrap();
+            m.update(input);
+            m.finalize().into_bytes().to_vec()
+        }
+        "HS512" => {
+            let mut m = Hmac::<sha2::Sha512>::new_from_slice(secret).unwrap();
+            m.update(input);
+            m.finalize().into_bytes().to_vec()
+        }
+        _ => {
+            let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+            m.update(input);
+            m.finalize().into_bytes().to_vec()
+        }
+    }
+}
+
+/// A JWT from a header and claims; signed with HMAC of the header's alg if `secret` is given,
+/// else with an empty signature.
+pub fn forge(header: &Value, claims: &Value, secret: Option<&[u8]>) -> String {
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let sig = match secret {
+        Some(s) => b64(&hmac(
+            header["alg"].as_str().unwrap_or("HS256"),
+            s,
+            input.as_bytes(),
+        )),
+        None => String::new(),
+    };
+    format!("{input}.{sig}")
+}
+
+/// Claims of a valid access token for the server's user, with `exp`/`iat` adjustable.
+pub fn access_claims(from: &str, iat: u64, exp: u64) -> Value {
+    let mut c = claims(from);
+    c["iat"] = iat.into();
+    c["exp"] = exp.into();
+    c
 }
