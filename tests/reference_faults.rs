@@ -1,0 +1,585 @@
+//! Every fault of the reference server, shown from the client's side: the same probe against a
+//! faultless server and against one with the fault gives the documented difference.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use lelantos_conform::reference::{Fault, LimiterKind, ServeOptions};
+use serde_json::{Value, json};
+
+/// The faults this file has a test for; `every_fault_has_a_test` keeps it complete.
+const TESTED: &[Fault] = &[
+    Fault::ApikeyPrefixOnly,
+    Fault::ApikeyRevokedAccepted,
+    Fault::JwtAlgNone,
+    Fault::JwtNoSignatureCheck,
+    Fault::JwtIgnoresExp,
+    Fault::JwtSessionTtl,
+    Fault::JwtRefreshTtl,
+    Fault::JwtRefreshAsAccess,
+    Fault::JwtAccessAsRefresh,
+    Fault::RefreshReusable,
+    Fault::RefreshRace,
+    Fault::AdminAcceptsApikey,
+    Fault::AdminAcceptsBearer,
+    Fault::AdminPrefixMatch,
+    Fault::AdminTimingLeak,
+    Fault::ScopeCrossTeam,
+    Fault::UnauthAllowed,
+    Fault::EchoCredential,
+    Fault::KeyListFull,
+    Fault::RlOffByOne,
+    Fault::RlNoRetryAfter,
+    Fault::RlRetryAfterMs,
+    Fault::RlRetryAfterShort,
+    Fault::RlBodyNotJson,
+    Fault::RlStatus503,
+    Fault::RlCreationUnlimited,
+    Fault::RlFileOpsAsGeneral,
+    Fault::RlSharedIdentity,
+    Fault::RlRace,
+];
+
+#[test]
+fn every_fault_has_a_test() {
+    for f in Fault::ALL {
+        assert!(TESTED.contains(f), "no test for fault {f}");
+    }
+}
+
+/// A faultless server and one with `fault`, otherwise alike.
+async fn pair(fault: Fault, opts: ServeOptions) -> (Srv, Srv) {
+    let faulted = ServeOptions {
+        faults: vec![fault],
+        ..opts.clone()
+    };
+    (start(opts).await, start(faulted).await)
+}
+
+async fn pair_default(fault: Fault) -> (Srv, Srv) {
+    pair(fault, ServeOptions::default()).await
+}
+
+/// Long windows: nothing refills while a test runs.
+async fn pair_limited(fault: Fault) -> (Srv, Srv) {
+    pair(
+        fault,
+        ServeOptions {
+            window: Some(Duration::from_secs(30)),
+            ..ServeOptions::default()
+        },
+    )
+    .await
+}
+
+fn hs256() -> Value {
+    json!({"alg": "HS256", "typ": "JWT"})
+}
+
+// ------------------------------------------------------------------------- API keys
+
+#[tokio::test]
+async fn apikey_prefix_only() {
+    let (good, bad) = pair_default(Fault::ApikeyPrefixOnly).await;
+    for s in [&good, &bad] {
+        let unknown = format!("{}{}", s.key_prefix(), "Q".repeat(32));
+        let expect = if std::ptr::eq(s, &bad) { 200 } else { 401 };
+        assert_eq!(
+            s.get("/sandboxes", Cred::Key(&unknown)).await.status,
+            expect
+        );
+        // Without the prefix it is refused either way.
+        assert_eq!(
+            s.get("/sandboxes", Cred::Key(&"Q".repeat(36))).await.status,
+            401
+        );
+    }
+}
+
+#[tokio::test]
+async fn apikey_revoked_accepted() {
+    let (good, bad) = pair_default(Fault::ApikeyRevokedAccepted).await;
+    assert_eq!(
+        good.get("/sandboxes", Cred::Key(&good.c.api_key_revoked))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        bad.get("/sandboxes", Cred::Key(&bad.c.api_key_revoked))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn key_list_full() {
+    let (good, bad) = pair_default(Fault::KeyListFull).await;
+    let r = good.get("/api-keys", good.key()).await;
+    assert!(!r.body.contains(&good.c.api_key));
+    let r = bad.get("/api-keys", bad.key()).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains(&bad.c.api_key));
+    let created = bad
+        .post_json("/api-keys", bad.key(), json!({}))
+        .await
+        .json();
+    let listed = bad.get("/api-keys", bad.key()).await;
+    assert!(listed.body.contains(created["key"].as_str().unwrap()));
+}
+
+// ------------------------------------------------------------------------- tokens
+
+#[tokio::test]
+async fn jwt_alg_none() {
+    let (good, bad) = pair_default(Fault::JwtAlgNone).await;
+    for s in [&good, &bad] {
+        let (access, _) = s.login().await;
+        let forged = forge(
+            &json!({"alg": "none", "typ": "JWT"}),
+            &claims(&access),
+            None,
+        );
+        let t = format!("{}{forged}", s.prefix());
+        let expect = if std::ptr::eq(s, &bad) { 200 } else { 401 };
+        assert_eq!(s.get("/sandboxes", Cred::Bearer(&t)).await.status, expect);
+        // A bad HS256 signature stays refused under this fault.
+        let bad_sig = forge(&hs256(), &claims(&access), Some(b"wrong"));
+        let t = format!("{}{bad_sig}", s.prefix());
+        assert_eq!(s.get("/sandboxes", Cred::Bearer(&t)).await.status, 401);
+    }
+}
+
+#[tokio::test]
+async fn jwt_no_signature_check() {
+    let (good, bad) = pair_default(Fault::JwtNoSignatureCheck).await;
+    for s in [&good, &bad] {
+        let (access, _) = s.login().await;
+        let forged = forge(&hs256(), &claims(&access), Some(b"not-the-secret"));
+        let t = format!("{}{forged}", s.prefix());
+        let expect = if std::ptr::eq(s, &bad) { 200 } else { 401 };
+        assert_eq!(s.get("/sandboxes", Cred::Bearer(&t)).await.status, expect);
+        // The algorithm must still be HS256: alg none stays refused.
+        let none = forge(&json!({"alg": "none"}), &claims(&access), None);
+        let t = format!("{}{none}", s.prefix());
+        assert_eq!(s.get("/sandboxes", Cred::Bearer(&t)).await.status, 401);
+    }
+}
+
+#[tokio::test]
+async fn jwt_ignores_exp() {
+    let (good, bad) = pair_default(Fault::JwtIgnoresExp).await;
+    for s in [&good, &bad] {
+        let (access, _) = s.login().await;
+        let expired = forge(
+            &hs256(),
+            &access_claims(&access, now() - 90_000, now() - 3600),
+            Some(s.secret()),
+        );
+        let t = format!("{}{expired}", s.prefix());
+        let expect = if std::ptr::eq(s, &bad) { 200 } else { 401 };
+        assert_eq!(s.get("/sandboxes", Cred::Bearer(&t)).await.status, expect);
+    }
+}
+
+fn ttl(token: &str) -> u64 {
+    let c = claims(token);
+    c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn jwt_session_ttl() {
+    let (good, bad) = pair_default(Fault::JwtSessionTtl).await;
+    let day = 24 * 3600;
+    assert_eq!(ttl(&good.login().await.0), day);
+    assert_eq!(ttl(&bad.login().await.0), 7 * day);
+    assert_eq!(ttl(&bad.login().await.1), 30 * day);
+}
+
+#[tokio::test]
+async fn jwt_refresh_ttl() {
+    let (good, bad) = pair_default(Fault::JwtRefreshTtl).await;
+    let day = 24 * 3600;
+    assert_eq!(ttl(&good.login().await.1), 30 * day);
+    assert_eq!(ttl(&bad.login().await.1), 90 * day);
+    assert_eq!(ttl(&bad.login().await.0), day);
+}
+
+#[tokio::test]
+async fn jwt_refresh_as_access() {
+    let (good, bad) = pair_default(Fault::JwtRefreshAsAccess).await;
+    let (_, refresh) = good.login().await;
+    assert_eq!(
+        good.get("/sandboxes", Cred::Bearer(&refresh)).await.status,
+        401
+    );
+    let (_, refresh) = bad.login().await;
+    assert_eq!(
+        bad.get("/sandboxes", Cred::Bearer(&refresh)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn jwt_access_as_refresh() {
+    let (good, bad) = pair_default(Fault::JwtAccessAsRefresh).await;
+    let (access, _) = good.login().await;
+    assert_eq!(good.refresh(&access).await.status, 401);
+    let (access, _) = bad.login().await;
+    assert_eq!(bad.refresh(&access).await.status, 200);
+}
+
+#[tokio::test]
+async fn refresh_reusable() {
+    let (good, bad) = pair_default(Fault::RefreshReusable).await;
+    for s in [&good, &bad] {
+        let (_, refresh) = s.login().await;
+        assert_eq!(s.refresh(&refresh).await.status, 200);
+        let expect = if std::ptr::eq(s, &bad) { 200 } else { 401 };
+        assert_eq!(s.refresh(&refresh).await.status, expect);
+        assert_eq!(s.refresh(&refresh).await.status, expect);
+    }
+}
+
+async fn parallel_refreshes(s: Arc<Srv>, n: usize) -> usize {
+    let (_, token) = s.login().await;
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let s = s.clone();
+            let token = token.clone();
+            tokio::spawn(async move { s.refresh(&token).await.status })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap() == 200);
+    }
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refresh_race() {
+    let (good, bad) = pair_default(Fault::RefreshRace).await;
+    let (good, bad) = (Arc::new(good), Arc::new(bad));
+    assert_eq!(parallel_refreshes(good, 16).await, 1);
+    assert!(parallel_refreshes(bad.clone(), 16).await > 1);
+    // Sequential reuse is still refused: the race is the only difference.
+    let (_, r) = bad.login().await;
+    assert_eq!(bad.refresh(&r).await.status, 200);
+    assert_eq!(bad.refresh(&r).await.status, 401);
+}
+
+// ------------------------------------------------------------------------- admin token
+
+#[tokio::test]
+async fn admin_accepts_apikey() {
+    let (good, bad) = pair_default(Fault::AdminAcceptsApikey).await;
+    assert_eq!(good.get("/admin/users", good.key()).await.status, 401);
+    assert_eq!(
+        good.get("/admin/users", Cred::Admin(&good.c.api_key))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(bad.get("/admin/users", bad.key()).await.status, 200);
+    assert_eq!(
+        bad.get("/admin/users", Cred::Admin(&bad.c.api_key))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn admin_accepts_bearer() {
+    let (good, bad) = pair_default(Fault::AdminAcceptsBearer).await;
+    let (access, _) = good.login().await;
+    assert_eq!(
+        good.get("/admin/nodes", Cred::Bearer(&access)).await.status,
+        401
+    );
+    let (access, _) = bad.login().await;
+    assert_eq!(
+        bad.get("/admin/nodes", Cred::Bearer(&access)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn admin_prefix_match() {
+    let (good, bad) = pair_default(Fault::AdminPrefixMatch).await;
+    for s in [&good, &bad] {
+        let prefix = &s.c.admin_token[..10];
+        let expect = if std::ptr::eq(s, &bad) { 200 } else { 401 };
+        assert_eq!(
+            s.get("/admin/users", Cred::Admin(prefix)).await.status,
+            expect
+        );
+        assert_eq!(s.get("/admin/users", Cred::Admin("")).await.status, 401);
+        assert_eq!(s.get("/admin/users", s.admin()).await.status, 200);
+    }
+}
+
+/// Median time of `n` refused admin requests with `token`.
+async fn median_refusal(s: &Srv, token: &str, n: usize) -> Duration {
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = s.get("/admin/users", Cred::Admin(token)).await;
+        times.push(t.elapsed());
+        assert_eq!(r.status, 401);
+    }
+    times.sort();
+    times[n / 2]
+}
+
+#[tokio::test]
+async fn admin_timing_leak() {
+    // 2 ms per matching byte: 16 matching bytes cost 32 ms, far above loopback noise.
+    let (good, bad) = pair(
+        Fault::AdminTimingLeak,
+        ServeOptions {
+            leak_ns: 2_000_000,
+            ..ServeOptions::default()
+        },
+    )
+    .await;
+    for s in [&good, &bad] {
+        let t = &s.c.admin_token;
+        let flip = |c: char| if c == 'x' { "y" } else { "x" };
+        let near = format!(
+            "{}{}",
+            &t[..16],
+            t[16..].chars().map(flip).collect::<String>()
+        );
+        let far: String = t.chars().map(flip).collect();
+        let near_time = median_refusal(s, &near, 7).await;
+        let far_time = median_refusal(s, &far, 7).await;
+        if std::ptr::eq(s, &bad) {
+            assert!(
+                near_time > far_time + Duration::from_millis(20),
+                "{near_time:?} vs {far_time:?}"
+            );
+        } else {
+            assert!(
+                near_time < far_time + Duration::from_millis(15),
+                "{near_time:?} vs {far_time:?}"
+            );
+        }
+        assert_eq!(s.get("/admin/users", s.admin()).await.status, 200);
+    }
+}
+
+// ------------------------------------------------------------------------- scope and echo
+
+#[tokio::test]
+async fn scope_cross_team() {
+    let (good, bad) = pair_default(Fault::ScopeCrossTeam).await;
+    let path = |s: &Srv| format!("/sandboxes/{}", s.c.other_team_sandbox);
+    assert_eq!(good.get(&path(&good), good.key()).await.status, 404);
+    assert_eq!(bad.get(&path(&bad), bad.key()).await.status, 200);
+    let (access, _) = bad.login().await;
+    assert_eq!(
+        bad.get(&path(&bad), Cred::Bearer(&access)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn unauth_allowed() {
+    let (good, bad) = pair_default(Fault::UnauthAllowed).await;
+    assert_eq!(good.get("/sandboxes", Cred::None).await.status, 401);
+    assert_eq!(bad.get("/sandboxes", Cred::None).await.status, 200);
+    // Admin endpoints still refuse.
+    assert_eq!(bad.get("/admin/users", Cred::None).await.status, 401);
+}
+
+#[tokio::test]
+async fn echo_credential() {
+    let (good, bad) = pair_default(Fault::EchoCredential).await;
+    for s in [&good, &bad] {
+        let wrong = format!("{}{}", s.key_prefix(), "Z".repeat(32));
+        let r = s.get("/sandboxes", Cred::Key(&wrong)).await;
+        assert_eq!(r.status, 401);
+        let echoed = r.visible().contains(&wrong);
+        assert_eq!(echoed, std::ptr::eq(s, &bad));
+    }
+}
+
+// ------------------------------------------------------------------------- rate limits
+
+async fn first_refusal(s: &Srv) -> Reply {
+    let limit = s.spec.rate_limits.categories["sandbox_creation"].limit as usize;
+    s.create_until_refused(s.key(), limit * 3)
+        .await
+        .1
+        .expect("refused")
+}
+
+#[tokio::test]
+async fn rl_off_by_one() {
+    let (good, bad) = pair_limited(Fault::RlOffByOne).await;
+    let limit = good.spec.rate_limits.categories["sandbox_creation"].limit as usize;
+    assert_eq!(good.create_until_refused(good.key(), 50).await.0, limit);
+    assert_eq!(bad.create_until_refused(bad.key(), 50).await.0, limit + 1);
+    // Announced policy unchanged.
+    let r = bad.get("/sandboxes", bad.key()).await;
+    assert!(r.header("ratelimit-policy").unwrap().contains(&format!(
+        "q={}",
+        bad.spec.rate_limits.categories["general"].limit
+    )));
+}
+
+#[tokio::test]
+async fn rl_no_retry_after() {
+    let (good, bad) = pair_limited(Fault::RlNoRetryAfter).await;
+    assert!(first_refusal(&good).await.header("retry-after").is_some());
+    let r = first_refusal(&bad).await;
+    assert_eq!(r.status, 429);
+    assert!(r.header("retry-after").is_none());
+}
+
+#[tokio::test]
+async fn rl_retry_after_ms() {
+    let (good, bad) = pair_limited(Fault::RlRetryAfterMs).await;
+    let ra = |r: &Reply| r.header("retry-after").unwrap().parse::<u64>().unwrap();
+    let g = first_refusal(&good).await;
+    assert!(ra(&g) <= 30);
+    let b = first_refusal(&bad).await;
+    assert!(ra(&b) > 1000, "{}", ra(&b));
+    assert_eq!(b.json()["retryAfter"], ra(&b));
+}
+
+#[tokio::test]
+async fn rl_retry_after_short() {
+    let (good, bad) = pair_limited(Fault::RlRetryAfterShort).await;
+    let ra = |r: &Reply| r.header("retry-after").unwrap().parse::<u64>().unwrap();
+    assert!(ra(&first_refusal(&good).await) > 1);
+    let r = first_refusal(&bad).await;
+    assert_eq!(ra(&r), 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let again = bad.post_json("/sandboxes", bad.key(), json!({})).await;
+    assert_eq!(
+        again.status, 429,
+        "waiting the short Retry-After does not admit"
+    );
+}
+
+#[tokio::test]
+async fn rl_body_not_json() {
+    let (good, bad) = pair_limited(Fault::RlBodyNotJson).await;
+    first_refusal(&good).await.json();
+    let r = first_refusal(&bad).await;
+    assert_eq!(r.status, 429);
+    assert!(serde_json::from_str::<Value>(&r.body).is_err());
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+}
+
+#[tokio::test]
+async fn rl_status_503() {
+    let (good, bad) = pair_limited(Fault::RlStatus503).await;
+    assert_eq!(first_refusal(&good).await.status, 429);
+    assert_eq!(first_refusal(&bad).await.status, 503);
+}
+
+#[tokio::test]
+async fn rl_creation_unlimited() {
+    let (good, bad) = pair_limited(Fault::RlCreationUnlimited).await;
+    let limit = good.spec.rate_limits.categories["sandbox_creation"].limit as usize;
+    assert_eq!(
+        good.create_until_refused(good.key(), limit * 3).await.0,
+        limit
+    );
+    assert_eq!(
+        bad.create_until_refused(bad.key(), limit * 3).await.0,
+        limit * 3
+    );
+}
+
+#[tokio::test]
+async fn rl_file_ops_as_general() {
+    let (good, bad) = pair_limited(Fault::RlFileOpsAsGeneral).await;
+    let files = good.spec.rate_limits.categories["file_operations"].limit as usize;
+    let general = good.spec.rate_limits.categories["general"].limit as usize;
+    for s in [&good, &bad] {
+        let id = s.own_sandbox().await; // one general request
+        let mut admitted = 0;
+        for _ in 0..files + 1 {
+            let r = s
+                .get(&format!("/sandboxes/{id}/files?path=nothing"), s.key())
+                .await;
+            if r.status == 429 {
+                break;
+            }
+            admitted += 1;
+        }
+        let rl = s.get("/sandboxes", s.key()).await;
+        let remaining: usize = rl
+            .header("ratelimit")
+            .unwrap()
+            .split(";r=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if std::ptr::eq(s, &bad) {
+            assert_eq!(admitted, files + 1);
+            assert_eq!(remaining, general - 2 - (files + 1));
+        } else {
+            assert_eq!(admitted, files);
+            assert_eq!(remaining, general - 2);
+        }
+    }
+}
+
+#[tokio::test]
+async fn rl_shared_identity() {
+    let (good, bad) = pair_limited(Fault::RlSharedIdentity).await;
+    for s in [&good, &bad] {
+        first_refusal(s).await;
+        let other = Cred::Key(&s.c.api_key_other_team);
+        let expect = if std::ptr::eq(s, &bad) { 429 } else { 201 };
+        assert_eq!(
+            s.post_json("/sandboxes", other, json!({})).await.status,
+            expect
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rl_race() {
+    for kind in [LimiterKind::Fixed, LimiterKind::Gcra] {
+        let opts = ServeOptions {
+            window: Some(Duration::from_secs(60)),
+            limiter: kind,
+            ..ServeOptions::default()
+        };
+        let (good, bad) = pair(Fault::RlRace, opts).await;
+        let limit = good.spec.rate_limits.categories["sandbox_creation"].limit as usize;
+        let mut counts = Vec::new();
+        for s in [Arc::new(good), Arc::new(bad)] {
+            let tasks: Vec<_> = (0..limit * 4)
+                .map(|_| {
+                    let s = s.clone();
+                    tokio::spawn(async move {
+                        s.post_json("/sandboxes", s.key(), json!({})).await.status
+                    })
+                })
+                .collect();
+            let mut admitted = 0;
+            for t in tasks {
+                admitted += usize::from(t.await.unwrap() == 201);
+            }
+            counts.push(admitted);
+        }
+        assert_eq!(counts[0], limit, "{kind:?}");
+        assert!(counts[1] > limit, "{kind:?}: {}", counts[1]);
+    }
+}
