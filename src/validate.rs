@@ -22,7 +22,7 @@ impl Checked {
             Checked::Spec { clauses } => format!("spec, {clauses} clauses"),
             Checked::Scenarios { count } => format!("{count} scenarios"),
             Checked::Profile { credentials } => {
-                format!("profile, {credentials} credentials resolved")
+                format!("profile, {credentials} credential sources")
             }
         }
     }
@@ -46,9 +46,9 @@ pub fn file(path: &Path, spec: &Spec) -> Result<Checked, Error> {
         });
     }
     if has("base_url") {
-        let t = Target::from_source(&source, spec.clone())?;
+        let declared = Target::check_source(&source, spec.clone())?;
         return Ok(Checked::Profile {
-            credentials: t.credentials.len(),
+            credentials: declared,
         });
     }
     Err(FileError::new(

@@ -59,9 +59,32 @@ impl Source {
         FileError::new(&self.path, line, column, message)
     }
 
+    /// The position of the first mapping key `name:` (the name itself, not its value).
+    pub fn key_error(&self, name: &str, message: impl Into<String>) -> FileError {
+        let (line, column) = self
+            .text
+            .lines()
+            .enumerate()
+            .find_map(|(i, line)| {
+                let trimmed = line.trim_start().trim_start_matches("- ");
+                let col = line.len() - trimmed.len();
+                let bare = trimmed.trim_start_matches(['"', '\'']);
+                (bare.starts_with(name)
+                    && bare[name.len()..]
+                        .trim_start_matches(['"', '\''])
+                        .starts_with(':'))
+                .then_some((i + 1, col + 1))
+            })
+            .unwrap_or((1, 1));
+        FileError::new(&self.path, line, column, message)
+    }
+
     pub fn locate(&self, key: &str, needle: &str) -> (usize, usize) {
         let mut fallback = None;
         for (i, line) in self.text.lines().enumerate() {
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
             let code = line.split(" #").next().unwrap_or(line);
             let Some(col) = find_token(code, needle) else {
                 continue;

@@ -282,7 +282,9 @@ fn repeat_count(step: &Step, scope: &Scope) -> u32 {
                 .category(cat)
                 .map(|c| c.limit)
                 .unwrap_or(100);
-            limit + (limit / 2).max(5)
+            // More than any reading admits within a fraction of a window, even a fixed window
+            // rolling over mid-burst (twice the limit).
+            2 * limit + 10
         }
     }
 }

@@ -247,7 +247,18 @@ impl Target {
         Self::from_source(&source, spec)
     }
 
-    pub fn from_source(source: &Source, mut spec: Spec) -> Result<Target, Error> {
+    pub fn from_source(source: &Source, spec: Spec) -> Result<Target, Error> {
+        Self::parse(source, spec, true)
+    }
+
+    /// Checks a profile without reading its secrets (for `validate`: a credentials file may not
+    /// exist yet); `credentials` then holds nothing.
+    pub fn check_source(source: &Source, spec: Spec) -> Result<usize, Error> {
+        let declared = source.parse::<ProfileFile>()?.credentials.len();
+        Self::parse(source, spec, false).map(|_| declared)
+    }
+
+    fn parse(source: &Source, mut spec: Spec, resolve: bool) -> Result<Target, Error> {
         let file: ProfileFile = source.parse()?;
         let mut errors: Vec<FileError> = Vec::new();
         if let Err(why) = check_url(&file.base_url) {
@@ -255,17 +266,15 @@ impl Target {
         }
         let dir = source.path.parent().map(Path::to_path_buf);
         let mut credentials = BTreeMap::new();
-        for (role, src) in &file.credentials {
+        for (role, src) in file.credentials.iter().filter(|_| resolve) {
             match src.resolve(dir.as_deref()) {
                 Ok(Some(v)) => {
                     credentials.insert(*role, v);
                 }
                 Ok(None) => {}
-                Err(why) => errors.push(source.error_at(
-                    role.name(),
-                    "",
-                    format!("credential `{}`: {why}", role.name()),
-                )),
+                Err(why) => errors.push(
+                    source.key_error(role.name(), format!("credential `{}`: {why}", role.name())),
+                ),
             }
         }
         if let Some(statuses) = file.denial_statuses {
@@ -462,5 +471,35 @@ mod tests {
             err.contains("p.yaml:3:3: unknown endpoint `logn` (did you mean `login`?)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn json_file_credentials_and_missing_files() {
+        let dir = std::env::temp_dir().join(format!("lc-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("creds.json"),
+            r#"{"api_key": "lel_fromjsonfile00000001", "email": ""}"#,
+        )
+        .unwrap();
+        let text = "base_url: http://127.0.0.1:1\ncredentials:\n  # api_key: a comment\n  api_key: {file: creds.json, pointer: /api_key}\n  email: {file: creds.json, pointer: /email}\n  admin_token: {file: missing.txt}\n";
+        let path = dir.join("p.yaml");
+        let src = Source::inline(path.to_str().unwrap(), text);
+        let err = Target::from_source(&src, Spec::builtin())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("p.yaml:6:3: credential `admin_token`: cannot read"),
+            "{err}"
+        );
+        assert_eq!(Target::check_source(&src, Spec::builtin()).unwrap(), 3);
+        let ok = text.replace("  admin_token: {file: missing.txt}\n", "");
+        let t = Target::from_source(
+            &Source::inline(path.to_str().unwrap(), &ok),
+            Spec::builtin(),
+        )
+        .unwrap();
+        assert_eq!(t.credential(Role::ApiKey), Some("lel_fromjsonfile00000001"));
+        assert_eq!(t.credential(Role::Email), None);
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub enum SecretSource {
     Env(String),
     File(PathBuf),
+    JsonFile(PathBuf, String),
 }
 
 impl fmt::Display for SecretSource {
@@ -18,6 +19,7 @@ impl fmt::Display for SecretSource {
         match self {
             SecretSource::Env(n) => write!(f, "environment variable {n}"),
             SecretSource::File(p) => write!(f, "file {}", p.display()),
+            SecretSource::JsonFile(p, ptr) => write!(f, "{ptr} in file {}", p.display()),
         }
     }
 }
@@ -50,19 +52,34 @@ impl<'de> Deserialize<'de> for SecretSource {
                 Err(E::custom(INLINE))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut found = None;
+                let (mut env, mut file, mut pointer) = (None, None, None);
                 while let Some(key) = map.next_key::<String>()? {
                     let value: String = map.next_value()?;
-                    if found.is_some() {
-                        return Err(de::Error::custom("give exactly one of env or file"));
+                    match key.as_str() {
+                        "env" => env = Some(value),
+                        "file" => file = Some(PathBuf::from(value)),
+                        "pointer" => pointer = Some(value),
+                        other => {
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["env", "file", "pointer"],
+                            ));
+                        }
                     }
-                    found = Some(match key.as_str() {
-                        "env" => SecretSource::Env(value),
-                        "file" => SecretSource::File(PathBuf::from(value)),
-                        other => return Err(de::Error::unknown_field(other, &["env", "file"])),
-                    });
                 }
-                found.ok_or_else(|| de::Error::custom("give env: NAME or file: PATH"))
+                match (env, file, pointer) {
+                    (Some(n), None, None) => Ok(SecretSource::Env(n)),
+                    (None, Some(f), None) => Ok(SecretSource::File(f)),
+                    (None, Some(f), Some(p)) if p.starts_with('/') => {
+                        Ok(SecretSource::JsonFile(f, p))
+                    }
+                    (None, Some(_), Some(_)) => Err(de::Error::custom(
+                        "pointer is a JSON pointer, e.g. /api_key",
+                    )),
+                    (Some(_), Some(_), _) => Err(de::Error::custom("give env or file, not both")),
+                    (Some(_), None, Some(_)) => Err(de::Error::custom("pointer goes with file")),
+                    (None, None, _) => Err(de::Error::custom("give env: NAME or file: PATH")),
+                }
             }
         }
         d.deserialize_any(V)
@@ -73,16 +90,29 @@ impl SecretSource {
     /// The value, or why there is none. A missing environment variable is not an error (the
     /// credential is optional); an unreadable file is, since the user named it.
     pub fn resolve(&self, relative_to: Option<&std::path::Path>) -> Result<Option<String>, String> {
+        let read = |path: &PathBuf| {
+            let path = match relative_to {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path.clone(),
+            };
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        };
         match self {
             SecretSource::Env(name) => Ok(std::env::var(name).ok().filter(|v| !v.is_empty())),
             SecretSource::File(path) => {
-                let path = match relative_to {
-                    Some(dir) if path.is_relative() => dir.join(path),
-                    _ => path.clone(),
-                };
-                std::fs::read_to_string(&path)
-                    .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                read(path).map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
+            }
+            SecretSource::JsonFile(path, pointer) => {
+                let text = read(path)?;
+                // The error never quotes the file: it holds secrets.
+                let doc: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("{} is not JSON (line {})", path.display(), e.line()))?;
+                match doc.pointer(pointer) {
+                    Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+                    Some(serde_json::Value::String(_)) | None => Ok(None),
+                    Some(_) => Err(format!("{pointer} in {} is not a string", path.display())),
+                }
             }
         }
     }

@@ -82,8 +82,9 @@ pub struct Step {
     /// Runs the step once for each value, bound to the variable `var`.
     #[serde(default)]
     pub for_each: Option<ForEach>,
-    /// Sends the request this many times: a number, or `over_limit:<category>` for that
-    /// category's limit plus a margin (so a scenario follows the spec's numbers). With
+    /// Sends the request this many times: a number, or `over_limit:<category>` for more than
+    /// any reading of that category's limit admits in a short burst (twice the limit plus 10;
+    /// a scenario so follows the spec's numbers). With
     /// `parallel`, the requests go that many at a time.
     #[serde(default)]
     pub repeat: Option<Repeat>,
