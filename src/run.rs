@@ -140,22 +140,25 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         target.redactor(),
     )?;
     let collected = Collected::default();
-    let mut error = probe.preflight().await.err();
-    if error.is_none() {
+    // The preflight is raced with Ctrl-C too: against a target that accepts and never answers it
+    // waits the whole request timeout, and a Ctrl-C then must still end the run with a report.
+    let work = async {
+        probe.preflight().await?;
         let progress = crate::progress::make(scenarios.len(), args.quiet);
-        let work = engine::execute(
+        engine::execute(
             &target,
             &probe,
             &scenarios,
             seed,
             &collected,
             progress.as_ref(),
-        );
-        tokio::select! {
-            r = work => error = r.err(),
-            _ = tokio::signal::ctrl_c() => error = Some(Error::Target("interrupted (Ctrl-C): the report holds what was judged so far".into())),
-        }
-    }
+        )
+        .await
+    };
+    let error = tokio::select! {
+        r = work => r.err(),
+        _ = tokio::signal::ctrl_c() => Some(Error::Target("interrupted (Ctrl-C): the report holds what was judged so far".into())),
+    };
     if let Some(s) = server {
         s.shutdown().await;
     }

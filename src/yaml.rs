@@ -44,11 +44,13 @@ impl Source {
             .location()
             .map(|l| (l.line(), l.column()))
             .unwrap_or((1, 1));
-        let mut message = e.to_string();
-        // serde_yaml_ng appends " at line L column C"; the position is already in front.
-        if let Some(i) = message.find(" at line ") {
-            message.truncate(i);
-        }
+        // serde_yaml_ng says " at line L column C" after the problem; the position is already in
+        // front. A syntax error may go on with its context (", while parsing a flow sequence at
+        // line 3 column 14": where the unclosed bracket is), which is kept.
+        let mut message =
+            e.to_string()
+                .replacen(&format!(" at line {line} column {column}"), "", 1);
+        message.push_str(&suggestion(&message));
         FileError::new(&self.path, line, column, message)
     }
 
@@ -105,6 +107,22 @@ impl Source {
         }
         fallback.unwrap_or((1, 1))
     }
+}
+
+/// " (did you mean `x`?)" for serde's "unknown field `y`, expected one of `x`, ..." and
+/// "unknown variant" messages, from the names the message lists.
+fn suggestion(message: &str) -> String {
+    let Some(rest) = ["unknown field `", "unknown variant `"]
+        .iter()
+        .find_map(|p| message.split_once(p).map(|(_, r)| r))
+    else {
+        return String::new();
+    };
+    let Some((name, listed)) = rest.split_once('`') else {
+        return String::new();
+    };
+    let known: Vec<&str> = listed.split('`').skip(1).step_by(2).collect();
+    crate::error::did_you_mean(name, known)
 }
 
 /// Byte offset of `needle` in `line` where it is not part of a longer word.
@@ -191,5 +209,35 @@ mod tests {
         assert_eq!((e.line, e.column), (2, 1));
         assert!(e.message.contains("unknown field `b`"), "{}", e.message);
         assert!(e.to_string().starts_with("t.yaml:2:1: "));
+    }
+
+    #[test]
+    fn unknown_names_get_a_suggestion_and_syntax_errors_keep_their_context() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct T {
+            expect: Option<u32>,
+            name: Option<Vec<u32>>,
+        }
+        let e = Source::inline("t.yaml", "expct: 1\n")
+            .parse::<T>()
+            .unwrap_err();
+        assert!(
+            e.message.ends_with("(did you mean `expect`?)"),
+            "{}",
+            e.message
+        );
+        let e = Source::inline("t.yaml", "a:\n  b: [1, 2\n  c: []\n")
+            .parse::<serde_yaml_ng::Value>()
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (3, 4), "{}", e.message);
+        assert!(
+            e.message
+                .contains("while parsing a flow sequence at line 2 column 6"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("at line 3"), "{}", e.message);
     }
 }

@@ -127,9 +127,8 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
     // 1. Drain every budget (whatever earlier use left) until its first refusal.
     let drained = futures::future::join_all(lanes.iter().map(|l| drain(l, scope))).await;
     for (lane, result) in lanes.iter_mut().zip(drained) {
-        let (outcomes, verdict) = result;
+        let (outcomes, verdict) = result?;
         for o in &outcomes {
-            scope.health.record(o, scope.probe.base_url())?;
             push_event(&mut lane.timeline, o, "drain", scope);
         }
         scope.requests += outcomes.len() as u64;
@@ -141,7 +140,7 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
     }
 
     // 2. Wait until every lane is fresh, 3. burst each category, probing the others between.
-    wait_fresh(&mut lanes, scope).await;
+    wait_fresh(&mut lanes, scope).await?;
     let mut results: Vec<Option<BurstResult>> = Vec::new();
     for i in 0..lanes.len() {
         let r = burst(&mut lanes[i], scope).await?;
@@ -165,7 +164,7 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             .filter(|(i, _)| retry.contains(i))
             .map(|(_, l)| l)
             .collect();
-        wait_fresh_refs(&mut again, scope).await;
+        wait_fresh_refs(&mut again, scope).await?;
         for lane in again {
             let idx = results
                 .iter()
@@ -192,7 +191,8 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
     if let Some(clause) = &s.retry_clause {
         let waits =
             futures::future::join_all(lanes.iter().map(|l| retry_after_wait(l, scope))).await;
-        for (lane, (outcome, waited)) in lanes.iter_mut().zip(waits) {
+        for (lane, waited) in lanes.iter_mut().zip(waits) {
+            let (outcome, waited) = waited?;
             if let Some((from, to)) = waited {
                 lane.timeline.waits.push(TimelineWait {
                     from_ms: from,
@@ -202,7 +202,6 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             }
             let Some(outcome) = outcome else { continue };
             scope.requests += 1;
-            scope.health.record(&outcome, scope.probe.base_url())?;
             push_event(&mut lane.timeline, &outcome, "retry", scope);
             let ra = lane
                 .last_refusal
@@ -265,8 +264,9 @@ fn push_event(t: &mut Timeline, o: &Outcome, phase: &str, scope: &Scope) {
 
 type Verdict = Option<(Status, String, Evidence)>;
 
-/// Sends requests one at a time until the first refusal; bounded in count and time.
-async fn drain(lane: &Lane, scope: &Scope<'_>) -> (Vec<Outcome>, Verdict) {
+/// Sends requests one at a time until the first refusal; bounded in count and time. `Err` when
+/// the target is taken for gone.
+async fn drain(lane: &Lane, scope: &Scope<'_>) -> Result<(Vec<Outcome>, Verdict), Error> {
     let limit = lane.category.limit;
     let window = lane.category.window;
     // Even a fixed window rolling over mid-drain admits at most twice the limit.
@@ -274,12 +274,12 @@ async fn drain(lane: &Lane, scope: &Scope<'_>) -> (Vec<Outcome>, Verdict) {
     let started = Instant::now();
     let mut outcomes: Vec<Outcome> = Vec::new();
     for _ in 0..bound {
-        let o = scope.probe.send(lane.request.clone()).await;
+        let o = scope.health.send(scope.probe, lane.request.clone()).await?;
         let code = o.status();
         outcomes.push(o);
         match code {
             None => {
-                return (
+                return Ok((
                     outcomes,
                     Some((
                         Status::Inconclusive,
@@ -289,16 +289,16 @@ async fn drain(lane: &Lane, scope: &Scope<'_>) -> (Vec<Outcome>, Verdict) {
                         ),
                         Evidence::default(),
                     )),
-                );
+                ));
             }
-            Some(c) if is_refusal(c, scope) => return (outcomes, None),
+            Some(c) if is_refusal(c, scope) => return Ok((outcomes, None)),
             Some(c) if scope.target.spec.auth.denial_statuses.contains(&c) => {
                 let last = outcomes
                     .last()
                     .map(|o| scope.probe.exchange(o))
                     .into_iter()
                     .collect();
-                return (
+                return Ok((
                     outcomes,
                     Some((
                         Status::Inconclusive,
@@ -311,7 +311,7 @@ async fn drain(lane: &Lane, scope: &Scope<'_>) -> (Vec<Outcome>, Verdict) {
                             exchanges: last,
                         },
                     )),
-                );
+                ));
             }
             Some(_) => {}
         }
@@ -353,7 +353,7 @@ async fn drain(lane: &Lane, scope: &Scope<'_>) -> (Vec<Outcome>, Verdict) {
             Evidence::default(),
         ))
     };
-    (outcomes, verdict)
+    Ok((outcomes, verdict))
 }
 
 fn judge_refusal_status(s: &RateLimitScenario, lane: &Lane, last: Option<&Outcome>, scope: &Scope) {
@@ -384,13 +384,13 @@ fn judge_refusal_status(s: &RateLimitScenario, lane: &Lane, last: Option<&Outcom
     }
 }
 
-async fn wait_fresh(lanes: &mut [Lane], scope: &Scope<'_>) {
+async fn wait_fresh(lanes: &mut [Lane], scope: &Scope<'_>) -> Result<(), Error> {
     let mut refs: Vec<&mut Lane> = lanes.iter_mut().collect();
-    wait_fresh_refs(&mut refs, scope).await;
+    wait_fresh_refs(&mut refs, scope).await
 }
 
 /// Waits until every lane has been idle for `fresh_after_windows` of its windows.
-async fn wait_fresh_refs(lanes: &mut [&mut Lane], scope: &Scope<'_>) {
+async fn wait_fresh_refs(lanes: &mut [&mut Lane], scope: &Scope<'_>) -> Result<(), Error> {
     let windows = scope.target.spec.rate_limits.fresh_after_windows.max(1);
     let deadline = lanes
         .iter()
@@ -398,7 +398,7 @@ async fn wait_fresh_refs(lanes: &mut [&mut Lane], scope: &Scope<'_>) {
         .max()
         .unwrap_or_else(Instant::now);
     let from = scope.probe.elapsed_ms();
-    tokio::time::sleep_until(deadline.into()).await;
+    scope.health.sleep_until(deadline).await?;
     let to = scope.probe.elapsed_ms();
     for l in lanes.iter_mut() {
         l.used_since_fresh = 0;
@@ -409,6 +409,7 @@ async fn wait_fresh_refs(lanes: &mut [&mut Lane], scope: &Scope<'_>) {
             reason: "until fresh".into(),
         });
     }
+    Ok(())
 }
 
 struct BurstResult {
@@ -465,16 +466,17 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
     let size = (limit.saturating_sub(lane.used_since_fresh) + extra) as usize;
     let first_send = scope.probe.elapsed_ms();
     let req = lane.request.clone();
-    let probe = scope.probe.clone();
-    let outcomes: Vec<Outcome> = futures::stream::iter(0..size)
-        .map(|_| {
-            let p = probe.clone();
-            let r = req.clone();
-            async move { p.send(r).await }
-        })
-        .buffer_unordered(BURST_CONCURRENCY)
-        .collect()
-        .await;
+    let (probe, health) = (scope.probe, scope.health);
+    let mut sends = futures::stream::iter(0..size)
+        .map(|_| health.send(probe, req.clone()))
+        .buffer_unordered(BURST_CONCURRENCY);
+    // Health is recorded as answers come, so a target gone mid-burst ends it at once (the
+    // requests in flight and not yet sent are dropped with the stream).
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(size);
+    while let Some(o) = sends.next().await {
+        outcomes.push(o?);
+    }
+    drop(sends);
     lane.last_request = Some(Instant::now());
     let mut admitted = 0u32;
     let mut last_admitted_ms = first_send;
@@ -483,7 +485,6 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
     let mut denied = 0;
     for o in &outcomes {
         scope.requests += 1;
-        scope.health.record(o, scope.probe.base_url())?;
         push_event(&mut lane.timeline, o, "burst", scope);
         match o.status() {
             None => transport += 1,
@@ -693,20 +694,21 @@ async fn per_identity(
 }
 
 /// Waits the last refusal's Retry-After (never longer than the window plus a second) and sends.
-async fn retry_after_wait(lane: &Lane, scope: &Scope<'_>) -> (Option<Outcome>, Option<(f64, f64)>) {
+async fn retry_after_wait(
+    lane: &Lane,
+    scope: &Scope<'_>,
+) -> Result<(Option<Outcome>, Option<(f64, f64)>), Error> {
     let Some((refusal, received)) = &lane.last_refusal else {
-        return (None, None);
+        return Ok((None, None));
     };
     let Some(ra) = scope.retry_after(refusal) else {
-        return (None, None);
+        return Ok((None, None));
     };
     let cap = lane.category.window + Duration::from_secs(1);
     let wait = Duration::from_secs(ra).min(cap);
     let from = scope.probe.elapsed_ms();
-    tokio::time::sleep_until((*received + wait).into()).await;
+    scope.health.sleep_until(*received + wait).await?;
     let to = scope.probe.elapsed_ms();
-    (
-        Some(scope.probe.send(lane.request.clone()).await),
-        Some((from, to)),
-    )
+    let outcome = scope.health.send(scope.probe, lane.request.clone()).await?;
+    Ok((Some(outcome), Some((from, to))))
 }

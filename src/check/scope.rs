@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rand::rngs::StdRng;
 use reqwest::Method;
+use tokio::sync::watch;
 
 use super::template::{Env, TemplateError, expand, expand_json};
 use crate::error::Error;
@@ -41,14 +42,29 @@ impl Findings {
     }
 }
 
-/// Run-wide health of the target, shared by every scenario.
-#[derive(Clone, Default)]
+/// Run-wide health of the target, shared by every scenario. Once the target is taken for gone
+/// (too many transport errors in a row) it stays gone: every request still in flight and every
+/// wait is abandoned at once and every later request refused, so the run ends within about one
+/// request timeout of the target going silent, not one timeout per request in flight or queued
+/// (a burst against a hanging target would otherwise wait out its timeouts round after round).
+#[derive(Clone)]
 pub struct Health {
     consecutive_errors: Arc<AtomicU32>,
+    gone: Arc<watch::Sender<Option<String>>>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            consecutive_errors: Arc::default(),
+            gone: Arc::new(watch::channel(None).0),
+        }
+    }
 }
 
 impl Health {
     pub fn record(&self, outcome: &Outcome, base_url: &str) -> Result<(), Error> {
+        self.check()?;
         match &outcome.result {
             Ok(_) => {
                 self.consecutive_errors.store(0, Ordering::Relaxed);
@@ -57,14 +73,65 @@ impl Health {
             Err(e) => {
                 let n = self.consecutive_errors.fetch_add(1, Ordering::Relaxed) + 1;
                 if n >= MAX_CONSECUTIVE_TRANSPORT_ERRORS {
-                    Err(Error::Target(format!(
-                        "{base_url} stopped answering ({n} failures in a row; last: {e})"
-                    )))
+                    let why =
+                        format!("{base_url} stopped answering ({n} failures in a row; last: {e})");
+                    self.gone.send_if_modified(|g| {
+                        let first = g.is_none();
+                        if first {
+                            *g = Some(why);
+                        }
+                        first
+                    });
+                    self.check()
                 } else {
                     Ok(())
                 }
             }
         }
+    }
+
+    /// `Err` once the target is taken for gone.
+    pub fn check(&self) -> Result<(), Error> {
+        match &*self.gone.borrow() {
+            Some(why) => Err(Error::Target(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Resolves when the target is taken for gone.
+    async fn gone(&self) -> Error {
+        let mut rx = self.gone.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let why = rx
+            .wait_for(Option::is_some)
+            .await
+            .map(|g| g.clone().unwrap_or_default());
+        Error::Target(why.unwrap_or_else(|_| "the run ended".into()))
+    }
+
+    /// Sends and records the outcome; abandoned as soon as the target is taken for gone.
+    pub async fn send(&self, probe: &Probe, request: Request) -> Result<Outcome, Error> {
+        self.check()?;
+        tokio::select! {
+            o = probe.send(request) => {
+                self.record(&o, probe.base_url())?;
+                Ok(o)
+            }
+            e = self.gone() => Err(e),
+        }
+    }
+
+    /// Sleeps until `deadline`; cut short with `Err` when the target is taken for gone.
+    pub async fn sleep_until(&self, deadline: Instant) -> Result<(), Error> {
+        self.check()?;
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline.into()) => Ok(()),
+            e = self.gone() => Err(e),
+        }
+    }
+
+    pub async fn sleep(&self, d: Duration) -> Result<(), Error> {
+        self.sleep_until(Instant::now() + d).await
     }
 }
 
@@ -139,8 +206,7 @@ impl<'a> Scope<'a> {
     /// Sends, counts, and ends the run if the target is gone.
     pub async fn send(&mut self, request: Request) -> Result<Outcome, Error> {
         self.requests += 1;
-        let outcome = self.probe.send(request).await;
-        self.health.record(&outcome, self.probe.base_url())?;
+        let outcome = self.health.send(self.probe, request).await?;
         if let Some(ra) = self.retry_after(&outcome) {
             self.last_retry_after = Some(ra);
         }

@@ -62,7 +62,7 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
             WaitFor::Duration(d) => d,
             WaitFor::RetryAfter => Duration::from_secs(scope.last_retry_after.unwrap_or(1)),
         };
-        tokio::time::sleep(d).await;
+        scope.health.sleep(d).await?;
         return Ok(None);
     }
     if let Some(a) = &step.assert {
@@ -119,18 +119,17 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
         let mut batch = Vec::new();
         for _ in 0..times {
             if parallel > 1 {
-                let sends = (0..parallel).map(|_| scope.probe.send(req.clone()));
+                let sends = (0..parallel).map(|_| scope.health.send(scope.probe, req.clone()));
                 let results = futures::future::join_all(sends).await;
                 for o in results {
                     scope.requests += 1;
-                    scope.health.record(&o, scope.probe.base_url())?;
-                    batch.push(o);
+                    batch.push(o?);
                 }
             } else {
                 let mut o = scope.send(req.clone()).await?;
                 let mut tries = 0;
                 while !expects_over && o.status() == Some(over) && tries < RATE_LIMIT_RETRIES {
-                    tokio::time::sleep(scope.backoff(&o)).await;
+                    scope.health.sleep(scope.backoff(&o)).await?;
                     o = scope.send(req.clone()).await?;
                     tries += 1;
                 }

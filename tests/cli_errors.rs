@@ -1,0 +1,306 @@
+//! Bad input through the binary, golden-style: each broken file is checked by `validate FILE` and
+//! by the `run` option that takes it, and both must exit 2 with `FILE:LINE:COLUMN: message` at the
+//! exact position, a did-you-mean where a near name exists, and no request sent (every run points
+//! at a loopback listener that must see no connection). Then the command-line mistakes.
+
+mod common_cli;
+
+use std::path::Path;
+
+use common_cli::{Output, Watched, conform};
+
+/// Which `run` option takes the file.
+#[derive(Clone, Copy)]
+enum Kind {
+    Scenarios,
+    Profile,
+    Spec,
+}
+
+struct Case {
+    name: &'static str,
+    kind: Kind,
+    text: String,
+    line: usize,
+    column: usize,
+    /// The message right after `FILE:LINE:COLUMN: `.
+    message: &'static str,
+    /// How the message ends (the did-you-mean), if it must.
+    ends: Option<&'static str>,
+}
+
+/// A step that is valid, for the cases that break one thing in it.
+fn scenario(step_request: &str, extra: &str) -> String {
+    format!(
+        "scenarios:\n  - name: x\n    clauses: [AUTH-NO-CREDENTIALS]\n    steps:\n      - name: s\n        clause: AUTH-NO-CREDENTIALS\n        request: {step_request}\n{extra}"
+    )
+}
+
+fn cases(target: &str) -> Vec<Case> {
+    let spec =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/lelantos.yaml"))
+            .expect("the built-in spec");
+    // The spec with its first clause's `level` misspelt, and where that is.
+    let (n, line) = spec
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.trim_start().starts_with("level: "))
+        .expect("a clause level");
+    let spec_line = n + 1;
+    let spec_column = line.len() - line.trim_start().len() + 1;
+    let bad_spec = spec.replacen(line, &line.replacen("level:", "levle:", 1), 1);
+    vec![
+        Case {
+            name: "yaml-syntax",
+            kind: Kind::Scenarios,
+            text: "scenarios:\n  - name: x\n    clauses: [AUTH-NO-CREDENTIALS\n    steps: []\n"
+                .into(),
+            line: 4,
+            column: 10,
+            message: "did not find expected ',' or ']', while parsing a flow sequence at line 3 column 14",
+            ends: None,
+        },
+        Case {
+            name: "unknown-step-field",
+            kind: Kind::Scenarios,
+            text: scenario(
+                "{endpoint: list_sandboxes, as: none}",
+                "        expct: {status: denied}\n",
+            ),
+            line: 8,
+            column: 9,
+            message: "scenarios[0].steps[0]: unknown field `expct`, expected one of ",
+            ends: Some("(did you mean `expect`?)"),
+        },
+        Case {
+            name: "unknown-clause",
+            kind: Kind::Scenarios,
+            text: "scenarios:\n  - name: x\n    clauses: [AUTH-NO-CREDENTIALS, AUTH-KEY-HEADR]\n    steps:\n      - name: s\n        clause: AUTH-NO-CREDENTIALS\n        request: {endpoint: list_sandboxes, as: none}\n".into(),
+            line: 3,
+            column: 36,
+            message: "unknown clause id `AUTH-KEY-HEADR` (did you mean `AUTH-KEY-HEADER`?)",
+            ends: None,
+        },
+        Case {
+            name: "unknown-endpoint",
+            kind: Kind::Scenarios,
+            text: scenario("{endpoint: list_sandboxs, as: none}", ""),
+            line: 7,
+            column: 29,
+            message: "unknown endpoint `list_sandboxs` (did you mean `list_sandboxes`?)",
+            ends: None,
+        },
+        Case {
+            name: "unknown-role",
+            kind: Kind::Scenarios,
+            text: scenario("{endpoint: list_sandboxes, as: api_kee}", ""),
+            line: 7,
+            column: 49,
+            message: "unknown role `api_kee` (did you mean `api_key`?)",
+            ends: None,
+        },
+        Case {
+            name: "unknown-filter",
+            kind: Kind::Scenarios,
+            // The position is the template's (inside the quotes).
+            text: scenario(
+                "{endpoint: list_sandboxes, as: {api_key: \"{{api_key|uper}}\"}}",
+                "",
+            ),
+            line: 7,
+            column: 60,
+            message: "unknown filter `uper` (did you mean `upper`?)",
+            ends: None,
+        },
+        Case {
+            name: "inline-secret",
+            kind: Kind::Profile,
+            text: format!(
+                "base_url: {target}\ncredentials:\n  api_key: lel_abcPlantedInlineSecret0042\n"
+            ),
+            line: 3,
+            column: 12,
+            message: "credentials.api_key: inline secrets are refused: write {env: NAME} or {file: PATH}, never the value itself",
+            ends: None,
+        },
+        Case {
+            name: "unknown-credential-role",
+            kind: Kind::Profile,
+            text: format!("base_url: {target}\ncredentials:\n  api_kee: {{env: LELANTOS_API_KEY}}\n"),
+            line: 3,
+            column: 3,
+            message: "credentials: unknown variant `api_kee`, expected one of ",
+            ends: Some("(did you mean `api_key`?)"),
+        },
+        Case {
+            name: "unknown-spec-field",
+            kind: Kind::Spec,
+            text: bad_spec,
+            line: spec_line,
+            column: spec_column,
+            message: "clauses[0]: unknown field `levle`, expected one of ",
+            ends: Some("(did you mean `level`?)"),
+        },
+    ]
+}
+
+/// The one line of stderr must be `error: FILE:LINE:COLUMN: message...`.
+fn check_stderr(case: &Case, file: &str, command: &str, out: &Output) -> Vec<String> {
+    let mut problems = Vec::new();
+    let what = format!("{} via `{command}`", case.name);
+    if out.code != Some(2) {
+        problems.push(format!(
+            "{what}: exit {:?}, not 2: {}",
+            out.code, out.stderr
+        ));
+    }
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let want = format!(
+        "error: {file}:{}:{}: {}",
+        case.line, case.column, case.message
+    );
+    match lines.as_slice() {
+        [one] => {
+            if !one.starts_with(&want) {
+                problems.push(format!("{what}:\n  got  {one}\n  want {want}"));
+            }
+            if let Some(end) = case.ends
+                && !one.ends_with(end)
+            {
+                problems.push(format!("{what}: does not end with {end}: {one}"));
+            }
+        }
+        _ => problems.push(format!("{what}: not one line of stderr: {:?}", out.stderr)),
+    }
+    if out.stdout.contains("PlantedInlineSecret") || out.stderr.contains("PlantedInlineSecret") {
+        problems.push(format!("{what}: the inline secret was echoed"));
+    }
+    problems
+}
+
+#[test]
+fn broken_files_are_refused_at_their_position_before_any_request() {
+    let watched = Watched::new();
+    let dir = tempfile::tempdir().unwrap();
+    let report_dir = dir.path().join("report");
+    let report_dir = report_dir.to_str().unwrap();
+    let mut problems = Vec::new();
+    for case in cases(&watched.url) {
+        let path = dir.path().join(format!("{}.yaml", case.name));
+        std::fs::write(&path, &case.text).unwrap();
+        let file = path.to_str().unwrap();
+
+        let out = conform(&["validate", file]);
+        problems.extend(check_stderr(&case, file, "validate", &out));
+
+        let run: Vec<&str> = match case.kind {
+            Kind::Scenarios => vec!["--scenarios", file, "--target", &watched.url],
+            Kind::Spec => vec!["--spec", file, "--target", &watched.url],
+            Kind::Profile => vec!["--profile", file],
+        };
+        let mut args = vec!["run", "--report-dir", report_dir];
+        args.extend(&run);
+        let out = conform(&args);
+        problems.extend(check_stderr(&case, file, &args[3..].join(" "), &out));
+    }
+    assert_eq!(watched.connections(), 0, "a broken file let a request out");
+    assert!(
+        !Path::new(report_dir).exists(),
+        "a report was written for a broken file"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_error_of_a_file_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.yaml");
+    std::fs::write(
+        &path,
+        scenario("{endpoint: list_sandboxs, as: api_kee}", ""),
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let out = conform(&["validate", file]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("{file}:7:29: unknown endpoint `list_sandboxs`")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("{file}:7:48: unknown role `api_kee`")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn command_line_mistakes_exit_2_without_a_request() {
+    let watched = Watched::new();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.yaml");
+    std::fs::write(&profile, format!("base_url: {}\n", watched.url)).unwrap();
+    let profile = profile.to_str().unwrap();
+    let report = dir.path().join("report");
+    let report = report.to_str().unwrap();
+    let t = watched.url.as_str();
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        ("unknown flag", vec!["run", "--bogus"], "'--bogus'"),
+        (
+            "unknown fault",
+            vec!["serve", "--addr", "127.0.0.1:0", "--fault", "nope"],
+            "unknown fault `nope`",
+        ),
+        (
+            "unknown format",
+            vec!["run", "--target", t, "--format", "xml"],
+            "unknown format `xml`",
+        ),
+        (
+            "glob matching no clause",
+            vec!["run", "--target", t, "--only", "NOPE-*"],
+            "--only NOPE-*: matches no clause id",
+        ),
+        (
+            "target and profile",
+            vec!["run", "--target", t, "--profile", profile],
+            "give --target or --profile, not both",
+        ),
+        (
+            "embedded-only option with a target",
+            vec!["run", "--target", t, "--window", "3s"],
+            "apply to the embedded server only",
+        ),
+        (
+            "not a URL",
+            vec!["run", "--target", "127.0.0.1:1"],
+            "is not a URL",
+        ),
+        (
+            "missing scenario file",
+            vec!["run", "--target", t, "--scenarios", "/nonexistent/s.yaml"],
+            "/nonexistent/s.yaml: cannot read",
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (name, mut args, needle) in cases {
+        if args[0] == "run" {
+            args.extend(["--report-dir", report]);
+        }
+        let out = conform(&args);
+        if out.code != Some(2) || !out.stderr.contains(needle) {
+            problems.push(format!(
+                "{name}: exit {:?} (want 2), stderr without `{needle}`: {}",
+                out.code, out.stderr
+            ));
+        }
+        if out.stderr.contains("panicked") {
+            problems.push(format!("{name}: panicked: {}", out.stderr));
+        }
+    }
+    assert_eq!(watched.connections(), 0, "a usage error let a request out");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

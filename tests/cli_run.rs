@@ -1,0 +1,123 @@
+//! `run` through the binary when it cannot complete: an unreachable target (exit 3 at once, the
+//! URL and the cause on stderr) and Ctrl-C mid-run (exit 3, a report with `verdict: error` and
+//! the clauses judged so far).
+
+mod common_cli;
+
+use std::time::Duration;
+
+use common_cli::{closed_port, conform, spawn, wait};
+
+#[test]
+fn an_unreachable_target_exits_3_naming_the_url_and_the_cause() {
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let out = conform(&[
+        "run",
+        "--target",
+        &url,
+        "--report-dir",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(out.took < Duration::from_secs(5), "took {:?}", out.took);
+    assert!(out.stderr.contains(&url), "{}", out.stderr);
+    assert!(
+        out.stderr.to_lowercase().contains("connection refused"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_mid_run_exits_3_with_a_report_of_what_was_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    // A 3 s window: 1.5 s in, the embedded run is in its rate-limit stage (it needs ~7 s).
+    let child = spawn(&[
+        "run",
+        "--window",
+        "3s",
+        "--quiet",
+        "--report-dir",
+        report.to_str().unwrap(),
+    ]);
+    let pid = child.id() as libc::pid_t;
+    let signal = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        // SAFETY: kill(2) on the child's pid; the child is not reaped before `wait` below.
+        unsafe { libc::kill(pid, libc::SIGINT) }
+    });
+    let out = wait(child, Duration::from_secs(30));
+    assert_eq!(signal.join().unwrap(), 0, "SIGINT delivered");
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(
+        out.took < Duration::from_secs(5),
+        "took {:?} to stop",
+        out.took
+    );
+    let text = std::fs::read_to_string(report.join("compliance.json")).expect("compliance.json");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("compliance.json parses");
+    assert_eq!(doc["verdict"], "error", "{text}");
+    assert!(
+        doc["error"].as_str().unwrap_or("").contains("interrupted"),
+        "{}",
+        doc["error"]
+    );
+    let passed = doc["clauses"]
+        .as_array()
+        .expect("clauses")
+        .iter()
+        .filter(|c| c["status"] == "pass")
+        .count();
+    assert!(
+        passed > 0,
+        "no clause judged before the interruption: {text}"
+    );
+    // The rate-limit stage had not finished: some of its clauses are not judged.
+    let unjudged_rl = doc["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"].as_str().is_some_and(|id| id.starts_with("RL-")))
+        .any(|c| c["status"] != "pass");
+    assert!(
+        unjudged_rl,
+        "every RL clause passed: not interrupted mid-run? {text}"
+    );
+}
+
+/// Ctrl-C while the first request waits on a target that accepts and never answers (the
+/// preflight would wait its whole 15 s timeout): still exit 3 and a report.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_waiting_on_a_silent_target_exits_3_with_a_report() {
+    let silent = common_cli::Watched::new();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let child = spawn(&[
+        "run",
+        "--target",
+        &silent.url,
+        "--quiet",
+        "--report-dir",
+        report.to_str().unwrap(),
+    ]);
+    let pid = child.id() as libc::pid_t;
+    let signal = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        // SAFETY: kill(2) on the child's pid; the child is not reaped before `wait` below.
+        unsafe { libc::kill(pid, libc::SIGINT) }
+    });
+    let out = wait(child, Duration::from_secs(30));
+    assert_eq!(signal.join().unwrap(), 0, "SIGINT delivered");
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(out.took < Duration::from_secs(5), "took {:?}", out.took);
+    assert!(silent.connections() > 0, "the run never tried the target");
+    let text = std::fs::read_to_string(report.join("compliance.json")).expect("compliance.json");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("compliance.json parses");
+    assert_eq!(doc["verdict"], "error", "{text}");
+}
