@@ -176,6 +176,7 @@ async fn serve(spec: Arc<Spec>, opts: ServeOptions, out: Option<PathBuf>) -> Res
     }
     // The extra keys are in the file; the server keeps only their digests.
     server.credentials.extra_api_keys = Vec::new();
+    reference::release_free_memory();
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{}", server.addr);
     let _ = stdout.flush();

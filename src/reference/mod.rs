@@ -221,10 +221,27 @@ async fn sweep(app: Weak<App>, mut stopped: watch::Receiver<bool>, every: Durati
         }
         let Some(app) = app.upgrade() else { return };
         let _ = tokio::task::spawn_blocking(move || {
-            app.limiter.sweep();
+            let before = app.limiter.len();
+            let after = app.limiter.sweep();
             app.sessions.sweep();
+            if before.saturating_sub(after) >= TRIM_AFTER_EVICTING {
+                release_free_memory();
+            }
         })
         .await;
+    }
+}
+
+/// A sweep that evicts at least this many states hands freed memory back to the OS.
+const TRIM_AFTER_EVICTING: usize = 10_000;
+
+/// Returns memory the allocator holds but no longer uses to the OS, so RSS falls after a load
+/// spike (glibc keeps freed heap pages otherwise). A no-op on other allocators.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own free lists; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
