@@ -72,9 +72,9 @@ rss() { # rss PID FIELD: kB of VmRSS or VmHWM
 }
 mib() { echo "$(($1 / 1024)) MiB"; }
 
-run_wrk() { # run_wrk URL DURATION OUT
+run_wrk() { # run_wrk URL DURATION OUT [START]: START is the index of the first key to send
   wrk -t "$THREADS" -c "$CONNECTIONS" -d "$2" --latency -s benches/rotate_keys.lua "$1" \
-    -- "$WORK/keys.txt" "$HEADER" "$THREADS" >"$3"
+    -- "$WORK/keys.txt" "$HEADER" "$THREADS" "${4:-0}" >"$3"
 }
 rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
 p99() { awk '$1 == "99%" {print $2}' "$1"; }
@@ -138,10 +138,15 @@ for limiter in $MEMORY_LIMITERS; do
   python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["extra_api_keys"]))' \
     "$WORK/creds.json" >"$WORK/keys.txt"
   echo "   after start: RSS $(mib "$(rss "$MEM_PID" VmRSS)"), peak $(mib "$(rss "$MEM_PID" VmHWM)")"
-  # The keys restart from the first with each wrk run: run long enough to walk them all once.
-  secs=$(awk -v n="$IDENTITIES" -v r="$R" 'BEGIN {printf "%d", n / r * 1.15 + 2}')
-  run_wrk "http://$MEM_ADDR$PATH_" "${secs}s" "$WORK/touch.txt"
-  echo "   walk: $(total "$WORK/touch.txt") requests in ${secs}s, non-2xx $(non2xx "$WORK/touch.txt")"
+  # Walk the keys in passes that continue one another until every key was sent once.
+  sent=0
+  for pass in 1 2 3 4 5 6; do
+    [ "$sent" -ge "$IDENTITIES" ] && break
+    secs=$(awk -v n="$((IDENTITIES - sent))" -v r="$R" 'BEGIN {printf "%d", n / r * 1.1 + 2}')
+    run_wrk "http://$MEM_ADDR$PATH_" "${secs}s" "$WORK/walk.txt" "$sent"
+    sent=$((sent + $(total "$WORK/walk.txt")))
+    echo "   walk pass $pass: $(total "$WORK/walk.txt") requests in ${secs}s, non-2xx $(non2xx "$WORK/walk.txt")"
+  done
   sleep 6 # the server logs its state count every 5 s
   echo "   limiter: $(grep -o '[0-9]* identity states' "$WORK/mem.err" | tail -1)"
   echo "   after the walk: RSS $(mib "$(rss "$MEM_PID" VmRSS)"), peak (VmHWM) $(mib "$(rss "$MEM_PID" VmHWM)")"
