@@ -5,6 +5,26 @@
 //! tokio runtime and returns once it accepts connections. The credentials are returned to the
 //! caller (and written by `serve --credentials-out` to a 0600 file); the server itself keeps API
 //! keys only as SHA-256 digests and never logs a secret.
+//!
+//! Choices the contract leaves open, as the harness meets them:
+//! - Every 401 carries `WWW-Authenticate`; denials are JSON `{"error": ...}` and never quote the
+//!   presented credential. Leading or trailing whitespace around a header value is not part of
+//!   it (RFC 9110 5.5; hyper strips it), so a key "with surrounding whitespace" is the key.
+//! - Rate limits are per (identity, category): an API key, a user (`sub`), the admin token. Login
+//!   and refresh take no credential and are charged per client address (IPv6: per /64) in their
+//!   spec category. Fixed windows are aligned to the server's start. `RateLimit-Policy` and
+//!   `RateLimit` (IETF draft) are sent only when the window is a whole number of seconds.
+//! - Failed admin-token attempts are counted per client address against the admin endpoints'
+//!   category limit; past it, every admin-token request from that address (even with the right
+//!   token) gets the over-limit response until the window frees it. A test that sends many wrong
+//!   admin tokens (the timing test) therefore locks its address out of admin endpoints for the
+//!   rest of that window.
+//! - The admin token is accepted on team endpoints (its scope is all resources): its listings
+//!   span teams; a sandbox it creates belongs to the first team; a key it creates needs `team`.
+//! - `--identities` keys belong to their own load teams, so team A's and B's listings stay small;
+//!   key listings show at most the newest 1,000 keys (`"truncated": true` beyond).
+//! - Memory is bounded: idle limiter state is swept (one window after an identity's last
+//!   request), sessions, created keys, sandboxes and files have caps (`directory`, `jwt`).
 
 // A refusal is a finished `Response` handed straight back to axum; boxing it would only add an
 // allocation to every refusal.
