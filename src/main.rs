@@ -158,6 +158,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 leak_ns,
                 identities,
             };
+            reference::tune_allocator();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

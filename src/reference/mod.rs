@@ -265,6 +265,19 @@ pub fn release_free_memory() {
     }
 }
 
+/// Tunes the process's allocator for a long-running server (`serve` calls it; an embedding
+/// process decides for itself): large blocks, such as the limiter's shard tables, are always
+/// mapped on their own, so freeing them after a sweep returns them to the OS at once. (glibc
+/// raises its mmap threshold as large blocks are freed, after which such tables come from the
+/// heap and freed ones stay in RSS.)
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a glibc tunable; called before the server starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// Writes the credentials as JSON to `path`, readable by the owner only (0600), atomically: a
 /// temporary file in the same directory is written, synced and renamed over `path`.
 pub fn write_credentials(path: &Path, credentials: &Credentials) -> Result<(), Error> {
