@@ -21,7 +21,7 @@ function init(args)
     end
     i = i + 1
   end
-  pos = 0
+  pos = math.floor(tonumber(args[4] or "0") / threads) % math.max(#keys, 1)
 end
 
 function request()

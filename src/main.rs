@@ -252,6 +252,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 leak_ns,
                 identities,
             };
+            reference::tune_allocator();
             runtime()?.block_on(serve(Arc::new(spec), opts, credentials_out))
         }
     }
@@ -273,6 +274,7 @@ async fn serve(spec: Arc<Spec>, opts: ServeOptions, out: Option<PathBuf>) -> Res
     }
     // The extra keys are in the file; the server keeps only their digests.
     server.credentials.extra_api_keys = Vec::new();
+    reference::release_free_memory();
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{}", server.addr);
     let _ = stdout.flush();

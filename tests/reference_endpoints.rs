@@ -482,6 +482,16 @@ async fn forged_and_altered_tokens_are_refused() {
         assert!(r.header("www-authenticate").is_some(), "{what}");
         assert!(!r.visible().contains(&t), "{what} echoed");
     }
+    // Issued a little in the future (clock skew within 60 s): accepted.
+    let mut skewed = access_claims(&access, now() + 30, now() + 7200);
+    skewed["nbf"] = (now() + 30).into();
+    let skewed = forge(&hs, &skewed, Some(s.secret()));
+    assert_eq!(
+        s.get("/sandboxes", Cred::Bearer(&format!("{prefix}{skewed}")))
+            .await
+            .status,
+        200
+    );
     // Correctly signed and about to expire: accepted.
     let soon = forge(
         &hs,

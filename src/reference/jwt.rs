@@ -108,7 +108,8 @@ impl Jwt {
         // jsonwebtoken's default leeway is 60 s; the server judges expiry exactly.
         validation.leeway = 0;
         validation.validate_exp = !faults.has(Fault::JwtIgnoresExp);
-        validation.validate_nbf = true;
+        // `nbf` and `iat` are judged below with FUTURE_SKEW; jsonwebtoken would apply leeway 0.
+        validation.validate_nbf = false;
         validation.set_required_spec_claims(&["exp"]);
         Jwt {
             encoding: EncodingKey::from_secret(secret.as_bytes()),

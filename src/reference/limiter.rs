@@ -198,26 +198,83 @@ impl Algorithm for Fixed {
 /// are admitted in any half-open interval of one window.
 struct Sliding;
 
-impl Sliding {
-    fn prune(log: &mut VecDeque<u64>, now: u64, p: P) {
-        while log
-            .front()
-            .is_some_and(|&t| now.saturating_sub(t) >= p.window)
-        {
-            log.pop_front();
+/// One identity's log. Most identities send one request a window, so a single instant is kept
+/// inline; the heap log is made for the second request only (a million one-request identities
+/// cost no allocation each).
+#[derive(Clone, Debug, Default)]
+enum SlidingLog {
+    #[default]
+    Empty,
+    One(u64),
+    Many(VecDeque<u64>),
+}
+
+impl SlidingLog {
+    fn len(&self) -> usize {
+        match self {
+            SlidingLog::Empty => 0,
+            SlidingLog::One(_) => 1,
+            SlidingLog::Many(log) => log.len(),
+        }
+    }
+
+    fn front(&self) -> Option<u64> {
+        match self {
+            SlidingLog::Empty => None,
+            SlidingLog::One(t) => Some(*t),
+            SlidingLog::Many(log) => log.front().copied(),
+        }
+    }
+
+    fn back(&self) -> Option<u64> {
+        match self {
+            SlidingLog::Empty => None,
+            SlidingLog::One(t) => Some(*t),
+            SlidingLog::Many(log) => log.back().copied(),
+        }
+    }
+
+    /// Drops the instants a window old or older.
+    fn prune(&mut self, now: u64, p: P) {
+        let expired = |t: u64| now.saturating_sub(t) >= p.window;
+        match self {
+            SlidingLog::Empty => {}
+            SlidingLog::One(t) => {
+                if expired(*t) {
+                    *self = SlidingLog::Empty;
+                }
+            }
+            SlidingLog::Many(log) => {
+                while log.front().is_some_and(|&t| expired(t)) {
+                    log.pop_front();
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, now: u64, p: P) {
+        match self {
+            SlidingLog::Empty => *self = SlidingLog::One(now),
+            SlidingLog::One(t) => {
+                let mut log = VecDeque::with_capacity(p.limit.min(8) as usize);
+                log.push_back(*t);
+                log.push_back(now);
+                *self = SlidingLog::Many(log);
+            }
+            SlidingLog::Many(log) => log.push_back(now),
         }
     }
 }
 
 impl Algorithm for Sliding {
-    type State = VecDeque<u64>;
-    fn fresh(_now: u64, _p: P) -> VecDeque<u64> {
-        VecDeque::new()
+    type State = SlidingLog;
+    fn fresh(_now: u64, _p: P) -> SlidingLog {
+        SlidingLog::Empty
     }
-    fn admit(log: &mut VecDeque<u64>, now: u64, p: P) -> Outcome {
-        Self::prune(log, now, p);
+    fn admit(log: &mut SlidingLog, now: u64, p: P) -> Outcome {
+        log.prune(now, p);
         if (log.len() as u64) < p.limit {
-            log.push_back(now);
+            log.push(now, p);
             Outcome {
                 admitted: true,
                 remaining: sat_u32(p.limit - log.len() as u64),
@@ -225,8 +282,8 @@ impl Algorithm for Sliding {
                 reset: ns(p.window),
             }
         } else {
-            let oldest = log.front().copied().unwrap_or(now);
-            let newest = log.back().copied().unwrap_or(now);
+            let oldest = log.front().unwrap_or(now);
+            let newest = log.back().unwrap_or(now);
             Outcome {
                 admitted: false,
                 remaining: 0,
@@ -235,9 +292,8 @@ impl Algorithm for Sliding {
             }
         }
     }
-    fn idle(log: &VecDeque<u64>, now: u64, p: P) -> bool {
-        log.back()
-            .is_none_or(|&t| now.saturating_sub(t) >= p.window)
+    fn idle(log: &SlidingLog, now: u64, p: P) -> bool {
+        log.back().is_none_or(|t| now.saturating_sub(t) >= p.window)
     }
 }
 
@@ -663,6 +719,25 @@ mod tests {
             assert!(!l.peek(0, id).admitted);
             assert!(l.peek(0, id).wait > Duration::ZERO);
         }
+    }
+
+    #[test]
+    fn sliding_log_keeps_one_instant_inline() {
+        assert!(std::mem::size_of::<SlidingLog>() <= 32);
+        let p = P {
+            limit: 3,
+            window: 1000,
+        };
+        let mut log = SlidingLog::Empty;
+        assert!(Sliding::admit(&mut log, 0, p).admitted);
+        assert!(matches!(log, SlidingLog::One(0)));
+        assert!(Sliding::admit(&mut log, 10, p).admitted);
+        assert!(Sliding::admit(&mut log, 20, p).admitted);
+        let refused = Sliding::admit(&mut log, 30, p);
+        assert!(!refused.admitted);
+        assert_eq!(refused.wait, Duration::from_nanos(970));
+        assert!(Sliding::admit(&mut log, 1000, p).admitted);
+        assert!(!Sliding::idle(&log, 1999, p) && Sliding::idle(&log, 2000, p));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::header::CONTENT_LENGTH;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter};
 use serde::Deserialize;
@@ -317,12 +317,8 @@ fn file_path(uri: &axum::http::Uri) -> Result<String, Response> {
     }
 }
 
-async fn list_sandboxes(
-    State(app): AppState,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
-) -> Response {
-    let g = guard!(app, list_sandboxes, &headers, peer);
+async fn list_sandboxes(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
+    let g = guard!(app, list_sandboxes, req.headers(), peer);
     let body = app.dir.list_sandboxes_json(g.principal.team());
     app.finish(g.rate, respond::json_bytes(StatusCode::OK, body))
 }
@@ -347,9 +343,9 @@ async fn get_sandbox(
     State(app): AppState,
     ConnectInfo(peer): Peer,
     id: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    req: Request,
 ) -> Response {
-    let g = guard!(app, get_sandbox, &headers, peer);
+    let g = guard!(app, get_sandbox, req.headers(), peer);
     let id = try_or_return!(path_id(id));
     let sandbox = try_or_return!(app.reachable(g.principal, &id, true));
     let r = respond::json(StatusCode::OK, &sandbox.view(&app.dir.teams));
@@ -403,12 +399,8 @@ async fn download_file(
 
 // ------------------------------------------------------------------------- admin
 
-async fn admin_users(
-    State(app): AppState,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
-) -> Response {
-    let g = guard!(app, admin_users, &headers, peer);
+async fn admin_users(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
+    let g = guard!(app, admin_users, req.headers(), peer);
     let users: Vec<_> = app
         .dir
         .users
@@ -424,12 +416,8 @@ async fn admin_users(
     )
 }
 
-async fn admin_nodes(
-    State(app): AppState,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
-) -> Response {
-    let g = guard!(app, admin_nodes, &headers, peer);
+async fn admin_nodes(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
+    let g = guard!(app, admin_nodes, req.headers(), peer);
     let nodes = json!({ "nodes": [
         { "id": "node-1", "region": "local", "status": "ready" },
         { "id": "node-2", "region": "local", "status": "ready" },
@@ -483,12 +471,8 @@ async fn create_api_key(State(app): AppState, ConnectInfo(peer): Peer, req: Requ
     app.finish(g.rate, r)
 }
 
-async fn list_api_keys(
-    State(app): AppState,
-    ConnectInfo(peer): Peer,
-    headers: HeaderMap,
-) -> Response {
-    let g = guard!(app, list_api_keys, &headers, peer);
+async fn list_api_keys(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
+    let g = guard!(app, list_api_keys, req.headers(), peer);
     let teams: Vec<u32> = match g.principal.team() {
         Some(t) => vec![t],
         None => (0..app.dir.teams.len() as u32).collect(),
@@ -526,9 +510,9 @@ async fn revoke_api_key(
     State(app): AppState,
     ConnectInfo(peer): Peer,
     id: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    req: Request,
 ) -> Response {
-    let g = guard!(app, revoke_api_key, &headers, peer);
+    let g = guard!(app, revoke_api_key, req.headers(), peer);
     let id = try_or_return!(path_id(id));
     let revoked = parse_id(&id).is_some_and(|id| app.dir.keys.revoke(id, g.principal.team()));
     let r = if revoked {
