@@ -256,6 +256,7 @@ async fn login_is_limited_per_client() {
     let limit = limit_of(&s, "general");
     let body = json!({"email": s.c.email, "password": "wrong"});
     let mut refused = None;
+    let started = std::time::Instant::now();
     for i in 0..limit * 2 {
         let r = s.post_json("/auth/login", Cred::None, body.clone()).await;
         if r.status == 429 {
@@ -264,7 +265,13 @@ async fn login_is_limited_per_client() {
         }
         assert_eq!(r.status, 401);
     }
-    assert_eq!(refused, Some(limit));
+    // GCRA refills continuously: a slow (loaded) machine may earn a request or two back.
+    let refill = (started.elapsed().as_secs_f64() * limit as f64 / 60.0).floor() as usize;
+    let refused = refused.expect("the login budget ran out");
+    assert!(
+        refused >= limit && refused <= limit + refill,
+        "refused at {refused}, limit {limit}, refill {refill}"
+    );
     // Keys are not affected by the client's login budget.
     assert_eq!(s.get("/sandboxes", s.key()).await.status, 200);
 }

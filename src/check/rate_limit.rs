@@ -143,7 +143,14 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
     wait_fresh(&mut lanes, scope).await?;
     let mut results: Vec<Option<BurstResult>> = Vec::new();
     for i in 0..lanes.len() {
-        let r = burst(&mut lanes[i], scope).await?;
+        let others: u32 = lanes
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, l)| l.used_since_fresh)
+            .sum();
+        let mut r = burst(&mut lanes[i], scope).await?;
+        r.others_before = others;
         let exhausted = r.refused;
         results.push(Some(r));
         if exhausted {
@@ -165,13 +172,18 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             .map(|(_, l)| l)
             .collect();
         wait_fresh_refs(&mut again, scope).await?;
-        for lane in again {
+        // In reverse order: a category starved by the ones before it in the first round now
+        // goes first, so its second burst shows its own limit (and `borrowed_budget` the cause).
+        for lane in again.into_iter().rev() {
             let idx = results
                 .iter()
                 .position(|r| r.as_ref().is_some_and(|r| r.clause == lane.probe.clause))
                 .unwrap_or(0);
             let second = burst(lane, scope).await?;
             let first = results[idx].take();
+            if let (Some(f), Some(clause)) = (&first, &s.independence_clause) {
+                borrowed_budget(f, &second, clause, scope);
+            }
             results[idx] = Some(combine(first, second));
         }
     }
@@ -421,6 +433,33 @@ struct BurstResult {
     evidence: Evidence,
     /// How many fewer than the lower bound were admitted.
     deficit: Option<u32>,
+    /// Requests admitted in the other categories since fresh, before this burst.
+    others_before: u32,
+}
+
+/// A first burst that fell far short right after traffic in other categories, while a second
+/// burst alone from fresh was within bounds, shows the other categories consumed this one's
+/// budget. A shortfall smaller than half of that traffic is left to `combine` (it may be another
+/// client sharing the key).
+fn borrowed_budget(first: &BurstResult, second: &BurstResult, clause: &str, scope: &Scope) {
+    let (Some(deficit), None) = (first.deficit, &second.verdict) else {
+        return;
+    };
+    if first.others_before == 0
+        || deficit <= scope.target.shared_use
+        || 2 * deficit < first.others_before
+    {
+        return;
+    }
+    scope.finding_with(
+        clause,
+        Status::Fail,
+        format!(
+            "right after {} requests in other categories: {}; alone from fresh: {}. The other categories used this one's budget",
+            first.others_before, first.summary, second.summary
+        ),
+        first.evidence.clone(),
+    );
 }
 
 /// Two bursts of one category from fresh: a limit fails only if both are out of bounds the same
@@ -565,6 +604,7 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
         summary,
         evidence,
         deficit,
+        others_before: 0,
     })
 }
 
