@@ -157,6 +157,12 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             independence_probes(s, &mut lanes, i, scope).await?;
         }
     }
+    // 4. Another identity is admitted while this one is exhausted: right after the last burst,
+    //    before any window can roll over.
+    if let Some(clause) = &s.per_identity_clause {
+        per_identity(s, &mut lanes, clause, scope).await?;
+    }
+
     // A burst out of bounds is tried once more from fresh before it counts.
     let retry: Vec<usize> = results
         .iter()
@@ -192,11 +198,6 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             None => scope.finding_with(&r.clause, Status::Pass, r.summary, r.evidence),
             Some((status, why)) => scope.finding_with(&r.clause, status, why, r.evidence),
         }
-    }
-
-    // 4. Another identity is admitted while this one is exhausted (general category, or the last).
-    if let Some(clause) = &s.per_identity_clause {
-        per_identity(s, &mut lanes, clause, scope).await?;
     }
 
     // 5. Waiting Retry-After after a refusal admits a request, in every exhausted category.
