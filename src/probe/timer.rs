@@ -9,6 +9,10 @@ use reqwest::Method;
 use super::Timeouts;
 use crate::error::Error;
 
+/// The most of a body read per timed request: denials are small; anything bigger is not what the
+/// test times.
+const TIMING_BODY_CAP: usize = 64 * 1024;
+
 pub struct Timer {
     client: reqwest::Client,
     base_url: String,
@@ -54,7 +58,7 @@ impl Timer {
             .request(method.clone(), format!("{}{path}", self.base_url))
             .header(header.0, header.1);
         let start = Instant::now();
-        let resp = req.send().await.map_err(|e| super::describe(&e))?;
+        let mut resp = req.send().await.map_err(|e| super::describe(&e))?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -62,8 +66,15 @@ impl Timer {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok());
         // The body is read (and dropped) inside the measured span: the connection is reused
-        // only once it is.
-        resp.bytes().await.map_err(|e| super::describe(&e))?;
+        // only once it is. A hostile target's huge body is cut off at `BODY_CAP` (the
+        // connection is then dropped, not reused).
+        let mut read = 0usize;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| super::describe(&e))? {
+            read += chunk.len();
+            if read >= TIMING_BODY_CAP {
+                break;
+            }
+        }
         Ok(Timed {
             status,
             elapsed: start.elapsed(),

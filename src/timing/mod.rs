@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::verdict::Status;
 
+/// The clause the timing test decides.
+pub const CLAUSE: &str = "AUTH-ADMIN-CONSTANT-TIME";
+
 /// The |t| both batches must exceed (dudect's threshold for "definitely not constant time").
 pub const T_THRESHOLD: f64 = 10.0;
 
@@ -41,7 +44,9 @@ impl Default for Settings {
             budget: Duration::from_secs(60),
             warmup: 300,
             max_detectable: Duration::from_micros(10),
-            block: 50,
+            // Small blocks: `run`'s screen gets only a few hundred samples, and each batch needs
+            // enough of every class even when sampling stops early.
+            block: 10,
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Samples {
     pub stopped: Option<String>,
     /// Set when the target accepted a wrong token (no timing judgement then).
     pub accepted: Option<Class>,
+    /// Set when sampling stopped because the samples so far decided.
+    pub early: bool,
 }
 
 impl Samples {
@@ -81,14 +83,20 @@ pub fn tokens(token: &str, rng: &mut StdRng) -> [String; 3] {
     [text(first), text(last), text(random)]
 }
 
-/// Samples until `settings.samples` are measured or the budget is spent. `tick` is told the
-/// number of samples so far.
+/// How often (in samples) sampling asks whether it may stop early.
+pub const CHECK_EVERY: u64 = 600;
+
+/// Samples until `settings.samples` are measured, the budget is spent, or `done` says the
+/// samples so far decide (asked every [`CHECK_EVERY`] samples: a leak seen in both batches
+/// needs no more; as in dudect, the threshold of 10 is far enough out that looking repeatedly
+/// costs little). `tick` is told the number of samples so far.
 pub async fn run(
     timer: &Timer,
     endpoint: &Endpoint<'_>,
     settings: &Settings,
     rng: &mut StdRng,
     tick: &(dyn Fn(u64) + Sync),
+    done: &(dyn Fn(&Samples) -> bool + Sync),
 ) -> Result<Samples, Error> {
     let started = Instant::now();
     let deadline = started + settings.budget;
@@ -171,6 +179,11 @@ pub async fn run(
             let n = out.count();
             if n % 64 == 0 {
                 tick(n);
+            }
+            if n % CHECK_EVERY == 0 && done(&out) {
+                out.early = true;
+                tick(n);
+                return Ok(out);
             }
         }
         if sent > settings.warmup {

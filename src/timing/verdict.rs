@@ -104,6 +104,19 @@ pub fn judge(samples: &Samples, cx: &Context<'_>) -> TimingResult {
     }
 }
 
+/// Fewer samples per class and batch than this: no early stop.
+const MIN_PER_CLASS_EARLY: usize = 100;
+
+/// Whether the samples so far already show a leak in both batches (sampling may stop).
+pub fn leak_seen(samples: &Samples) -> bool {
+    samples
+        .times
+        .iter()
+        .flatten()
+        .all(|v| v.len() >= MIN_PER_CLASS_EARLY)
+        && leak(&all_tests(samples)).is_some()
+}
+
 /// A duration in words: `850 ns`, `3.2 µs`, `1.50 ms`.
 pub fn ns(v: f64) -> String {
     if v < 1e3 {
