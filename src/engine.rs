@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::check::scope::{Findings, Health, Scope};
-use crate::check::{rate_limit, steps};
+use crate::check::{rate_limit, steps, timing};
 use crate::error::Error;
 use crate::probe::Probe;
 use crate::profile::{Role, Target};
@@ -27,12 +27,15 @@ pub struct Collected {
     pub findings: Findings,
     pub timelines: Arc<Mutex<Vec<Timeline>>>,
     pub scenarios: Arc<Mutex<Vec<ScenarioResult>>>,
+    pub timing: Arc<Mutex<Vec<crate::timing::TimingResult>>>,
 }
 
 /// Reports progress: a scenario started or finished.
 pub trait Progress: Send + Sync {
     fn started(&self, _id: &str) {}
     fn finished(&self, _result: &ScenarioResult) {}
+    /// A timing scenario measured this many samples so far.
+    fn samples(&self, _id: &str, _done: u64) {}
 }
 
 pub struct NoProgress;
@@ -119,6 +122,12 @@ async fn run_one(
             Some(Kind::RateLimit(rl)) => rate_limit::run(rl, &mut scope)
                 .await
                 .map(|t| collected.timelines.lock().expect("lock").extend(t)),
+            Some(Kind::Timing(t)) => {
+                let tick = |n: u64| progress.samples(&loaded.id, n);
+                timing::run(t, &mut scope, seed, &tick).await.map(|r| {
+                    collected.timing.lock().expect("lock").extend(r);
+                })
+            }
             None => Ok(()),
         };
         if let Err(e) = result {

@@ -18,6 +18,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod spec;
+pub mod timing;
 pub mod validate;
 pub mod verdict;
 pub mod yaml;

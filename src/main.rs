@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use lelantos_conform::reference::{self, Fault, LimiterKind, ServeOptions};
-use lelantos_conform::run::RunArgs;
+use lelantos_conform::run::{RunArgs, TimingArgs};
 use lelantos_conform::{Error, list, report, spec::Spec, validate};
 use std::io::IsTerminal as _;
 
@@ -67,6 +67,59 @@ enum Command {
         /// Embedded server only: inject a fault (repeatable), to see the harness catch it.
         #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
         faults: Vec<Fault>,
+        /// Embedded server only: nanoseconds each matching byte costs under admin-timing-leak.
+        #[arg(long, value_name = "NS")]
+        leak_ns: Option<u64>,
+    },
+    /// Test statistically that the admin token is compared in constant time (AUTH-ADMIN-CONSTANT-TIME).
+    ///
+    /// Times admin requests with wrong tokens of the token's length (wrong first byte, wrong last
+    /// byte, random) over one connection; Welch's t in two batches decides. A pass says the
+    /// smallest leak the run could have seen. With neither --target nor --profile, starts the
+    /// embedded reference server (1 ms windows, so its admin throttle stays out of the way).
+    Timing {
+        /// The target's base URL; the admin token comes from LELANTOS_ADMIN_TOKEN.
+        #[arg(long, value_name = "URL")]
+        target: Option<String>,
+        /// A target profile (YAML) with an admin_token credential.
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
+        /// The contract (default: the built-in specs/lelantos.yaml).
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+        /// Measured requests, both batches together (default 30000).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(200..))]
+        samples: Option<u64>,
+        /// Wall-clock limit for sampling, throttling waits included (default 60s).
+        #[arg(long, value_name = "D", value_parser = parse_duration)]
+        budget: Option<Duration>,
+        /// A pass needs the run to have been able to see a leak this small (default 10us).
+        #[arg(long, value_name = "D", value_parser = parse_duration)]
+        max_detectable: Option<Duration>,
+        /// Where reports go (default: reports/<UTC timestamp>/).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        /// Report files to write: json,junit,md,html (default: all).
+        #[arg(long, value_name = "LIST")]
+        format: Option<String>,
+        /// Seed of the wrong tokens and of the order of the requests.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// No progress display.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Embedded server only: its rate-limiting algorithm.
+        #[arg(long, value_enum)]
+        limiter: Option<LimiterKind>,
+        /// Embedded server only: its rate-limit window (default 1ms).
+        #[arg(long, value_parser = parse_duration)]
+        window: Option<Duration>,
+        /// Embedded server only: inject a fault (repeatable), e.g. admin-timing-leak.
+        #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
+        faults: Vec<Fault>,
+        /// Embedded server only: nanoseconds each matching byte costs under admin-timing-leak.
+        #[arg(long, value_name = "NS")]
+        leak_ns: Option<u64>,
     },
     /// Check files (specs, profiles, scenarios) without sending a request.
     Validate {
@@ -164,6 +217,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             limiter,
             window,
             faults,
+            leak_ns,
         } => {
             let args = RunArgs {
                 target,
@@ -178,9 +232,57 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 limiter,
                 window,
                 faults,
+                leak_ns,
+                timing: None,
             };
             let runtime = runtime()?;
             let outcome = runtime.block_on(lelantos_conform::run::run(args))?;
+            let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
+            println!("{}", report::terminal::render(&outcome.report, color));
+            eprintln!("reports: {}", outcome.report_dir.display());
+            Ok(outcome.exit_code())
+        }
+        Command::Timing {
+            target,
+            profile,
+            spec,
+            samples,
+            budget,
+            max_detectable,
+            report_dir,
+            format,
+            seed,
+            quiet,
+            limiter,
+            window,
+            faults,
+            leak_ns,
+        } => {
+            if budget.is_some_and(|b| b.is_zero()) || window.is_some_and(|w| w.is_zero()) {
+                return Err(Error::Usage(
+                    "--budget and --window must be longer than 0".into(),
+                ));
+            }
+            let args = RunArgs {
+                target,
+                profile,
+                spec,
+                report_dir,
+                format,
+                seed,
+                quiet,
+                limiter,
+                window,
+                faults,
+                leak_ns,
+                timing: Some(TimingArgs {
+                    samples,
+                    budget,
+                    max_detectable,
+                }),
+                ..RunArgs::default()
+            };
+            let outcome = runtime()?.block_on(lelantos_conform::run::run(args))?;
             let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
             println!("{}", report::terminal::render(&outcome.report, color));
             eprintln!("reports: {}", outcome.report_dir.display());

@@ -80,3 +80,34 @@ impl Progress for Lines {
         );
     }
 }
+
+/// Progress of a timing test: a bar of samples on a terminal, nothing otherwise (the result is
+/// printed at the end anyway).
+pub fn samples(total: u64, quiet: bool) -> Box<dyn Progress> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return Box::new(crate::engine::NoProgress);
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} samples  {per_sec}  {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Box::new(SampleBar(bar))
+}
+
+struct SampleBar(ProgressBar);
+
+impl Progress for SampleBar {
+    fn started(&self, id: &str) {
+        self.0.set_message(id.to_string());
+    }
+    fn samples(&self, _id: &str, done: u64) {
+        self.0.set_position(done);
+    }
+    fn finished(&self, _result: &ScenarioResult) {
+        self.0.finish_and_clear();
+    }
+}

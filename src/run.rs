@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::check;
 use crate::engine::{self, Collected};
 use crate::error::Error;
 use crate::probe::Probe;
@@ -19,6 +20,17 @@ use crate::verdict::{self, RunVerdict};
 
 /// The window of the embedded reference server: short, so a newcomer's run takes seconds.
 pub const EMBEDDED_WINDOW: Duration = Duration::from_secs(2);
+
+/// The embedded server's window for the `timing` command. The reference server throttles failed
+/// admin attempts per client address with the general limit (100 per window), and every timing
+/// request is a failed attempt: with 1 ms windows the throttle admits 100 000 a second, more than
+/// one sequential connection can send, so it never interrupts the measurement. (The throttle is
+/// `run`'s business, AUTH-ADMIN-THROTTLED; against a real target the timing test paces by
+/// Retry-After instead, and needs a budget to match.)
+pub const TIMING_EMBEDDED_WINDOW: Duration = Duration::from_millis(1);
+
+/// The built-in scenario the `timing` command runs (its settings overridden from the command line).
+pub const TIMING_SCENARIO: &str = "admin-timing.yaml#admin-constant-time";
 
 #[derive(Debug, Clone, Default)]
 pub struct RunArgs {
@@ -35,6 +47,19 @@ pub struct RunArgs {
     pub limiter: Option<LimiterKind>,
     pub window: Option<Duration>,
     pub faults: Vec<reference::Fault>,
+    /// Embedded server only: the cost of one matching byte under `admin-timing-leak`.
+    pub leak_ns: Option<u64>,
+    /// Set by the `timing` command: run only the timing scenario, with these settings.
+    pub timing: Option<TimingArgs>,
+}
+
+/// The `timing` command's settings; what is not given comes from `timing::Settings::default()`
+/// (not from the scenario file, whose budget is sized for `run`).
+#[derive(Debug, Clone, Default)]
+pub struct TimingArgs {
+    pub samples: Option<u64>,
+    pub budget: Option<Duration>,
+    pub max_detectable: Option<Duration>,
 }
 
 pub struct RunOutcome {
@@ -84,9 +109,17 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         Some(f) => Format::parse_list(f)?,
         None => Format::ALL.to_vec(),
     };
-    let only = args.only.as_deref().map(wildmatch::WildMatch::new);
+    let only = match (&args.timing, &args.only) {
+        // `timing` judges its clause only: the others were not tried, not skipped.
+        (Some(_), None) => Some(crate::timing::CLAUSE),
+        (_, o) => o.as_deref(),
+    }
+    .map(wildmatch::WildMatch::new);
     let matches = |id: &str| only.as_ref().is_none_or(|g| g.matches(id));
-    let mut scenarios = load_scenarios(&args.scenarios, &spec)?;
+    let mut scenarios = match &args.timing {
+        Some(t) => vec![timing_scenario(&spec, t)?],
+        None => load_scenarios(&args.scenarios, &spec)?,
+    };
     scenarios.retain(|s| s.scenario.clauses.iter().any(|c| matches(c)));
     if let Some(g) = &args.only
         && !spec.clauses.iter().any(|c| matches(&c.id))
@@ -95,7 +128,15 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
             "--only {g}: matches no clause id (see `lelantos-conform list clauses`)"
         )));
     }
-    let embedded_opts = args.limiter.is_some() || args.window.is_some() || !args.faults.is_empty();
+    let embedded_opts = args.limiter.is_some()
+        || args.window.is_some()
+        || !args.faults.is_empty()
+        || args.leak_ns.is_some();
+    let default_window = if args.timing.is_some() {
+        TIMING_EMBEDDED_WINDOW
+    } else {
+        EMBEDDED_WINDOW
+    };
     let mut server = None;
     let target = match (&args.target, &args.profile) {
         (Some(_), Some(_)) => {
@@ -106,15 +147,16 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         (None, None) => {
             let opts = ServeOptions {
                 addr: ([127, 0, 0, 1], 0).into(),
-                window: Some(args.window.unwrap_or(EMBEDDED_WINDOW)),
+                window: Some(args.window.unwrap_or(default_window)),
                 limiter: args.limiter.unwrap_or_default(),
                 faults: args.faults.clone(),
+                leak_ns: args.leak_ns.unwrap_or(ServeOptions::default().leak_ns),
                 ..ServeOptions::default()
             };
             let s = reference::start(Arc::new(spec.clone()), opts).await?;
             let mut effective = spec.clone();
             for c in effective.rate_limits.categories.values_mut() {
-                c.window = args.window.unwrap_or(EMBEDDED_WINDOW);
+                c.window = args.window.unwrap_or(default_window);
             }
             let target = Target::embedded(
                 &s.credentials.base_url,
@@ -126,7 +168,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         }
     };
     if embedded_opts && !target.embedded {
-        return Err(Error::Usage("--limiter, --window and --fault apply to the embedded server only (no --target or --profile)".into()));
+        return Err(Error::Usage("--limiter, --window, --fault and --leak-ns apply to the embedded server only (no --target or --profile)".into()));
     }
     let seed = args.seed.unwrap_or_else(rand::random);
     let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
@@ -144,7 +186,16 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     // waits the whole request timeout, and a Ctrl-C then must still end the run with a report.
     let work = async {
         probe.preflight().await?;
-        let progress = crate::progress::make(scenarios.len(), args.quiet);
+        let progress = match &args.timing {
+            Some(_) => crate::progress::samples(
+                scenarios
+                    .iter()
+                    .find_map(|s| s.scenario.timing.as_ref())
+                    .map_or(0, |t| check::timing::settings(t).samples),
+                args.quiet,
+            ),
+            None => crate::progress::make(scenarios.len(), args.quiet),
+        };
         engine::execute(
             &target,
             &probe,
@@ -190,6 +241,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         error: error.map(|e| redactor.redact(&e.to_string())),
         scenarios: collected.scenarios.lock().expect("lock").clone(),
         timelines: collected.timelines.lock().expect("lock").clone(),
+        timing: collected.timing.lock().expect("lock").clone(),
     };
     let written = report::write_all(&report, &report_dir, &formats)?;
     Ok(RunOutcome {
@@ -197,6 +249,22 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         report_dir,
         written,
     })
+}
+
+/// The `timing` command's scenario: the built-in timing scenario with the command's settings.
+fn timing_scenario(spec: &Spec, t: &TimingArgs) -> Result<Loaded, Error> {
+    let mut loaded = scenario::builtin(spec)?
+        .into_iter()
+        .find(|l| l.id == TIMING_SCENARIO)
+        .ok_or_else(|| Error::Usage(format!("built-in scenario {TIMING_SCENARIO} missing")))?;
+    let d = crate::timing::Settings::default();
+    if let Some(ts) = loaded.scenario.timing.as_mut() {
+        ts.samples = Some(t.samples.unwrap_or(d.samples));
+        ts.budget = Some(t.budget.unwrap_or(d.budget));
+        ts.warmup = Some(d.warmup);
+        ts.max_detectable = Some(t.max_detectable.unwrap_or(d.max_detectable));
+    }
+    Ok(loaded)
 }
 
 fn embedded_credentials(c: &reference::Credentials) -> Vec<(Role, String)> {

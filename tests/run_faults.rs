@@ -11,11 +11,27 @@ use lelantos_conform::verdict::{RunVerdict, Status};
 use tokio::sync::Semaphore;
 
 /// Faults `run` cannot catch by design, with the command that does.
-const NOT_FOR_RUN: &[(Fault, &str)] = &[(Fault::AdminTimingLeak, "timing")];
+const NOT_FOR_RUN: &[(Fault, &str)] = &[];
+
+/// `run`'s timing scenario is a coarse screen: the admin throttle (100 failed attempts per
+/// 2-second window) leaves it a few hundred samples in its 5-second budget, and four debug-build
+/// runs sharing two cores are noisy (its smallest detectable leak is then around a millisecond),
+/// so the leak it is shown is a gross one: 50 µs per matching byte, 2 ms over the token. The
+/// `timing` command's own test (tests/timing.rs) catches 1 µs per byte.
+fn leak_ns_for(faults: &[Fault]) -> Option<u64> {
+    faults.contains(&Fault::AdminTimingLeak).then_some(50_000)
+}
+
+/// The timing clause may honestly be inconclusive on a loaded machine (too noisy for `run`'s
+/// budget); it must never fail on the faultless server.
+fn tolerated(id: &str, status: Status) -> bool {
+    id == "AUTH-ADMIN-CONSTANT-TIME" && status == Status::Inconclusive
+}
 
 fn args(faults: Vec<Fault>, limiter: LimiterKind, seed: u64) -> RunArgs {
     let dir = tempdir();
     RunArgs {
+        leak_ns: leak_ns_for(&faults),
         report_dir: Some(dir),
         format: Some("json".into()),
         seed: Some(seed),
@@ -121,6 +137,7 @@ async fn faultless_server_passes_under_every_limiter() {
             .clauses
             .iter()
             .filter(|c| c.status == Status::Fail || c.status == Status::Inconclusive)
+            .filter(|c| !tolerated(&c.id, c.status))
             .map(|c| format!("{}: {}", c.id, c.reason))
             .collect();
         assert_eq!(

@@ -6,3 +6,4 @@ pub mod rate_limit;
 pub mod scope;
 pub mod steps;
 pub mod template;
+pub mod timing;

@@ -2,8 +2,10 @@
 //! timing, redacted transcripts, and the observers that watch every exchange of a run.
 
 mod observe;
+mod timer;
 
 pub use observe::Observers;
+pub use timer::{Timed, Timer};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

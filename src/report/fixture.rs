@@ -215,6 +215,7 @@ pub fn report() -> RunReport {
             },
         ],
         timelines: vec![timeline],
+        timing: Vec::new(),
     }
 }
 

@@ -111,6 +111,7 @@ pub fn render(report: &RunReport) -> String {
     clauses(&mut out, report);
     scenarios(&mut out, report);
     timelines(&mut out, report);
+    timing(&mut out, report);
     out.push_str("</main>\n");
     let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
     out
@@ -311,6 +312,86 @@ fn timelines(out: &mut String, report: &RunReport) {
             admitted,
             chart::timeline(t),
         );
+    }
+}
+
+/// The timing tests: verdict, statistics per class, the t tests, the CDF plot.
+fn timing(out: &mut String, report: &RunReport) {
+    for r in &report.timing {
+        let _ = writeln!(
+            out,
+            "<h2>Timing: {}</h2>\n<p><span class=\"status {}\">{}</span> {}</p>",
+            esc(&r.scenario),
+            r.status.as_str(),
+            r.status.as_str(),
+            esc(&r.reason)
+        );
+        let detectable = r
+            .detectable_ns
+            .map(crate::timing::verdict::ns)
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">{} samples of {} wanted ({} warm-up and {} throttled discarded) in {}; seed {}; threshold |t| &gt; {} in both batches; smallest detectable leak {}{}</p>",
+            r.samples,
+            r.samples_wanted,
+            r.warmup,
+            r.throttled,
+            text::duration(r.duration_ms),
+            r.seed,
+            r.threshold,
+            esc(&detectable),
+            r.stopped
+                .as_deref()
+                .map(|s| format!("; stopped: {}", esc(s)))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(out, "<figure>{}</figure>", super::cdf::cdf(r));
+        out.push_str("<table class=\"timing\"><thead><tr><th>class</th><th>n</th><th>mean</th>");
+        let ps: Vec<f64> = r
+            .classes
+            .first()
+            .map(|c| c.percentiles.iter().map(|[p, _]| *p).collect())
+            .unwrap_or_default();
+        for p in &ps {
+            let _ = write!(out, "<th>p{}</th>", p * 100.0);
+        }
+        out.push_str("</tr></thead><tbody>\n");
+        for c in &r.classes {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{:.1} µs</td>",
+                c.class.name(),
+                c.samples,
+                c.mean_ns / 1000.0
+            );
+            for [_, v] in &c.percentiles {
+                let _ = write!(out, "<td>{:.1} µs</td>", v / 1000.0);
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody></table>\n");
+        out.push_str("<details><summary>Welch's t per batch, pair and crop</summary><table class=\"timing\"><thead><tr><th>batch</th><th>slower?</th><th>than</th><th>crop</th><th>n</th><th>difference</th><th>t</th><th>df</th></tr></thead><tbody>\n");
+        for t in &r.tests {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{:.0} ns</td><td>{:.2}</td><td>{:.0}</td></tr>",
+                t.batch,
+                t.a.name(),
+                t.b.name(),
+                if t.crop >= 1.0 {
+                    "raw".to_string()
+                } else {
+                    format!("p{:.0}", t.crop * 100.0)
+                },
+                t.n_a,
+                t.n_b,
+                t.diff_ns,
+                t.t,
+                t.df
+            );
+        }
+        out.push_str("</tbody></table></details>\n");
     }
 }
 

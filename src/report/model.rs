@@ -24,6 +24,9 @@ pub struct RunReport {
     /// Rate-limit bursts, for charts: every request with its outcome and every wait.
     #[serde(default)]
     pub timelines: Vec<Timeline>,
+    /// Timing tests (AUTH-ADMIN-CONSTANT-TIME): statistics, sample counts, percentiles, CDFs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timing: Vec<crate::timing::TimingResult>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -34,6 +34,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "scenarios/rate-limits.yaml",
         include_str!("../../scenarios/rate-limits.yaml"),
     ),
+    (
+        "scenarios/admin-timing.yaml",
+        include_str!("../../scenarios/admin-timing.yaml"),
+    ),
 ];
 
 /// `as:` values besides the credential roles.
@@ -168,13 +172,48 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             "name",
             &s.name,
             format!(
-                "scenario `{}`: give exactly one of `steps` or `rate_limit`",
+                "scenario `{}`: give exactly one of `steps`, `rate_limit` or `timing`",
                 s.name
             ),
         )),
         Some(Kind::Steps(steps)) => {
             for step in steps {
                 validate_step(step, src, spec, errors, &covered);
+            }
+        }
+        Some(Kind::Timing(t)) => {
+            covered(&t.clause, "clause", errors);
+            match spec.endpoint(&t.endpoint) {
+                None => errors.push(src.error_at(
+                    "endpoint",
+                    &t.endpoint,
+                    format!(
+                        "unknown endpoint `{}`{}",
+                        t.endpoint,
+                        did_you_mean(&t.endpoint, spec.endpoints.keys().map(String::as_str))
+                    ),
+                )),
+                Some(e) if !e.auth.contains(&crate::spec::AuthMethod::AdminToken) => {
+                    errors.push(src.error_at(
+                        "endpoint",
+                        &t.endpoint,
+                        format!(
+                            "endpoint `{}` does not take the admin token: the timing test times admin requests",
+                            t.endpoint
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+            if t.samples.is_some_and(|n| n < 200) {
+                errors.push(src.error_at(
+                    "samples",
+                    "",
+                    "samples: at least 200 (two batches of three classes)".to_string(),
+                ));
+            }
+            if t.budget.is_some_and(|b| b.is_zero()) {
+                errors.push(src.error_at("budget", "", "budget: longer than 0".to_string()));
             }
         }
         Some(Kind::RateLimit(rl)) => {
@@ -460,4 +499,34 @@ pub fn id_of(path: &Path, name: &str) -> String {
             .map(|f| f.to_string_lossy())
             .unwrap_or_default()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Vec<Loaded>, Error> {
+        load_source(&Source::inline("t.yaml", text), &Spec::builtin())
+    }
+
+    #[test]
+    fn timing_scenarios_are_validated() {
+        let ok = "scenarios:\n  - name: t\n    clauses: [AUTH-ADMIN-CONSTANT-TIME]\n    timing:\n      clause: AUTH-ADMIN-CONSTANT-TIME\n      endpoint: admin_users\n      budget: 5s\n";
+        let loaded = load(ok).unwrap();
+        assert_eq!(loaded[0].stage(), 3);
+        assert_eq!(loaded[0].scenario.kind_name(), "timing");
+        let not_admin = ok.replace("admin_users", "list_api_keys");
+        let Err(Error::Files(e)) = load(&not_admin) else {
+            panic!("accepted a non-admin endpoint")
+        };
+        assert!(
+            e[0].to_string().contains("does not take the admin token"),
+            "{}",
+            e[0]
+        );
+        let few = format!("{ok}      samples: 10\n");
+        assert!(load(&few).is_err());
+        let both = format!("{ok}    steps: []\n");
+        assert!(load(&both).is_err());
+    }
 }

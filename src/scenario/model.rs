@@ -12,7 +12,7 @@ pub struct ScenarioFile {
     pub scenarios: Vec<Scenario>,
 }
 
-/// A scenario: exactly one of `steps` or `rate_limit` says what kind it is. (A flat struct
+/// A scenario: exactly one of `steps`, `rate_limit` or `timing` says what kind it is. (A flat struct
 /// rather than a tagged enum: serde's flatten and tags lose the line and column of errors.)
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,19 +35,24 @@ pub struct Scenario {
     /// The algorithm-independent rate-limit judgement (see `check::rate_limit`).
     #[serde(default)]
     pub rate_limit: Option<RateLimitScenario>,
+    /// The statistical constant-time test of the admin token (see `timing`).
+    #[serde(default)]
+    pub timing: Option<TimingScenario>,
 }
 
 pub enum Kind<'a> {
     Steps(&'a [Step]),
     RateLimit(&'a RateLimitScenario),
+    Timing(&'a TimingScenario),
 }
 
 impl Scenario {
     /// The kind; `None` when not exactly one kind is given (a validation error).
     pub fn kind(&self) -> Option<Kind<'_>> {
-        match (&self.steps, &self.rate_limit) {
-            (Some(s), None) => Some(Kind::Steps(s)),
-            (None, Some(r)) => Some(Kind::RateLimit(r)),
+        match (&self.steps, &self.rate_limit, &self.timing) {
+            (Some(s), None, None) => Some(Kind::Steps(s)),
+            (None, Some(r), None) => Some(Kind::RateLimit(r)),
+            (None, None, Some(t)) => Some(Kind::Timing(t)),
             _ => None,
         }
     }
@@ -56,6 +61,7 @@ impl Scenario {
         match self.kind() {
             Some(Kind::Steps(_)) => "steps",
             Some(Kind::RateLimit(_)) => "rate_limit",
+            Some(Kind::Timing(_)) => "timing",
             None => "invalid",
         }
     }
@@ -299,6 +305,27 @@ pub struct CategoryProbe {
     pub clause: String,
 }
 
+/// The timing test's settings; each defaults to `timing::Settings::default()`'s.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimingScenario {
+    /// The clause decided (the admin token's constant-time comparison).
+    pub clause: String,
+    /// The admin endpoint timed (an endpoint of the spec taking the admin token).
+    pub endpoint: String,
+    /// Measured requests, both batches together.
+    #[serde(default)]
+    pub samples: Option<u64>,
+    /// Wall-clock limit for sampling, throttling waits included.
+    #[serde(default, with = "crate::yaml::duration::option")]
+    pub budget: Option<Duration>,
+    #[serde(default)]
+    pub warmup: Option<u64>,
+    /// A pass needs the run to have been able to see a leak this small.
+    #[serde(default, with = "crate::yaml::duration::option")]
+    pub max_detectable: Option<Duration>,
+}
+
 /// A scenario with where it came from.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -311,6 +338,9 @@ impl Loaded {
     pub fn stage(&self) -> u8 {
         match self.scenario.kind() {
             Some(Kind::RateLimit(_)) => self.scenario.stage.unwrap_or(2),
+            // Last: its wrong tokens count against the admin throttle, which must not disturb
+            // the other admin checks; and nothing else then shares the machine's time with it.
+            Some(Kind::Timing(_)) => self.scenario.stage.unwrap_or(3),
             _ => self.scenario.stage.unwrap_or(1),
         }
     }

@@ -1,0 +1,140 @@
+//! The `timing` scenario kind: runs the timing test (`crate::timing`) against the scenario's
+//! admin endpoint and turns its result into a finding for the scenario's clause.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use super::scope::Scope;
+use crate::error::Error;
+use crate::probe::Timer;
+use crate::profile::Role;
+use crate::scenario::{RequestSpec, TimingScenario};
+use crate::timing::sample::{self, Endpoint};
+use crate::timing::verdict::{self, Context};
+use crate::timing::{Settings, TimingResult};
+use crate::verdict::{Evidence, Status};
+
+/// The scenario's settings over the defaults.
+pub fn settings(t: &TimingScenario) -> Settings {
+    let d = Settings::default();
+    Settings {
+        samples: t.samples.unwrap_or(d.samples),
+        budget: t.budget.unwrap_or(d.budget),
+        warmup: t.warmup.unwrap_or(d.warmup),
+        max_detectable: t.max_detectable.unwrap_or(d.max_detectable),
+        ..d
+    }
+}
+
+/// Runs the test; `None` when it could not start (the finding then says why).
+pub async fn run(
+    t: &TimingScenario,
+    scope: &mut Scope<'_>,
+    seed: u64,
+    tick: &(dyn Fn(u64) + Sync),
+) -> Result<Option<TimingResult>, Error> {
+    let Some(token) = scope
+        .target
+        .credential(Role::AdminToken)
+        .map(str::to_string)
+    else {
+        scope.finding(
+            &t.clause,
+            Status::Skipped,
+            Role::AdminToken.missing().to_string(),
+        );
+        return Ok(None);
+    };
+    let request = scope.build(&RequestSpec {
+        endpoint: Some(t.endpoint.clone()),
+        method: None,
+        path: None,
+        params: BTreeMap::new(),
+        as_: None,
+        headers: BTreeMap::new(),
+        body: None,
+        raw_body: None,
+    });
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            let (status, why) = scope.missing_reason(&e);
+            scope.finding(&t.clause, status, why);
+            return Ok(None);
+        }
+    };
+    scope.health.check()?;
+    let spec = &scope.target.spec;
+    let endpoint = Endpoint {
+        method: request.method.clone(),
+        path: request.path.clone(),
+        header: &spec.auth.admin_token.header,
+        token: &token,
+        denial_statuses: &spec.auth.denial_statuses,
+        over_limit_status: spec.rate_limits.over_limit.status,
+        retry_after_header: &spec.rate_limits.over_limit.retry_after_header,
+    };
+    let settings = settings(t);
+    let timer = Timer::new(&scope.target.base_url, scope.target.timeouts)?;
+    let started = Instant::now();
+    let samples = sample::run(
+        &timer,
+        &endpoint,
+        &settings,
+        &mut scope.rng,
+        tick,
+        &verdict::leak_seen,
+    )
+    .await?;
+    scope.requests += samples.count() + samples.warmup + samples.throttled;
+    let result = verdict::judge(
+        &samples,
+        &Context {
+            scenario: scope.scenario,
+            seed,
+            settings: &settings,
+            duration_ms: started.elapsed().as_millis() as u64,
+        },
+    );
+    scope.finding_with(
+        &t.clause,
+        result.status,
+        result.reason.clone(),
+        Evidence {
+            note: evidence_note(&result),
+            exchanges: Vec::new(),
+        },
+    );
+    Ok(Some(result))
+}
+
+/// The figures behind the verdict in one line: per-class counts and low percentiles.
+fn evidence_note(r: &TimingResult) -> String {
+    let classes: Vec<String> = r
+        .classes
+        .iter()
+        .map(|c| {
+            let p = |q: f64| {
+                c.percentiles
+                    .iter()
+                    .find(|[p, _]| (*p - q).abs() < 1e-9)
+                    .map(|[_, v]| verdict::ns(*v))
+                    .unwrap_or_else(|| "-".into())
+            };
+            format!(
+                "{}: n={} p10={} median={}",
+                c.class.name(),
+                c.samples,
+                p(0.10),
+                p(0.50)
+            )
+        })
+        .collect();
+    format!(
+        "timing: {} samples ({} warm-up, {} throttled), {}",
+        r.samples,
+        r.warmup,
+        r.throttled,
+        classes.join("; ")
+    )
+}
