@@ -119,7 +119,8 @@ async fn run_one(
             Some(Kind::RateLimit(rl)) => rate_limit::run(rl, &mut scope)
                 .await
                 .map(|t| collected.timelines.lock().expect("lock").extend(t)),
-            None => Ok(()),
+            // Load swarms run under `load`, never here.
+            Some(Kind::Load(_)) | None => Ok(()),
         };
         if let Err(e) = result {
             record(

@@ -68,6 +68,41 @@ enum Command {
         #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
         faults: Vec<Fault>,
     },
+    /// Run a load scenario (a goose swarm) and judge the rate limits under concurrency.
+    ///
+    /// With neither --target nor --profile, starts the embedded reference server and loads it.
+    Load {
+        /// The target's base URL; credentials come from LELANTOS_* environment variables.
+        #[arg(long, value_name = "URL")]
+        target: Option<String>,
+        /// A target profile (YAML).
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
+        /// The load scenario file (scenarios/load-*.yaml).
+        #[arg(long, value_name = "FILE")]
+        scenario: PathBuf,
+        /// Concurrent users (default: the scenario's).
+        #[arg(long, value_name = "N")]
+        users: Option<usize>,
+        /// How long the swarm runs (default: the scenario's), e.g. 30s.
+        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        duration: Option<Duration>,
+        /// Where reports go (default: reports/<UTC timestamp>/).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        /// No progress display.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Embedded server only: its rate-limiting algorithm.
+        #[arg(long, value_enum)]
+        limiter: Option<LimiterKind>,
+        /// Embedded server only: its rate-limit window (default 2s).
+        #[arg(long, value_parser = parse_duration)]
+        window: Option<Duration>,
+        /// Embedded server only: inject a fault (repeatable).
+        #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
+        faults: Vec<Fault>,
+    },
     /// Check files (specs, profiles, scenarios) without sending a request.
     Validate {
         /// Files to check; without any, the built-in spec and scenarios.
@@ -181,6 +216,37 @@ fn run(cli: Cli) -> Result<u8, Error> {
             };
             let runtime = runtime()?;
             let outcome = runtime.block_on(lelantos_conform::run::run(args))?;
+            let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
+            println!("{}", report::terminal::render(&outcome.report, color));
+            eprintln!("reports: {}", outcome.report_dir.display());
+            Ok(outcome.exit_code())
+        }
+        Command::Load {
+            target,
+            profile,
+            scenario,
+            users,
+            duration,
+            report_dir,
+            quiet,
+            limiter,
+            window,
+            faults,
+        } => {
+            let args = lelantos_conform::load::LoadArgs {
+                target,
+                profile,
+                scenario,
+                users,
+                duration,
+                report_dir,
+                quiet,
+                limiter,
+                window,
+                faults,
+            };
+            let runtime = runtime()?;
+            let outcome = runtime.block_on(lelantos_conform::load::run(args))?;
             let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
             println!("{}", report::terminal::render(&outcome.report, color));
             eprintln!("reports: {}", outcome.report_dir.display());

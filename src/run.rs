@@ -17,6 +17,9 @@ use crate::scenario::{self, Loaded};
 use crate::spec::Spec;
 use crate::verdict::{self, RunVerdict};
 
+/// The spec's area of clauses only a load swarm decides (`run` leaves them out).
+pub const LOAD_AREA: &str = "load";
+
 /// The window of the embedded reference server: short, so a newcomer's run takes seconds.
 pub const EMBEDDED_WINDOW: Duration = Duration::from_secs(2);
 
@@ -87,6 +90,8 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     let only = args.only.as_deref().map(wildmatch::WildMatch::new);
     let matches = |id: &str| only.as_ref().is_none_or(|g| g.matches(id));
     let mut scenarios = load_scenarios(&args.scenarios, &spec)?;
+    // Load swarms are `lelantos-conform load`'s; `run` skips them and their clauses.
+    scenarios.retain(|s| !matches!(s.scenario.kind(), Some(scenario::Kind::Load(_))));
     scenarios.retain(|s| s.scenario.clauses.iter().any(|c| matches(c)));
     if let Some(g) = &args.only
         && !spec.clauses.iter().any(|c| matches(&c.id))
@@ -172,7 +177,16 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
 
     let mut findings = collected.findings.snapshot();
     findings.extend(probe.observers().findings());
-    let clauses = verdict::judge(&target.spec, &findings, &|id| matches(id));
+    let load_only: Vec<&str> = target
+        .spec
+        .clauses
+        .iter()
+        .filter(|c| c.area == LOAD_AREA)
+        .map(|c| c.id.as_str())
+        .collect();
+    let clauses = verdict::judge(&target.spec, &findings, &|id| {
+        matches(id) && !load_only.contains(&id)
+    });
     let redactor = probe.redactor();
     let report = RunReport {
         tool: Tool::default(),
@@ -199,7 +213,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     })
 }
 
-fn embedded_credentials(c: &reference::Credentials) -> Vec<(Role, String)> {
+pub fn embedded_credentials(c: &reference::Credentials) -> Vec<(Role, String)> {
     vec![
         (Role::ApiKey, c.api_key.clone()),
         (Role::ApiKeyOtherTeam, c.api_key_other_team.clone()),
