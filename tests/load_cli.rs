@@ -149,3 +149,28 @@ fn faultless_mixed_categories_and_identities_pass() {
         );
     }
 }
+
+#[test]
+fn reusable_refresh_tokens_are_caught_under_the_storm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = load(
+        dir.path(),
+        "scenarios/load-refresh-storm.yaml",
+        &[
+            "--fault",
+            "refresh-reusable",
+            "--users",
+            "10",
+            "--duration",
+            "1s",
+        ],
+    );
+    assert_eq!(
+        out.code,
+        Some(1),
+        "stderr: {}\nstdout: {}",
+        out.stderr,
+        out.stdout
+    );
+    assert_eq!(clause(dir.path(), "AUTH-REFRESH-SINGLE-USE"), "fail");
+}

@@ -8,6 +8,7 @@
 //! written (verdict `error`, exit 3, with what was judged). Its load model is closed-loop: a user
 //! sends its next request when the last one was answered (plus the scenario's wait).
 
+pub mod chart;
 pub mod judge;
 pub mod record;
 pub mod report;
@@ -718,6 +719,13 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     );
     let mut written = crate::report::write_all(&report, &report_dir, &Format::ALL)?;
     written.push(load_report.write(&report_dir, &redactor)?);
+    // The load charts go into the same report.html as the clause verdicts.
+    let html_path = report_dir.join("report.html");
+    if let Ok(html) = std::fs::read_to_string(&html_path) {
+        let html = chart::insert(&html, &redactor.redact(&chart::section(&load_report)));
+        std::fs::write(&html_path, html)
+            .map_err(|e| Error::io(format!("cannot write {}", html_path.display()), e))?;
+    }
     Ok(RunOutcome {
         report,
         report_dir,

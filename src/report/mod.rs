@@ -1,7 +1,7 @@
 //! Reports: siblings that each render the same `RunReport`. Every file is written atomically
 //! (a temporary file renamed into place), so a reader never sees half a report.
 
-mod chart;
+pub mod chart;
 #[cfg(test)]
 mod fixture;
 pub mod html;
