@@ -174,3 +174,116 @@ fn reusable_refresh_tokens_are_caught_under_the_storm() {
     );
     assert_eq!(clause(dir.path(), "AUTH-REFRESH-SINGLE-USE"), "fail");
 }
+
+/// Three segments as separate processes against one reference server, sharing its one key (the
+/// case only a merged judgement can account): the merge equals the parts exactly.
+#[test]
+fn segments_merge_exactly() {
+    use lelantos_conform::load::report::{LoadReport, deserialize};
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("creds.json");
+    let mut serve = Command::new(BIN)
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--window",
+            "2s",
+            "--credentials-out",
+        ])
+        .arg(&creds)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    {
+        use std::io::BufRead as _;
+        let mut out = std::io::BufReader::new(serve.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
+    }
+    let url = line.trim().trim_start_matches("listening on ").to_string();
+    let profile = dir.path().join("profile.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "base_url: {url}\ncredentials:\n  api_key: {{file: {}, pointer: /api_key}}\nrate_limits:\n  window: 2s\n",
+            creds.display()
+        ),
+    )
+    .unwrap();
+    let start_at =
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(3))
+            .to_string();
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            Command::new(BIN)
+                .args(["load", "--quiet", "--profile"])
+                .arg(&profile)
+                .arg("--scenario")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/load-burst.yaml"))
+                .args(["--users", "8", "--duration", "1s", "--segment"])
+                .arg(format!("{i}/3"))
+                .args(["--start-at", &start_at, "--report-dir"])
+                .arg(dir.path().join(format!("part{i}")))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for c in children {
+        let out = wait(c, Duration::from_secs(90));
+        assert_eq!(out.code, Some(0), "segment: {}\n{}", out.stderr, out.stdout);
+    }
+    let merged = dir.path().join("merged");
+    let out = wait(
+        Command::new(BIN)
+            .args(["report", "merge"])
+            .args((0..3).map(|i| dir.path().join(format!("part{i}"))))
+            .arg("--report-dir")
+            .arg(&merged)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(30),
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(out.code, Some(0), "merge: {}\n{}", out.stderr, out.stdout);
+    let read = |d: &Path| -> LoadReport {
+        serde_json::from_str(&std::fs::read_to_string(d.join("load.json")).unwrap()).unwrap()
+    };
+    let parts: Vec<LoadReport> = (0..3)
+        .map(|i| read(&dir.path().join(format!("part{i}"))))
+        .collect();
+    let m = read(&merged);
+    assert_eq!(parts.iter().map(|p| p.users).collect::<Vec<_>>(), [3, 3, 2]);
+    assert_eq!(m.users, 8);
+    assert_eq!(m.requests, parts.iter().map(|p| p.requests).sum::<u64>());
+    assert_eq!(
+        m.checks.refusals,
+        parts.iter().map(|p| p.checks.refusals).sum::<u64>()
+    );
+    for (code, n) in &m.statuses {
+        let sum: u64 = parts
+            .iter()
+            .map(|p| p.statuses.get(code).copied().unwrap_or(0))
+            .sum();
+        assert_eq!(*n, sum, "status {code}");
+    }
+    // Histograms: the merged one is the parts' added, bucket for bucket.
+    let mut sum = deserialize(&parts[0].overall_histogram).unwrap();
+    for p in &parts[1..] {
+        sum.add(deserialize(&p.overall_histogram).unwrap()).unwrap();
+    }
+    assert!(sum == deserialize(&m.overall_histogram).unwrap());
+    // Accounting: one shared identity; the merged accounting holds every part's admissions.
+    let admitted = |r: &LoadReport| r.accounts.iter().map(|a| a.admitted).sum::<u64>();
+    assert_eq!(admitted(&m), parts.iter().map(admitted).sum::<u64>());
+    assert_eq!(m.accounts.len(), 1);
+    assert_eq!(m.accounts[0].over_admitted, 0, "{:?}", m.accounts[0].worst);
+    let by_window: Vec<u64> = m.accounts[0].per_window.clone();
+    assert_eq!(by_window.iter().sum::<u64>(), admitted(&m));
+}

@@ -10,6 +10,7 @@
 
 pub mod chart;
 pub mod judge;
+pub mod merge;
 pub mod record;
 pub mod report;
 pub mod threshold;
@@ -46,6 +47,41 @@ pub struct LoadArgs {
     pub limiter: Option<LimiterKind>,
     pub window: Option<Duration>,
     pub faults: Vec<reference::Fault>,
+    /// `(index, count)`: run only this segment's share of users and identities.
+    pub segment: Option<(usize, usize)>,
+    /// Start the swarm at this instant (segments of one run start together).
+    pub start_at: Option<SystemTime>,
+}
+
+/// Parses `I/N` (0-based index `I` of `N` segments, as a Kubernetes Indexed Job numbers pods).
+pub fn parse_segment(text: &str) -> Result<(usize, usize), String> {
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}`: write INDEX/COUNT, e.g. 0/3"))?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{i}` is not an index"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a count"))?;
+    if n == 0 || i >= n {
+        return Err(format!(
+            "segment {i}/{n}: the index is 0 to {}",
+            n.max(1) - 1
+        ));
+    }
+    Ok((i, n))
+}
+
+/// A segment's share of `users`: how many, and the global index of its first user. Users are
+/// dealt in contiguous blocks, the first `users mod count` segments taking one more, so the
+/// segments together run exactly the users (and so the identities) of the whole swarm.
+pub fn segment_users(users: usize, (i, n): (usize, usize)) -> (usize, usize) {
+    let base = users / n;
+    let extra = users % n;
+    (base + usize::from(i < extra), i * base + i.min(extra))
 }
 
 /// The environment variable naming a file of extra API keys for `pool` and `per_user`
@@ -63,6 +99,8 @@ struct Endpoint {
 
 /// Everything a user's transactions share.
 struct Ctx {
+    /// Global index of this process's first user (segments).
+    user_offset: usize,
     spec: Arc<Spec>,
     load: LoadScenario,
     categories: Vec<(String, Category)>,
@@ -100,6 +138,7 @@ impl Ctx {
     }
 
     fn identity(&self, user: usize) -> u32 {
+        let user = user + self.user_offset;
         match self.load.identities.as_str() {
             "shared" => 0,
             _ => (user % self.keys.len()) as u32,
@@ -515,6 +554,17 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         }
         load.users = u;
     }
+    let total_users = load.users;
+    let (local_users, user_offset) = match args.segment {
+        Some(seg) => segment_users(total_users, seg),
+        None => (total_users, 0),
+    };
+    if local_users == 0 {
+        return Err(Error::Usage(format!(
+            "segment {:?}: no user left for it ({total_users} users)",
+            args.segment
+        )));
+    }
     let duration = match args.duration {
         Some(d) => d,
         None => crate::yaml::duration::parse(&load.duration).map_err(Error::Usage)?,
@@ -638,6 +688,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         categories: categories.clone(),
         endpoints,
         keys,
+        user_offset,
         email: target.credential(Role::Email).map(str::to_string),
         password: target.credential(Role::Password).map(str::to_string),
         recorder: Recorder::new(load.independence_clause.is_some()),
@@ -647,10 +698,15 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         load: load.clone(),
     });
 
+    if let Some(at) = args.start_at
+        && let Ok(wait) = at.duration_since(SystemTime::now())
+    {
+        tokio::time::sleep(wait).await;
+    }
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let started = Instant::now();
     let goose_report = report_dir.join("goose-report.html");
-    let attack = build_attack(&ctx, &target.base_url, duration, &goose_report)?;
+    let attack = build_attack(&ctx, &target.base_url, duration, &goose_report, local_users)?;
     let progress = spawn_progress(ctx.clone(), args.quiet, duration);
     goose::reset_killswitch();
     let result = attack.execute().await;
@@ -671,6 +727,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         error = Some("interrupted (Ctrl-C): the report holds what the swarm saw".into());
     }
     let obs = ctx.recorder.finish();
+    let epoch = ctx.recorder.epoch_unix_ns;
     let judged = judge::judge(&load, &loaded.id, &categories, &obs, elapsed, interrupted);
     let decided: Vec<String> = loaded.scenario.clauses.clone();
     let clauses = verdict::judge(&target.spec, &judged.findings, &|id| {
@@ -706,7 +763,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         }],
         timelines: Vec::new(),
     };
-    let load_report = report::LoadReport::build(
+    let mut load_report = report::LoadReport::build(
         &report,
         &loaded.id,
         &load,
@@ -716,16 +773,20 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         &obs,
         &judged,
         elapsed,
+        report::Raw::build(
+            epoch,
+            args.segment,
+            &load,
+            &categories,
+            &endpoint_names,
+            &obs,
+        ),
     );
+    // This process's users (a segment's share); the scenario in `raw` keeps the whole swarm's.
+    load_report.users = local_users;
     let mut written = crate::report::write_all(&report, &report_dir, &Format::ALL)?;
     written.push(load_report.write(&report_dir, &redactor)?);
-    // The load charts go into the same report.html as the clause verdicts.
-    let html_path = report_dir.join("report.html");
-    if let Ok(html) = std::fs::read_to_string(&html_path) {
-        let html = chart::insert(&html, &redactor.redact(&chart::section(&load_report)));
-        std::fs::write(&html_path, html)
-            .map_err(|e| Error::io(format!("cannot write {}", html_path.display()), e))?;
-    }
+    write_html_section(&report_dir, &load_report, &redactor)?;
     Ok(RunOutcome {
         report,
         report_dir,
@@ -733,18 +794,34 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     })
 }
 
+/// The load charts go into the same report.html as the clause verdicts.
+pub(crate) fn write_html_section(
+    report_dir: &std::path::Path,
+    load_report: &report::LoadReport,
+    redactor: &crate::redact::Redactor,
+) -> Result<(), Error> {
+    let html_path = report_dir.join("report.html");
+    if let Ok(html) = std::fs::read_to_string(&html_path) {
+        let html = chart::insert(&html, &redactor.redact(&chart::section(load_report)));
+        std::fs::write(&html_path, html)
+            .map_err(|e| Error::io(format!("cannot write {}", html_path.display()), e))?;
+    }
+    Ok(())
+}
+
 fn build_attack(
     ctx: &Arc<Ctx>,
     base_url: &str,
     duration: Duration,
     goose_report: &std::path::Path,
+    users: usize,
 ) -> Result<GooseAttack, Error> {
     let load = &ctx.load;
     let goose_err = |e: GooseError| Error::Usage(format!("goose: {e}"));
     let mut config = goose::config::GooseConfiguration::default();
     config.host = Some(base_url.to_string());
-    config.users = Some(load.users);
-    let rate = load.hatch_rate.unwrap_or(load.users as f64 * 20.0);
+    config.users = Some(users);
+    let rate = load.hatch_rate.unwrap_or(users as f64 * 20.0);
     config.increase_rate = Some(format!("{rate}"));
     config.run_time = Some(format!("{}", duration.as_secs().max(1)));
     config.quiet = 1;

@@ -107,6 +107,8 @@ pub struct Shard {
 
 pub struct Recorder {
     pub start: Instant,
+    /// The same instant on the wall clock (nanoseconds since the Unix epoch), for merging segments.
+    pub epoch_unix_ns: u64,
     pub keep_refusals: bool,
     shards: Vec<Mutex<Shard>>,
 }
@@ -117,6 +119,9 @@ impl Recorder {
     pub fn new(keep_refusals: bool) -> Self {
         Self {
             start: Instant::now(),
+            epoch_unix_ns: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
             keep_refusals,
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
         }

@@ -103,6 +103,146 @@ pub struct LoadReport {
     pub retries_refused: u64,
     pub unexplained_refusals: u64,
     pub thresholds: Vec<ThresholdResult>,
+    /// Everything `report merge` needs to judge segments together, exactly.
+    pub raw: Raw,
+}
+
+/// The swarm's observations in full: admitted requests' timestamps per identity and category,
+/// refusals, retries and every histogram (V2, base64). Times are nanoseconds since `epoch_unix_ns`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Raw {
+    pub epoch_unix_ns: u64,
+    /// `[index, count]` when the swarm was one segment of a distributed run.
+    pub segment: Option<(usize, usize)>,
+    pub scenario: LoadScenario,
+    pub categories: Vec<(String, Category)>,
+    pub endpoints: Vec<(String, u16)>,
+    pub admitted: Vec<AdmittedRow>,
+    pub refusals: Vec<super::record::Refusal>,
+    pub retries: Vec<super::record::Retry>,
+    /// `(endpoint, class, histogram)`
+    pub latency: Vec<(u16, usize, String)>,
+    /// Per second: requests by class and the latency histogram.
+    pub seconds: Vec<([u64; 4], Option<String>)>,
+    pub error_examples: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdmittedRow {
+    pub identity: u32,
+    pub category: u16,
+    pub times: Vec<(u64, u64)>,
+}
+
+pub fn deserialize(b64: &str) -> Option<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .ok()
+}
+
+impl Raw {
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        epoch_unix_ns: u64,
+        segment: Option<(usize, usize)>,
+        scenario: &LoadScenario,
+        categories: &[(String, Category)],
+        endpoints: &[(String, u16)],
+        obs: &Observed,
+    ) -> Self {
+        Self {
+            epoch_unix_ns,
+            segment,
+            scenario: scenario.clone(),
+            categories: categories.to_vec(),
+            endpoints: endpoints.to_vec(),
+            admitted: obs
+                .admitted
+                .iter()
+                .map(|((identity, category), times)| AdmittedRow {
+                    identity: *identity,
+                    category: *category,
+                    times: times.clone(),
+                })
+                .collect(),
+            refusals: obs.refusals.clone(),
+            retries: obs.retries.clone(),
+            latency: obs
+                .latency
+                .iter()
+                .map(|((e, c), h)| (*e, *c, serialize(h)))
+                .collect(),
+            seconds: obs
+                .seconds
+                .iter()
+                .map(|s| (s.by_class, s.latency.as_ref().map(serialize)))
+                .collect(),
+            error_examples: obs.error_examples.clone(),
+        }
+    }
+
+    /// Adds this part's observations to `into`, its times shifted by `shift_ns` (its epoch's
+    /// distance from the earliest part's).
+    pub fn absorb(
+        &self,
+        report: &LoadReport,
+        shift_ns: u64,
+        into: &mut Observed,
+    ) -> Result<(), String> {
+        let bad = || "a histogram in load.json does not deserialize".to_string();
+        for row in &self.admitted {
+            into.admitted
+                .entry((row.identity, row.category))
+                .or_default()
+                .extend(row.times.iter().map(|(s, r)| (s + shift_ns, r + shift_ns)));
+        }
+        into.refusals.extend(self.refusals.iter().map(|r| {
+            let mut r = *r;
+            r.sent_ns += shift_ns;
+            r.recv_ns += shift_ns;
+            r
+        }));
+        into.retries.extend(self.retries.iter().map(|r| {
+            let mut r = *r;
+            r.refused_sent_ns += shift_ns;
+            r.sent_ns += shift_ns;
+            r.recv_ns += shift_ns;
+            r
+        }));
+        for (e, c, h) in &self.latency {
+            let h = deserialize(h).ok_or_else(bad)?;
+            match into.latency.get_mut(&(*e, *c)) {
+                Some(mine) => mine.add(&h).map_err(|e| e.to_string())?,
+                None => {
+                    into.latency.insert((*e, *c), h);
+                }
+            }
+        }
+        // Seconds are aligned on the earliest part's epoch (whole seconds of shift).
+        let offset = (shift_ns / 1_000_000_000) as usize;
+        let mut seconds: Vec<super::record::Second> = (0..offset)
+            .map(|_| super::record::Second::default())
+            .collect();
+        for (by_class, h) in &self.seconds {
+            seconds.push(super::record::Second {
+                by_class: *by_class,
+                latency: match h {
+                    Some(h) => Some(deserialize(h).ok_or_else(bad)?),
+                    None => None,
+                },
+            });
+        }
+        super::record::add_seconds(&mut into.seconds, seconds);
+        for (k, n) in &report.statuses {
+            *into.statuses.entry(*k).or_default() += n;
+        }
+        into.errors += report.transport_errors;
+        into.error_examples
+            .extend(self.error_examples.iter().cloned());
+        super::record::add_checks(&mut into.checks, report.checks.clone());
+        Ok(())
+    }
 }
 
 pub fn serialize(h: &Histogram<u64>) -> String {
@@ -123,6 +263,7 @@ impl LoadReport {
         obs: &Observed,
         judged: &Judged,
         elapsed: Duration,
+        raw: Raw,
     ) -> Self {
         let overall = obs.overall();
         let wait_us = load
@@ -203,6 +344,7 @@ impl LoadReport {
             retries_refused: judged.retries_refused,
             unexplained_refusals: judged.unexplained_refusals,
             thresholds: judged.thresholds.clone(),
+            raw,
         }
     }
 

@@ -344,7 +344,7 @@ pub enum Repeat {
 
 /// A load swarm: goose users sending weighted tasks for a while, judged afterwards from every
 /// request's client-side timestamps (see `load::judge`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoadScenario {
     /// Concurrent users (closed loop: each sends its next request when the last one answered).
@@ -395,14 +395,14 @@ fn honour() -> String {
     "honour".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WaitRange {
     pub min: String,
     pub max: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoadTask {
     /// An endpoint of the spec by name. `refresh` runs a session's rotation (login, refresh,
