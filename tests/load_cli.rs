@@ -287,3 +287,47 @@ fn segments_merge_exactly() {
     let by_window: Vec<u64> = m.accounts[0].per_window.clone();
     assert_eq!(by_window.iter().sum::<u64>(), admitted(&m));
 }
+
+/// Ctrl-C stops the swarm through goose's killswitch; the report is still written (exit 3).
+#[test]
+fn ctrl_c_stops_the_swarm_and_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(BIN)
+        .args(["load", "--quiet", "--scenario"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/load-burst.yaml"))
+        .args(["--users", "5", "--duration", "60s", "--report-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_secs(4));
+    // SAFETY: signalling our own child by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = wait(child, Duration::from_secs(30));
+    assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
+    assert!(out.took < Duration::from_secs(30));
+    let report = load_json(dir.path());
+    assert_eq!(report["verdict"], "error");
+    assert!(dir.path().join("report.html").exists());
+}
+
+#[test]
+fn a_bad_load_scenario_is_a_usage_error_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("load-bad.yaml");
+    std::fs::write(
+        &file,
+        "scenarios:\n  - name: bad\n    clauses: [LOAD-NO-5XX]\n    load:\n      users: 3\n      duration: 1s\n      identities: per_usr\n      tasks: [{endpoint: list_sandboxes}]\n      thresholds: [\"p98 < 1ms\"]\n      no_5xx_clause: LOAD-NO-5XX\n",
+    )
+    .unwrap();
+    let out = load(dir.path(), file.to_str().unwrap(), &[]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("per_usr") && out.stderr.contains("per_user"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("p98"), "{}", out.stderr);
+    assert!(out.stderr.contains("load-bad.yaml:7:"), "{}", out.stderr);
+}
