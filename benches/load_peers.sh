@@ -12,9 +12,15 @@ PORT=${PORT:-18089}
 TMP=$(mktemp -d)
 trap 'kill $(cat "$TMP/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
-cargo build --release --quiet --bin lelantos-conform --example bare_goose
-BIN=target/release/lelantos-conform
-BARE=target/release/examples/bare_goose
+# PROFILE=debug only checks the script itself; the figures are release builds'.
+PROFILE=${PROFILE:-release}
+if [ "$PROFILE" = release ]; then
+  cargo build --release --quiet --bin lelantos-conform --example bare_goose
+else
+  cargo build --quiet --bin lelantos-conform --example bare_goose
+fi
+BIN=target/$PROFILE/lelantos-conform
+BARE=target/$PROFILE/examples/bare_goose
 
 mkdir -p "$TMP/www" "$TMP/logs"
 echo '{"sandboxes":[]}' > "$TMP/www/sandboxes"

@@ -331,3 +331,28 @@ fn a_bad_load_scenario_is_a_usage_error_with_its_position() {
     assert!(out.stderr.contains("p98"), "{}", out.stderr);
     assert!(out.stderr.contains("load-bad.yaml:7:"), "{}", out.stderr);
 }
+
+#[test]
+fn an_unreachable_target_is_exit_3_before_any_swarm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(BIN)
+        .args(["load", "--quiet", "--target"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--scenario")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/load-burst.yaml"))
+        .arg("--report-dir")
+        .arg(dir.path())
+        .env("LELANTOS_API_KEY", "lel_unreachable")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait(child, Duration::from_secs(30));
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(out.stderr.contains("cannot reach"), "{}", out.stderr);
+}

@@ -672,6 +672,14 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     upload_paths.sort();
     upload_paths.dedup();
 
+    // A target that cannot be reached is an error (exit 3), not a swarm of transport errors.
+    let probe = crate::probe::Probe::new(
+        &target.spec,
+        &target.base_url,
+        target.timeouts,
+        target.redactor(),
+    )?;
+    probe.preflight().await?;
     let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
     std::fs::create_dir_all(&report_dir).map_err(|e| {
         Error::io(
@@ -707,6 +715,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     let started = Instant::now();
     let goose_report = report_dir.join("goose-report.html");
     let attack = build_attack(&ctx, &target.base_url, duration, &goose_report, local_users)?;
+    install_logger();
     let progress = spawn_progress(ctx.clone(), args.quiet, duration);
     goose::reset_killswitch();
     let result = attack.execute().await;
@@ -792,6 +801,32 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         report_dir,
         written,
     })
+}
+
+/// A logger that keeps only errors: installed before goose so goose keeps its hands off the
+/// process's logging (its own would print a line per failed request); transport errors are
+/// counted and reported by the swarm instead.
+struct QuietLogger;
+
+impl log::Log for QuietLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Error
+    }
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            eprintln!("goose: {}", record.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+static QUIET: QuietLogger = QuietLogger;
+
+fn install_logger() {
+    // Fails only when a logger is already installed (a second swarm in one process): keep it.
+    if log::set_logger(&QUIET).is_ok() {
+        log::set_max_level(log::LevelFilter::Error);
+    }
 }
 
 /// The load charts go into the same report.html as the clause verdicts.
