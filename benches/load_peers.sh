@@ -50,11 +50,18 @@ sleep 0.5
 URL="http://127.0.0.1:$PORT"
 
 # measure NAME COMMAND...: prints "NAME requests seconds cpu_seconds max_rss_kib" via /usr/bin/time.
-row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+row() { printf '| %s | %s | %s | %s |\n' "$@"; }
+# result NAME REQUESTS USER SYS RSS_KIB: one table row (n/a when the client reported nothing).
+result() {
+  local name=$1 reqs=${2:-0} u=$3 s=$4 rss=$5
+  if [ -z "$reqs" ] || [ "$reqs" -le 0 ]; then row "$name" n/a n/a n/a; return; fi
+  row "$name" "$((reqs / SECS))" "$(echo "($u+$s)*1000000/$reqs" | bc)" "$((rss / 1024))"
+}
 timed() {
   local name=$1; shift
   /usr/bin/time -f '%U %S %M' -o "$TMP/time" "$@" > "$TMP/out" 2>&1 || true
-  read -r u s rss < "$TMP/time"
+  # The last line: /usr/bin/time puts "Command exited with non-zero status" lines before it.
+  read -r u s rss < <(tail -n1 "$TMP/time")
   echo "$name $u $s $rss"
 }
 
@@ -65,16 +72,16 @@ echo "|---|---|---|---|"
 timed wrk wrk -t2 -c$USERS -d${SECS}s "$URL/sandboxes" > "$TMP/t"
 read -r _ u s rss < "$TMP/t"
 reqs=$(grep -o '^ *[0-9]* requests' "$TMP/out" | awk '{print $1}')
-row wrk "$((reqs / SECS))" "$(echo "($u+$s)*1000000/$reqs" | bc)" "$((rss / 1024))"
+result wrk "$reqs" "$u" "$s" "$rss"
 
-if command -v oha > /dev/null; then
+if oha --version > /dev/null 2>&1; then
   timed oha oha --no-tui -c $USERS -z ${SECS}s --output-format json "$URL/sandboxes" > "$TMP/t"
   read -r _ u s rss < "$TMP/t"
   reqs=$(python3 -c "import json;d=json.load(open('$TMP/out'));print(sum(d['statusCodeDistribution'].values()))" 2>/dev/null || echo 0)
-  [ "$reqs" -gt 0 ] && row oha "$((reqs / SECS))" "$(echo "($u+$s)*1000000/$reqs" | bc)" "$((rss / 1024))"
+  result oha "$reqs" "$u" "$s" "$rss"
 fi
 
-if command -v locust > /dev/null; then
+if locust --version > /dev/null 2>&1; then
   cat > "$TMP/locustfile.py" <<PY
 from locust import FastHttpUser, task
 class U(FastHttpUser):
@@ -84,20 +91,20 @@ class U(FastHttpUser):
 PY
   timed locust locust -f "$TMP/locustfile.py" --headless -u $USERS -r $USERS -t ${SECS}s -H "$URL" --csv "$TMP/locust" > "$TMP/t"
   read -r _ u s rss < "$TMP/t"
-  reqs=$(awk -F, '$2=="Aggregated"{print $3}' "$TMP/locust_stats.csv")
-  row "locust (FastHttpUser)" "$((reqs / SECS))" "$(echo "($u+$s)*1000000/$reqs" | bc)" "$((rss / 1024))"
+  reqs=$(awk -F, '$2=="Aggregated"{print $3}' "$TMP/locust_stats.csv" 2>/dev/null || echo 0)
+  result "locust (FastHttpUser)" "$reqs" "$u" "$s" "$rss"
 fi
 
 timed bare_goose "$BARE" "$URL" $USERS $SECS > "$TMP/t"
 read -r _ u s rss < "$TMP/t"
 reqs=$(grep -o '[0-9]* requests' "$TMP/out" | awk '{print $1}')
-row "bare goose" "$((reqs / SECS))" "$(echo "($u+$s)*1000000/$reqs" | bc)" "$((rss / 1024))"
+result "bare goose" "$reqs" "$u" "$s" "$rss"
 
 export LELANTOS_API_KEY=lel_bench
 timed swarm "$BIN" load -q --target "$URL" --scenario benches/load-bench.yaml --duration ${SECS}s --report-dir "$TMP/report" > "$TMP/t"
 read -r _ u s rss < "$TMP/t"
 reqs=$(python3 -c "import json;print(json.load(open('$TMP/report/load.json'))['requests'])")
-row "lelantos-conform load" "$((reqs / SECS))" "$(echo "($u+$s)*1000000/$reqs" | bc)" "$((rss / 1024))"
+result "lelantos-conform load" "$reqs" "$u" "$s" "$rss"
 
 if [ "${LONG:-0}" = 1 ]; then
   # Long enough for a million requests at the rate just measured.
