@@ -128,7 +128,8 @@ async fn run_one(
                     collected.timing.lock().expect("lock").extend(r);
                 })
             }
-            None => Ok(()),
+            // Load swarms run under `load`, never here.
+            Some(Kind::Load(_)) | None => Ok(()),
         };
         if let Err(e) = result {
             record(

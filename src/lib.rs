@@ -9,6 +9,7 @@ pub mod check;
 pub mod engine;
 pub mod error;
 pub mod list;
+pub mod load;
 pub mod probe;
 pub mod profile;
 pub mod progress;

@@ -121,6 +121,53 @@ enum Command {
         #[arg(long, value_name = "NS")]
         leak_ns: Option<u64>,
     },
+    /// Run a load scenario (a goose swarm) and judge the rate limits under concurrency.
+    ///
+    /// With neither --target nor --profile, starts the embedded reference server and loads it.
+    Load {
+        /// The target's base URL; credentials come from LELANTOS_* environment variables.
+        #[arg(long, value_name = "URL")]
+        target: Option<String>,
+        /// A target profile (YAML).
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
+        /// The load scenario file (scenarios/load-*.yaml).
+        #[arg(long, value_name = "FILE")]
+        scenario: PathBuf,
+        /// Concurrent users (default: the scenario's).
+        #[arg(long, value_name = "N")]
+        users: Option<usize>,
+        /// How long the swarm runs (default: the scenario's), e.g. 30s.
+        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        duration: Option<Duration>,
+        /// Where reports go (default: reports/<UTC timestamp>/).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        /// No progress display.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Embedded server only: its rate-limiting algorithm.
+        #[arg(long, value_enum)]
+        limiter: Option<LimiterKind>,
+        /// Embedded server only: its rate-limit window (default 2s).
+        #[arg(long, value_parser = parse_duration)]
+        window: Option<Duration>,
+        /// Embedded server only: inject a fault (repeatable).
+        #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
+        faults: Vec<Fault>,
+        /// Run segment I of N (0-based): its share of users and identities; merge the parts'
+        /// reports with `report merge`.
+        #[arg(long, value_name = "I/N", value_parser = lelantos_conform::load::parse_segment)]
+        segment: Option<(usize, usize)>,
+        /// Start the swarm at this instant (RFC 3339, e.g. 2026-01-01T00:00:00Z).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        start_at: Option<std::time::SystemTime>,
+    },
+    /// Work on written reports.
+    Report {
+        #[command(subcommand)]
+        what: ReportCommand,
+    },
     /// Check files (specs, profiles, scenarios) without sending a request.
     Validate {
         /// Files to check; without any, the built-in spec and scenarios.
@@ -171,6 +218,24 @@ enum Command {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     lelantos_conform::yaml::duration::parse(text)
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Merge the load.json of the segments of one distributed swarm into one report (exact:
+    /// counts, histograms and admission accounting are recomputed from the parts' raw data).
+    Merge {
+        /// Report directories of the segments, each holding a load.json.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged reports go (default: reports/<UTC timestamp>/).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+    },
+}
+
+fn parse_time(text: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(text).map_err(|e| format!("`{text}`: {e}"))
 }
 
 fn parse_fault(text: &str) -> Result<Fault, String> {
@@ -283,6 +348,50 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 ..RunArgs::default()
             };
             let outcome = runtime()?.block_on(lelantos_conform::run::run(args))?;
+            let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
+            println!("{}", report::terminal::render(&outcome.report, color));
+            eprintln!("reports: {}", outcome.report_dir.display());
+            Ok(outcome.exit_code())
+        }
+        Command::Load {
+            target,
+            profile,
+            scenario,
+            users,
+            duration,
+            report_dir,
+            quiet,
+            limiter,
+            window,
+            faults,
+            segment,
+            start_at,
+        } => {
+            let args = lelantos_conform::load::LoadArgs {
+                segment,
+                start_at,
+                target,
+                profile,
+                scenario,
+                users,
+                duration,
+                report_dir,
+                quiet,
+                limiter,
+                window,
+                faults,
+            };
+            let runtime = runtime()?;
+            let outcome = runtime.block_on(lelantos_conform::load::run(args))?;
+            let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
+            println!("{}", report::terminal::render(&outcome.report, color));
+            eprintln!("reports: {}", outcome.report_dir.display());
+            Ok(outcome.exit_code())
+        }
+        Command::Report {
+            what: ReportCommand::Merge { dirs, report_dir },
+        } => {
+            let outcome = lelantos_conform::load::merge::merge(&dirs, report_dir)?;
             let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
             println!("{}", report::terminal::render(&outcome.report, color));
             eprintln!("reports: {}", outcome.report_dir.display());

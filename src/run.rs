@@ -18,6 +18,9 @@ use crate::scenario::{self, Loaded};
 use crate::spec::Spec;
 use crate::verdict::{self, RunVerdict};
 
+/// The spec's area of clauses only a load swarm decides (`run` leaves them out).
+pub const LOAD_AREA: &str = "load";
+
 /// The window of the embedded reference server: short, so a newcomer's run takes seconds.
 pub const EMBEDDED_WINDOW: Duration = Duration::from_secs(2);
 
@@ -120,6 +123,8 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         Some(t) => vec![timing_scenario(&spec, t)?],
         None => load_scenarios(&args.scenarios, &spec)?,
     };
+    // Load swarms are `lelantos-conform load`'s; `run` skips them and their clauses.
+    scenarios.retain(|s| !matches!(s.scenario.kind(), Some(scenario::Kind::Load(_))));
     scenarios.retain(|s| s.scenario.clauses.iter().any(|c| matches(c)));
     if let Some(g) = &args.only
         && !spec.clauses.iter().any(|c| matches(&c.id))
@@ -223,7 +228,16 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
 
     let mut findings = collected.findings.snapshot();
     findings.extend(probe.observers().findings());
-    let clauses = verdict::judge(&target.spec, &findings, &|id| matches(id));
+    let load_only: Vec<&str> = target
+        .spec
+        .clauses
+        .iter()
+        .filter(|c| c.area == LOAD_AREA)
+        .map(|c| c.id.as_str())
+        .collect();
+    let clauses = verdict::judge(&target.spec, &findings, &|id| {
+        matches(id) && !load_only.contains(&id)
+    });
     let redactor = probe.redactor();
     let report = RunReport {
         tool: Tool::default(),
@@ -267,7 +281,7 @@ fn timing_scenario(spec: &Spec, t: &TimingArgs) -> Result<Loaded, Error> {
     Ok(loaded)
 }
 
-fn embedded_credentials(c: &reference::Credentials) -> Vec<(Role, String)> {
+pub fn embedded_credentials(c: &reference::Credentials) -> Vec<(Role, String)> {
     vec![
         (Role::ApiKey, c.api_key.clone()),
         (Role::ApiKeyOtherTeam, c.api_key_other_team.clone()),

@@ -2,7 +2,7 @@
 //! (a temporary file renamed into place), so a reader never sees half a report.
 
 mod cdf;
-mod chart;
+pub mod chart;
 #[cfg(test)]
 mod fixture;
 pub mod html;

@@ -38,6 +38,22 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "scenarios/admin-timing.yaml",
         include_str!("../../scenarios/admin-timing.yaml"),
     ),
+    (
+        "scenarios/load-burst.yaml",
+        include_str!("../../scenarios/load-burst.yaml"),
+    ),
+    (
+        "scenarios/load-identities.yaml",
+        include_str!("../../scenarios/load-identities.yaml"),
+    ),
+    (
+        "scenarios/load-mixed.yaml",
+        include_str!("../../scenarios/load-mixed.yaml"),
+    ),
+    (
+        "scenarios/load-refresh-storm.yaml",
+        include_str!("../../scenarios/load-refresh-storm.yaml"),
+    ),
 ];
 
 /// `as:` values besides the credential roles.
@@ -172,7 +188,7 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             "name",
             &s.name,
             format!(
-                "scenario `{}`: give exactly one of `steps`, `rate_limit` or `timing`",
+                "scenario `{}`: give exactly one of `steps`, `rate_limit`, `timing` or `load`",
                 s.name
             ),
         )),
@@ -216,6 +232,7 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
                 errors.push(src.error_at("budget", "", "budget: longer than 0".to_string()));
             }
         }
+        Some(Kind::Load(load)) => validate_load(load, src, spec, errors, &covered),
         Some(Kind::RateLimit(rl)) => {
             check_as(&rl.as_, src, errors);
             if let Some(o) = &rl.other_identity {
@@ -259,6 +276,80 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             {
                 covered(c, "", errors);
             }
+        }
+    }
+}
+
+fn validate_load(
+    load: &LoadScenario,
+    src: &Source,
+    spec: &Spec,
+    errors: &mut Vec<FileError>,
+    covered: &dyn Fn(&str, &str, &mut Vec<FileError>),
+) {
+    for c in load.decided() {
+        covered(c, "", errors);
+    }
+    for cat in load.limit_clauses.keys() {
+        if spec.category(cat).is_none() {
+            errors.push(src.error_at(
+                "limit_clauses",
+                cat,
+                format!(
+                    "unknown category `{cat}`{}",
+                    did_you_mean(cat, spec.rate_limits.categories.keys().map(String::as_str))
+                ),
+            ));
+        }
+    }
+    if load.users == 0 {
+        errors.push(src.error_at("users", "0", "a swarm needs at least one user"));
+    }
+    if load.hatch_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+        errors.push(src.error_at("hatch_rate", "", "hatch_rate is users per second, above 0"));
+    }
+    if let Err(why) = crate::yaml::duration::parse(&load.duration) {
+        errors.push(src.error_at("duration", &load.duration, why));
+    }
+    if let Some(w) = &load.wait {
+        for d in [&w.min, &w.max] {
+            if let Err(why) = crate::yaml::duration::parse(d) {
+                errors.push(src.error_at("wait", d, why));
+            }
+        }
+    }
+    match load.identities.as_str() {
+        "shared" | "per_user" => {}
+        "pool" if load.pool_size.is_some_and(|n| n > 0) => {}
+        "pool" => errors.push(src.error_at(
+            "identities",
+            "pool",
+            "identities: pool needs pool_size (at least 1)",
+        )),
+        other => errors.push(src.error_at(
+            "identities",
+            other,
+            format!(
+                "unknown identities `{other}`{}",
+                did_you_mean(other, ["shared", "per_user", "pool"].into_iter())
+            ),
+        )),
+    }
+    if !matches!(load.on_429.as_str(), "honour" | "hammer") {
+        errors.push(src.error_at("on_429", &load.on_429, "on_429 is `honour` or `hammer`"));
+    }
+    if load.tasks.is_empty() {
+        errors.push(src.error_at("tasks", "", "a swarm needs at least one task"));
+    }
+    for t in &load.tasks {
+        check_endpoint(&t.endpoint, src, spec, errors);
+        if t.weight == 0 {
+            errors.push(src.error_at("weight", "0", "a task's weight is at least 1"));
+        }
+    }
+    for t in &load.thresholds {
+        if let Err(why) = crate::load::threshold::Threshold::parse(t) {
+            errors.push(src.error_at("thresholds", t, why));
         }
     }
 }

@@ -38,21 +38,26 @@ pub struct Scenario {
     /// The statistical constant-time test of the admin token (see `timing`).
     #[serde(default)]
     pub timing: Option<TimingScenario>,
+    /// A goose swarm judged by admission accounting (`lelantos-conform load`; `run` skips it).
+    #[serde(default)]
+    pub load: Option<LoadScenario>,
 }
 
 pub enum Kind<'a> {
     Steps(&'a [Step]),
     RateLimit(&'a RateLimitScenario),
     Timing(&'a TimingScenario),
+    Load(&'a LoadScenario),
 }
 
 impl Scenario {
     /// The kind; `None` when not exactly one kind is given (a validation error).
     pub fn kind(&self) -> Option<Kind<'_>> {
-        match (&self.steps, &self.rate_limit, &self.timing) {
-            (Some(s), None, None) => Some(Kind::Steps(s)),
-            (None, Some(r), None) => Some(Kind::RateLimit(r)),
-            (None, None, Some(t)) => Some(Kind::Timing(t)),
+        match (&self.steps, &self.rate_limit, &self.timing, &self.load) {
+            (Some(s), None, None, None) => Some(Kind::Steps(s)),
+            (None, Some(r), None, None) => Some(Kind::RateLimit(r)),
+            (None, None, Some(t), None) => Some(Kind::Timing(t)),
+            (None, None, None, Some(l)) => Some(Kind::Load(l)),
             _ => None,
         }
     }
@@ -62,6 +67,7 @@ impl Scenario {
             Some(Kind::Steps(_)) => "steps",
             Some(Kind::RateLimit(_)) => "rate_limit",
             Some(Kind::Timing(_)) => "timing",
+            Some(Kind::Load(_)) => "load",
             None => "invalid",
         }
     }
@@ -364,4 +370,108 @@ pub enum WaitFor {
 pub enum Repeat {
     Times(u32),
     Named(String),
+}
+
+/// A load swarm: goose users sending weighted tasks for a while, judged afterwards from every
+/// request's client-side timestamps (see `load::judge`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadScenario {
+    /// Concurrent users (closed loop: each sends its next request when the last one answered).
+    pub users: usize,
+    /// Users started per second (goose's hatch rate); default: all at once.
+    #[serde(default)]
+    pub hatch_rate: Option<f64>,
+    /// How long the swarm runs once hatched, e.g. `5s`.
+    pub duration: String,
+    /// A pause between a user's tasks, e.g. `{min: 0ms, max: 10ms}`; default none.
+    #[serde(default)]
+    pub wait: Option<WaitRange>,
+    /// `shared` (one key for all users), `per_user` (a key each) or `pool` (`pool_size` keys,
+    /// user `i` uses key `i mod pool_size`).
+    pub identities: String,
+    #[serde(default)]
+    pub pool_size: Option<usize>,
+    /// On a 429: `honour` (sleep Retry-After, then retry once and expect admission) or `hammer`.
+    #[serde(default = "honour")]
+    pub on_429: String,
+    /// Weighted tasks; one is picked per iteration.
+    pub tasks: Vec<LoadTask>,
+    /// k6-style thresholds: `p99 < 50ms`, `errors == 0`, `5xx == 0`, `rps > 100`.
+    #[serde(default)]
+    pub thresholds: Vec<String>,
+    /// Which clause each judgement decides (each optional; the clause must be listed).
+    #[serde(default)]
+    pub limit_clauses: BTreeMap<String, String>,
+    #[serde(default)]
+    pub retry_after_clause: Option<String>,
+    #[serde(default)]
+    pub body_clause: Option<String>,
+    #[serde(default)]
+    pub retry_admits_clause: Option<String>,
+    #[serde(default)]
+    pub independence_clause: Option<String>,
+    #[serde(default)]
+    pub refresh_clause: Option<String>,
+    #[serde(default)]
+    pub no_5xx_clause: Option<String>,
+    #[serde(default)]
+    pub connections_clause: Option<String>,
+    #[serde(default)]
+    pub thresholds_clause: Option<String>,
+}
+
+fn honour() -> String {
+    "honour".into()
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitRange {
+    pub min: String,
+    pub max: String,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadTask {
+    /// An endpoint of the spec by name. `refresh` runs a session's rotation (login, refresh,
+    /// replay of the used token, which must be refused).
+    pub endpoint: String,
+    #[serde(default = "one")]
+    pub weight: usize,
+    /// Path parameters besides `id` (the user's own sandbox, created when the user starts).
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// A body sent as is (uploads).
+    #[serde(default)]
+    pub raw_body: Option<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl LoadScenario {
+    /// Every clause this scenario decides.
+    pub fn decided(&self) -> Vec<&str> {
+        self.limit_clauses
+            .values()
+            .chain(
+                [
+                    &self.retry_after_clause,
+                    &self.body_clause,
+                    &self.retry_admits_clause,
+                    &self.independence_clause,
+                    &self.refresh_clause,
+                    &self.no_5xx_clause,
+                    &self.connections_clause,
+                    &self.thresholds_clause,
+                ]
+                .into_iter()
+                .flatten(),
+            )
+            .map(String::as_str)
+            .collect()
+    }
 }

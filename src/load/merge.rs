@@ -1,0 +1,123 @@
+//! `report merge DIR...`: the segments of a distributed swarm (each pod ran `load --segment I/N`)
+//! judged as one. Nothing is averaged or sampled: every part's load.json carries its admitted
+//! requests' timestamps, refusals, retries and HDR histograms, so the merged counts equal the sums,
+//! the merged histograms equal the parts' added, and the admission accounting runs again over the
+//! union of the parts' admissions (an identity several segments share is judged with all of them).
+//! Times are aligned on each part's wall-clock epoch: segments on different hosts rely on their
+//! clocks agreeing (NTP), and their skew adds to the spans the accounting measures.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::judge;
+use super::record::Observed;
+use super::report::{LoadReport, Raw};
+use crate::error::Error;
+use crate::redact::Redactor;
+use crate::report::{Format, RunReport, ScenarioResult, Tool};
+use crate::run::{RunOutcome, default_report_dir};
+use crate::verdict;
+
+pub fn merge(dirs: &[PathBuf], report_dir: Option<PathBuf>) -> Result<RunOutcome, Error> {
+    let mut parts: Vec<(LoadReport, RunReport)> = Vec::new();
+    for d in dirs {
+        let read = |name: &str| {
+            let p = d.join(name);
+            std::fs::read_to_string(&p)
+                .map_err(|e| Error::Usage(format!("{}: cannot read: {e}", p.display())))
+        };
+        let load: LoadReport = serde_json::from_str(&read("load.json")?)
+            .map_err(|e| Error::Usage(format!("{}: not a load.json: {e}", d.display())))?;
+        let run: RunReport = serde_json::from_str(&read("compliance.json")?)
+            .map_err(|e| Error::Usage(format!("{}: not a compliance.json: {e}", d.display())))?;
+        parts.push((load, run));
+    }
+    let Some((first, first_run)) = parts.first() else {
+        return Err(Error::Usage(
+            "report merge: give at least one directory".into(),
+        ));
+    };
+    if let Some((odd, _)) = parts.iter().find(|(l, _)| l.scenario != first.scenario) {
+        return Err(Error::Usage(format!(
+            "report merge: parts ran different scenarios ({} and {})",
+            first.scenario, odd.scenario
+        )));
+    }
+    let mut segments: Vec<(usize, usize)> =
+        parts.iter().filter_map(|(l, _)| l.raw.segment).collect();
+    segments.sort();
+    if segments.windows(2).any(|w| w[0] == w[1]) {
+        return Err(Error::Usage(
+            "report merge: the same segment is given twice".into(),
+        ));
+    }
+    let epoch = parts
+        .iter()
+        .map(|(l, _)| l.raw.epoch_unix_ns)
+        .min()
+        .unwrap_or(0);
+    let mut obs = Observed::default();
+    let mut elapsed_ns = 0u64;
+    for (l, _) in &parts {
+        let shift = l.raw.epoch_unix_ns - epoch;
+        l.raw
+            .absorb(l, shift, &mut obs)
+            .map_err(|e| Error::Usage(format!("report merge: {e}")))?;
+        elapsed_ns = elapsed_ns.max(shift + l.duration_ms * 1_000_000);
+    }
+    obs.sort();
+    let elapsed = Duration::from_nanos(elapsed_ns);
+    let mut load = first.raw.scenario.clone();
+    load.users = parts.iter().map(|(l, _)| l.users).sum();
+    let categories = first.raw.categories.clone();
+    let judged = judge::judge(&load, &first.scenario, &categories, &obs, elapsed, false);
+    let spec = crate::spec::Spec::builtin();
+    let decided = load.decided();
+    let clauses = verdict::judge(&spec, &judged.findings, &|id| decided.contains(&id));
+    let errors: Vec<String> = parts.iter().filter_map(|(_, r)| r.error.clone()).collect();
+    let report = RunReport {
+        tool: Tool::default(),
+        target: first_run.target.clone(),
+        seed: 0,
+        started_at: first.started_at.clone(),
+        duration_ms: elapsed.as_millis() as u64,
+        verdict: verdict::run_verdict(&clauses, !errors.is_empty()),
+        summary: verdict::summarize(&clauses),
+        clauses,
+        error: (!errors.is_empty()).then(|| errors.join("; ")),
+        scenarios: vec![ScenarioResult {
+            name: first.scenario.clone(),
+            kind: "load".into(),
+            clauses: decided.iter().map(|c| c.to_string()).collect(),
+            duration_ms: elapsed.as_millis() as u64,
+            requests: obs.requests(),
+            note: Some(format!("merged from {} segments", parts.len())),
+        }],
+        timelines: Vec::new(),
+        timing: Vec::new(),
+    };
+    let planned = Duration::from_millis(first.planned_duration_ms);
+    let raw = Raw::build(epoch, None, &load, &categories, &first.raw.endpoints, &obs);
+    let merged = LoadReport::build(
+        &report,
+        &first.scenario,
+        &load,
+        planned,
+        &categories,
+        &first.raw.endpoints,
+        &obs,
+        &judged,
+        elapsed,
+        raw,
+    );
+    let report_dir = report_dir.unwrap_or_else(default_report_dir);
+    let redactor = Redactor::default();
+    let mut written = crate::report::write_all(&report, &report_dir, &Format::ALL)?;
+    written.push(merged.write(&report_dir, &redactor)?);
+    super::write_html_section(&report_dir, &merged, &redactor)?;
+    Ok(RunOutcome {
+        report,
+        report_dir,
+        written,
+    })
+}

@@ -1,0 +1,936 @@
+//! `load`: a goose swarm against a target, judged afterwards from every request's client-side
+//! timestamps (`judge`), with HDR latency histograms (`record`) and reports (`report`).
+//!
+//! goose 0.19 is embedded, never let loose on the process: it is configured in code
+//! (`initialize_with_config`, so it never parses our arguments), with telnet and websocket
+//! controllers off, its metrics printing off and its own report written beside ours. Its Ctrl-C
+//! handler triggers its killswitch: the swarm stops, `execute` returns, and the report is still
+//! written (verdict `error`, exit 3, with what was judged). Its load model is closed-loop: a user
+//! sends its next request when the last one was answered (plus the scenario's wait).
+
+pub mod chart;
+pub mod judge;
+pub mod merge;
+pub mod record;
+pub mod report;
+pub mod threshold;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use goose::prelude::*;
+
+use crate::error::Error;
+use crate::profile::{Role, Target};
+use crate::reference::{self, LimiterKind, ServeOptions};
+use crate::report::{Format, RunReport, ScenarioResult, TargetInfo, Tool};
+use crate::run::{RunOutcome, default_report_dir, load_spec};
+use crate::scenario::{Kind, LoadScenario, Loaded};
+use crate::spec::{Category, Spec};
+use crate::verdict;
+
+use record::{Recorder, Retry, Sample};
+
+#[derive(Debug, Clone, Default)]
+pub struct LoadArgs {
+    pub target: Option<String>,
+    pub profile: Option<PathBuf>,
+    pub scenario: PathBuf,
+    pub users: Option<usize>,
+    pub duration: Option<Duration>,
+    pub report_dir: Option<PathBuf>,
+    pub quiet: bool,
+    /// Embedded server only.
+    pub limiter: Option<LimiterKind>,
+    pub window: Option<Duration>,
+    pub faults: Vec<reference::Fault>,
+    /// `(index, count)`: run only this segment's share of users and identities.
+    pub segment: Option<(usize, usize)>,
+    /// Start the swarm at this instant (segments of one run start together).
+    pub start_at: Option<SystemTime>,
+}
+
+/// Parses `I/N` (0-based index `I` of `N` segments, as a Kubernetes Indexed Job numbers pods).
+pub fn parse_segment(text: &str) -> Result<(usize, usize), String> {
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}`: write INDEX/COUNT, e.g. 0/3"))?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{i}` is not an index"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a count"))?;
+    if n == 0 || i >= n {
+        return Err(format!(
+            "segment {i}/{n}: the index is 0 to {}",
+            n.max(1) - 1
+        ));
+    }
+    Ok((i, n))
+}
+
+/// A segment's share of `users`: how many, and the global index of its first user. Users are
+/// dealt in contiguous blocks, the first `users mod count` segments taking one more, so the
+/// segments together run exactly the users (and so the identities) of the whole swarm.
+pub fn segment_users(users: usize, (i, n): (usize, usize)) -> (usize, usize) {
+    let base = users / n;
+    let extra = users % n;
+    (base + usize::from(i < extra), i * base + i.min(extra))
+}
+
+/// The environment variable naming a file of extra API keys for `pool` and `per_user`
+/// identities against a real target: one key a line, or `serve`'s credentials JSON.
+pub const POOL_ENV: &str = "LELANTOS_API_KEY_POOL";
+
+struct Endpoint {
+    name: String,
+    method: GooseMethod,
+    path: String,
+    category: u16,
+    body: Option<serde_json::Value>,
+    needs_key: bool,
+}
+
+/// Everything a user's transactions share.
+struct Ctx {
+    /// Global index of this process's first user (segments).
+    user_offset: usize,
+    spec: Arc<Spec>,
+    load: LoadScenario,
+    categories: Vec<(String, Category)>,
+    endpoints: Vec<Endpoint>,
+    /// Key of each identity; `shared` has one.
+    keys: Vec<String>,
+    email: Option<String>,
+    password: Option<String>,
+    recorder: Recorder,
+    honour: bool,
+    needs_sandbox: bool,
+    upload_paths: Vec<String>,
+    live: [AtomicU64; 4],
+}
+
+#[derive(Clone, Default)]
+struct UserState {
+    sandbox: Option<String>,
+    refresh: Option<String>,
+}
+
+struct Answer {
+    status: Option<u16>,
+    body: Option<String>,
+    /// A 429's Retry-After, when valid.
+    retry_after: Option<u64>,
+}
+
+impl Ctx {
+    fn endpoint(&self, name: &str) -> usize {
+        self.endpoints
+            .iter()
+            .position(|e| e.name == name)
+            .expect("validated endpoint")
+    }
+
+    fn identity(&self, user: usize) -> u32 {
+        let user = user + self.user_offset;
+        match self.load.identities.as_str() {
+            "shared" => 0,
+            _ => (user % self.keys.len()) as u32,
+        }
+    }
+
+    /// Sends one request, records it, checks a 429, and with `honour` waits Retry-After and
+    /// retries once.
+    async fn send(
+        &self,
+        user: &mut GooseUser,
+        ep: usize,
+        params: &BTreeMap<String, String>,
+        body: Option<String>,
+        vars: &BTreeMap<&str, String>,
+    ) -> Answer {
+        let first = self.send_once(user, ep, params, body.clone(), vars).await;
+        let (answer, sent) = first;
+        if answer.status == Some(self.spec.rate_limits.over_limit.status)
+            && self.honour
+            && let Some(secs) = answer.retry_after
+        {
+            let uix = user.weighted_users_index;
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let (again, retry_sent) = self.send_once(user, ep, params, body, vars).await;
+            if self.endpoints[ep].needs_key {
+                self.recorder.retry(
+                    uix,
+                    Retry {
+                        identity: self.identity(uix),
+                        category: self.endpoints[ep].category,
+                        refused_sent_ns: sent,
+                        sent_ns: retry_sent,
+                        recv_ns: self.recorder.now_ns(),
+                        admitted: again.status.is_some_and(|s| (200..300).contains(&s)),
+                        status: again.status,
+                    },
+                );
+            }
+            return again;
+        }
+        answer
+    }
+
+    async fn send_once(
+        &self,
+        user: &mut GooseUser,
+        ep: usize,
+        params: &BTreeMap<String, String>,
+        body: Option<String>,
+        vars: &BTreeMap<&str, String>,
+    ) -> (Answer, u64) {
+        let e = &self.endpoints[ep];
+        let uix = user.weighted_users_index;
+        let mut path = e.path.clone();
+        for (k, v) in params {
+            path = path.replace(&format!("{{{k}}}"), v);
+        }
+        let builder = match user.get_request_builder(&e.method, &path) {
+            Ok(b) => b,
+            Err(err) => {
+                self.recorder
+                    .error_example(uix, format!("{}: cannot build: {err}", e.name));
+                return (
+                    Answer {
+                        status: None,
+                        body: None,
+                        retry_after: None,
+                    },
+                    self.recorder.now_ns(),
+                );
+            }
+        };
+        let mut builder = builder;
+        if e.needs_key {
+            let key = &self.keys[self.identity(uix) as usize];
+            builder = builder.header(self.spec.auth.api_key.header.as_str(), key.as_str());
+        }
+        if let Some(raw) = body {
+            builder = builder.body(raw);
+        } else if let Some(template) = &e.body {
+            builder = builder.json(&fill(template, vars));
+        }
+        let request = GooseRequest::builder()
+            .set_request_builder(builder)
+            .name(e.name.as_str())
+            .build();
+        let sent = self.recorder.now_ns();
+        let result = user.request(request).await;
+        let (status, text, headers) = match result {
+            Ok(goose) => match goose.response {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let text = resp.text().await.ok();
+                    (Some(status), text, Some(headers))
+                }
+                Err(err) => {
+                    self.recorder
+                        .error_example(uix, format!("{}: {err}", e.name));
+                    (None, None, None)
+                }
+            },
+            Err(err) => {
+                self.recorder
+                    .error_example(uix, format!("{}: {err}", e.name));
+                (None, None, None)
+            }
+        };
+        let recv = self.recorder.now_ns();
+        let class = record::class_of(status);
+        self.live[class].fetch_add(1, Ordering::Relaxed);
+        self.recorder.record(
+            uix,
+            Sample {
+                identity: e.needs_key.then(|| self.identity(uix)),
+                category: e.category,
+                endpoint: ep as u16,
+                sent_ns: sent,
+                recv_ns: recv,
+                status,
+            },
+        );
+        let retry_after = if status == Some(self.spec.rate_limits.over_limit.status) {
+            self.check_refusal(uix, e, headers.as_ref(), text.as_deref(), sent)
+        } else {
+            None
+        };
+        (
+            Answer {
+                status,
+                body: text,
+                retry_after,
+            },
+            sent,
+        )
+    }
+
+    /// Checks a 429's Retry-After and body; returns the Retry-After when valid.
+    fn check_refusal(
+        &self,
+        uix: usize,
+        e: &Endpoint,
+        headers: Option<&reqwest::header::HeaderMap>,
+        body: Option<&str>,
+        sent: u64,
+    ) -> Option<u64> {
+        let ol = &self.spec.rate_limits.over_limit;
+        let window = self.categories[e.category as usize].1.window;
+        let max = window.as_secs() + u64::from(window.subsec_nanos() > 0);
+        let raw = headers
+            .and_then(|h| h.get(ol.retry_after_header.as_str()))
+            .and_then(|v| v.to_str().ok());
+        let ra = raw
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|n| (1..=max.max(1)).contains(n));
+        let json: Option<serde_json::Value> = body.and_then(|b| serde_json::from_str(b).ok());
+        let body_ok = json.as_ref().is_some_and(|j| {
+            j.get("error").and_then(|v| v.as_str()) == Some(ol.body.error.as_str())
+                && ra.is_some()
+                && j.get(&ol.body.retry_after_field).and_then(|v| v.as_u64()) == ra
+        });
+        let at = sent as f64 / 1e6;
+        self.recorder.with_checks(uix, |c| {
+            c.refusals += 1;
+            if ra.is_none() {
+                c.retry_after_invalid += 1;
+                if c.examples.len() < record::MAX_EXAMPLES {
+                    c.examples.push(format!(
+                        "retry-after: {} at {at:.1} ms: {} = {:?}",
+                        e.name,
+                        ol.retry_after_header,
+                        raw.unwrap_or("(absent)")
+                    ));
+                }
+            }
+            if !body_ok {
+                c.body_invalid += 1;
+                if c.examples.len() < record::MAX_EXAMPLES {
+                    let shown: String = body.unwrap_or("").chars().take(120).collect();
+                    c.examples
+                        .push(format!("body: {} at {at:.1} ms: {shown}", e.name));
+                }
+            }
+        });
+        ra
+    }
+
+    /// Creates the user's sandbox and the files its tasks download.
+    async fn on_start(&self, user: &mut GooseUser) -> TransactionResult {
+        if !self.needs_sandbox {
+            return Ok(());
+        }
+        let vars = BTreeMap::new();
+        let create = self.endpoint("create_sandbox");
+        let a = self.send(user, create, &BTreeMap::new(), None, &vars).await;
+        let id = a
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+            .and_then(|j| {
+                let pointer = self.spec.endpoints["create_sandbox"]
+                    .returns
+                    .get("id")
+                    .cloned()
+                    .unwrap_or("/id".into());
+                j.pointer(&pointer).map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            });
+        let Some(id) = id else {
+            return Ok(());
+        };
+        if let Some(up) = self.endpoints.iter().position(|e| e.name == "upload_file") {
+            for path in &self.upload_paths {
+                let params = BTreeMap::from([
+                    ("id".to_string(), id.clone()),
+                    ("path".to_string(), path.clone()),
+                ]);
+                self.send(user, up, &params, Some("load".into()), &vars)
+                    .await;
+            }
+        }
+        let mut state = user
+            .get_session_data::<UserState>()
+            .cloned()
+            .unwrap_or_default();
+        state.sandbox = Some(id);
+        user.set_session_data(state);
+        Ok(())
+    }
+
+    async fn task(&self, user: &mut GooseUser, task: usize) -> TransactionResult {
+        let t = &self.load.tasks[task];
+        if t.endpoint == "refresh" {
+            return self.refresh_rotation(user).await;
+        }
+        let ep = self.endpoint(&t.endpoint);
+        let mut params = t.params.clone();
+        if self.endpoints[ep].path.contains("{id}") {
+            let Some(id) = user
+                .get_session_data::<UserState>()
+                .and_then(|s| s.sandbox.clone())
+            else {
+                // The sandbox could not be created (refused): try again.
+                return self.on_start(user).await;
+            };
+            params.insert("id".into(), id);
+        }
+        self.send(user, ep, &params, t.raw_body.clone(), &BTreeMap::new())
+            .await;
+        Ok(())
+    }
+
+    /// One session's rotation: log in when needed, refresh, replay the used token (which must be
+    /// refused), then start over with a new login (the replay may revoke the successor).
+    async fn refresh_rotation(&self, user: &mut GooseUser) -> TransactionResult {
+        let uix = user.weighted_users_index;
+        let (Some(email), Some(password)) = (&self.email, &self.password) else {
+            return Ok(());
+        };
+        let mut state = user
+            .get_session_data::<UserState>()
+            .cloned()
+            .unwrap_or_default();
+        let returns = |name: &str, key: &str, body: &str| -> Option<String> {
+            let pointer = self.spec.endpoints.get(name)?.returns.get(key)?.clone();
+            let j: serde_json::Value = serde_json::from_str(body).ok()?;
+            j.pointer(&pointer)?.as_str().map(str::to_string)
+        };
+        if state.refresh.is_none() {
+            let vars = BTreeMap::from([("email", email.clone()), ("password", password.clone())]);
+            let login = self.endpoint("login");
+            let a = self.send(user, login, &BTreeMap::new(), None, &vars).await;
+            if a.status.is_some_and(|s| (200..300).contains(&s)) {
+                state.refresh = a
+                    .body
+                    .as_deref()
+                    .and_then(|b| returns("login", "refresh_token", b));
+            }
+            user.set_session_data(state);
+            return Ok(());
+        }
+        let used = state.refresh.take().unwrap_or_default();
+        let refresh = self.endpoint("refresh");
+        let vars = BTreeMap::from([("refresh_token", used.clone())]);
+        let a = self
+            .send(user, refresh, &BTreeMap::new(), None, &vars)
+            .await;
+        match a.status {
+            Some(s) if (200..300).contains(&s) => {
+                self.recorder.with_checks(uix, |c| c.refresh_rotations += 1);
+                let replay = self
+                    .send(user, refresh, &BTreeMap::new(), None, &vars)
+                    .await;
+                match replay.status {
+                    Some(s) if (200..300).contains(&s) => {
+                        let at = self.recorder.now_ns() as f64 / 1e6;
+                        self.recorder.with_checks(uix, |c| {
+                            c.replays_admitted += 1;
+                            if c.examples.len() < record::MAX_EXAMPLES {
+                                c.examples.push(format!(
+                                    "refresh: user {uix}: a used refresh token was accepted again at {at:.1} ms"
+                                ));
+                            }
+                        });
+                    }
+                    Some(s) if s == self.spec.rate_limits.over_limit.status => {
+                        self.recorder.with_checks(uix, |c| c.replays_throttled += 1)
+                    }
+                    Some(_) => self.recorder.with_checks(uix, |c| c.replays_refused += 1),
+                    None => {}
+                }
+            }
+            // Throttled: keep the token for the next iteration.
+            Some(s) if s == self.spec.rate_limits.over_limit.status => state.refresh = Some(used),
+            _ => {}
+        }
+        user.set_session_data(state);
+        Ok(())
+    }
+}
+
+/// Replaces `{{name}}` in every string of a JSON template.
+fn fill(template: &serde_json::Value, vars: &BTreeMap<&str, String>) -> serde_json::Value {
+    match template {
+        serde_json::Value::String(s) => {
+            let mut out = s.clone();
+            for (k, v) in vars {
+                out = out.replace(&format!("{{{{{k}}}}}"), v);
+            }
+            serde_json::Value::String(out)
+        }
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.iter().map(|v| fill(v, vars)).collect())
+        }
+        serde_json::Value::Object(o) => {
+            serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), fill(v, vars))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+fn method(m: &str) -> Result<GooseMethod, Error> {
+    Ok(match m.to_ascii_uppercase().as_str() {
+        "GET" => GooseMethod::Get,
+        "POST" => GooseMethod::Post,
+        "PUT" => GooseMethod::Put,
+        "DELETE" => GooseMethod::Delete,
+        "PATCH" => GooseMethod::Patch,
+        "HEAD" => GooseMethod::Head,
+        other => {
+            return Err(Error::Usage(format!(
+                "method {other} is not supported by load"
+            )));
+        }
+    })
+}
+
+/// Reads the pool file `LELANTOS_API_KEY_POOL` names.
+fn pool_from_env() -> Result<Vec<String>, Error> {
+    let Ok(path) = std::env::var(POOL_ENV) else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::Usage(format!("{POOL_ENV}={path}: cannot read: {e}")))?;
+    if let Ok(j) = serde_json::from_str::<serde_json::Value>(&text)
+        && let Some(keys) = j.get("extra_api_keys").and_then(|v| v.as_array())
+    {
+        return Ok(keys
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect());
+    }
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
+fn pick_scenario(loaded: Vec<Loaded>, path: &std::path::Path) -> Result<Loaded, Error> {
+    let mut loads: Vec<Loaded> = loaded
+        .into_iter()
+        .filter(|l| matches!(l.scenario.kind(), Some(Kind::Load(_))))
+        .collect();
+    match loads.len() {
+        1 => Ok(loads.remove(0)),
+        0 => Err(Error::Usage(format!(
+            "{}: no load scenario (a scenario with `load:`)",
+            path.display()
+        ))),
+        n => Err(Error::Usage(format!(
+            "{}: {n} load scenarios; `load` runs one per file",
+            path.display()
+        ))),
+    }
+}
+
+pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
+    let spec = load_spec(None)?;
+    let loaded = crate::scenario::load_paths(std::slice::from_ref(&args.scenario), &spec)?;
+    let loaded = pick_scenario(loaded, &args.scenario)?;
+    let Some(Kind::Load(load)) = loaded.scenario.kind() else {
+        unreachable!("picked a load scenario")
+    };
+    let mut load = load.clone();
+    if let Some(u) = args.users {
+        if u == 0 {
+            return Err(Error::Usage("--users must be at least 1".into()));
+        }
+        load.users = u;
+    }
+    let total_users = load.users;
+    let (local_users, user_offset) = match args.segment {
+        Some(seg) => segment_users(total_users, seg),
+        None => (total_users, 0),
+    };
+    if local_users == 0 {
+        return Err(Error::Usage(format!(
+            "segment {:?}: no user left for it ({total_users} users)",
+            args.segment
+        )));
+    }
+    let duration = match args.duration {
+        Some(d) => d,
+        None => crate::yaml::duration::parse(&load.duration).map_err(Error::Usage)?,
+    };
+    if duration.is_zero() {
+        return Err(Error::Usage("--duration must be longer than 0".into()));
+    }
+    let identities_needed = match load.identities.as_str() {
+        "per_user" => load.users,
+        "pool" => load.pool_size.unwrap_or(1),
+        _ => 0,
+    };
+    let embedded_opts = args.limiter.is_some() || args.window.is_some() || !args.faults.is_empty();
+    let mut server = None;
+    let mut pool = Vec::new();
+    let target = match (&args.target, &args.profile) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage("give --target or --profile, not both".into()));
+        }
+        (Some(url), None) => Target::from_url(url, spec.clone())?,
+        (None, Some(p)) => Target::load(p, spec.clone())?,
+        (None, None) => {
+            let window = args.window.unwrap_or(crate::run::EMBEDDED_WINDOW);
+            let opts = ServeOptions {
+                addr: ([127, 0, 0, 1], 0).into(),
+                window: Some(window),
+                limiter: args.limiter.unwrap_or_default(),
+                faults: args.faults.clone(),
+                identities: identities_needed,
+                ..ServeOptions::default()
+            };
+            let s = reference::start(Arc::new(spec.clone()), opts).await?;
+            let mut effective = spec.clone();
+            for c in effective.rate_limits.categories.values_mut() {
+                c.window = window;
+            }
+            pool = s.credentials.extra_api_keys.clone();
+            let target = Target::embedded(
+                &s.credentials.base_url,
+                crate::run::embedded_credentials(&s.credentials),
+                effective,
+            );
+            server = Some(s);
+            target
+        }
+    };
+    if embedded_opts && !target.embedded {
+        return Err(Error::Usage(
+            "--limiter, --window and --fault apply to the embedded server only (no --target or --profile)".into(),
+        ));
+    }
+    if !target.embedded {
+        pool = pool_from_env()?;
+    }
+    let keys: Vec<String> = match load.identities.as_str() {
+        "shared" => target
+            .credential(Role::ApiKey)
+            .map(|k| vec![k.to_string()])
+            .unwrap_or_default(),
+        _ => pool.iter().take(identities_needed).cloned().collect(),
+    };
+    let uses_keys = load.tasks.iter().any(|t| t.endpoint != "refresh");
+    if uses_keys && keys.len() < identities_needed.max(1) {
+        return Err(Error::Usage(format!(
+            "scenario {} needs {} API keys ({}); {} available (against a real target, {POOL_ENV} names a file of keys)",
+            loaded.id,
+            identities_needed.max(1),
+            load.identities,
+            keys.len()
+        )));
+    }
+
+    let categories: Vec<(String, Category)> = target
+        .spec
+        .rate_limits
+        .categories
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    let mut endpoints = Vec::new();
+    for (name, e) in &target.spec.endpoints {
+        endpoints.push(Endpoint {
+            name: name.clone(),
+            method: method(&e.method)?,
+            path: e.path.clone(),
+            category: categories
+                .iter()
+                .position(|(c, _)| c == &e.category)
+                .unwrap_or(0) as u16,
+            body: e.body.clone(),
+            needs_key: e.auth.contains(&crate::spec::AuthMethod::ApiKey),
+        });
+    }
+    let needs_sandbox = load.tasks.iter().any(|t| {
+        target
+            .spec
+            .endpoint(&t.endpoint)
+            .is_some_and(|e| e.path.contains("{id}"))
+    });
+    let mut upload_paths: Vec<String> = load
+        .tasks
+        .iter()
+        .filter_map(|t| t.params.get("path").cloned())
+        .collect();
+    upload_paths.sort();
+    upload_paths.dedup();
+
+    // A target that cannot be reached is an error (exit 3), not a swarm of transport errors.
+    let probe = crate::probe::Probe::new(
+        &target.spec,
+        &target.base_url,
+        target.timeouts,
+        target.redactor(),
+    )?;
+    probe.preflight().await?;
+    let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
+    std::fs::create_dir_all(&report_dir).map_err(|e| {
+        Error::io(
+            format!(
+                "cannot create the report directory {}",
+                report_dir.display()
+            ),
+            e,
+        )
+    })?;
+    let ctx = Arc::new(Ctx {
+        spec: target.spec.clone(),
+        honour: load.on_429 == "honour",
+        categories: categories.clone(),
+        endpoints,
+        keys,
+        user_offset,
+        email: target.credential(Role::Email).map(str::to_string),
+        password: target.credential(Role::Password).map(str::to_string),
+        recorder: Recorder::new(load.independence_clause.is_some()),
+        needs_sandbox,
+        upload_paths,
+        live: Default::default(),
+        load: load.clone(),
+    });
+
+    if let Some(at) = args.start_at
+        && let Ok(wait) = at.duration_since(SystemTime::now())
+    {
+        tokio::time::sleep(wait).await;
+    }
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let started = Instant::now();
+    let goose_report = report_dir.join("goose-report.html");
+    let attack = build_attack(&ctx, &target.base_url, duration, &goose_report, local_users)?;
+    install_logger();
+    let progress = spawn_progress(ctx.clone(), args.quiet, duration);
+    goose::reset_killswitch();
+    let result = attack.execute().await;
+    progress.abort();
+    if !args.quiet {
+        eprintln!();
+    }
+    let interrupted = goose::is_killswitch_triggered();
+    let elapsed = started.elapsed();
+    if let Some(s) = server {
+        s.shutdown().await;
+    }
+    let mut error = match result {
+        Ok(_) => None,
+        Err(e) => Some(format!("goose: {e}")),
+    };
+    if interrupted && error.is_none() {
+        error = Some("interrupted (Ctrl-C): the report holds what the swarm saw".into());
+    }
+    let obs = ctx.recorder.finish();
+    let epoch = ctx.recorder.epoch_unix_ns;
+    let judged = judge::judge(&load, &loaded.id, &categories, &obs, elapsed, interrupted);
+    let decided: Vec<String> = loaded.scenario.clauses.clone();
+    let clauses = verdict::judge(&target.spec, &judged.findings, &|id| {
+        decided.iter().any(|c| c == id)
+    });
+    let redactor = target.redactor();
+    let endpoint_names: Vec<(String, u16)> = ctx
+        .endpoints
+        .iter()
+        .map(|e| (e.name.clone(), e.category))
+        .collect();
+    let report = RunReport {
+        tool: Tool::default(),
+        target: TargetInfo {
+            base_url: target.base_url.clone(),
+            embedded: target.embedded,
+            profile: target.profile.as_ref().map(|p| p.display().to_string()),
+        },
+        seed: 0,
+        started_at: started_at.clone(),
+        duration_ms: elapsed.as_millis() as u64,
+        verdict: verdict::run_verdict(&clauses, error.is_some()),
+        summary: verdict::summarize(&clauses),
+        clauses,
+        error: error.map(|e| redactor.redact(&e)),
+        scenarios: vec![ScenarioResult {
+            name: loaded.id.clone(),
+            kind: "load".into(),
+            clauses: loaded.scenario.clauses.clone(),
+            duration_ms: elapsed.as_millis() as u64,
+            requests: obs.requests(),
+            note: None,
+        }],
+        timelines: Vec::new(),
+        timing: Vec::new(),
+    };
+    let mut load_report = report::LoadReport::build(
+        &report,
+        &loaded.id,
+        &load,
+        duration,
+        &categories,
+        &endpoint_names,
+        &obs,
+        &judged,
+        elapsed,
+        report::Raw::build(
+            epoch,
+            args.segment,
+            &load,
+            &categories,
+            &endpoint_names,
+            &obs,
+        ),
+    );
+    // This process's users (a segment's share); the scenario in `raw` keeps the whole swarm's.
+    load_report.users = local_users;
+    let mut written = crate::report::write_all(&report, &report_dir, &Format::ALL)?;
+    written.push(load_report.write(&report_dir, &redactor)?);
+    write_html_section(&report_dir, &load_report, &redactor)?;
+    Ok(RunOutcome {
+        report,
+        report_dir,
+        written,
+    })
+}
+
+/// A logger that keeps only errors: installed before goose so goose keeps its hands off the
+/// process's logging (its own would print a line per failed request); transport errors are
+/// counted and reported by the swarm instead.
+struct QuietLogger;
+
+impl log::Log for QuietLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Error
+    }
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            eprintln!("goose: {}", record.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+static QUIET: QuietLogger = QuietLogger;
+
+fn install_logger() {
+    // Fails only when a logger is already installed (a second swarm in one process): keep it.
+    if log::set_logger(&QUIET).is_ok() {
+        log::set_max_level(log::LevelFilter::Error);
+    }
+}
+
+/// The load charts go into the same report.html as the clause verdicts.
+pub(crate) fn write_html_section(
+    report_dir: &std::path::Path,
+    load_report: &report::LoadReport,
+    redactor: &crate::redact::Redactor,
+) -> Result<(), Error> {
+    let html_path = report_dir.join("report.html");
+    if let Ok(html) = std::fs::read_to_string(&html_path) {
+        let html = chart::insert(&html, &redactor.redact(&chart::section(load_report)));
+        std::fs::write(&html_path, html)
+            .map_err(|e| Error::io(format!("cannot write {}", html_path.display()), e))?;
+    }
+    Ok(())
+}
+
+fn build_attack(
+    ctx: &Arc<Ctx>,
+    base_url: &str,
+    duration: Duration,
+    goose_report: &std::path::Path,
+    users: usize,
+) -> Result<GooseAttack, Error> {
+    let load = &ctx.load;
+    let goose_err = |e: GooseError| Error::Usage(format!("goose: {e}"));
+    let mut config = goose::config::GooseConfiguration::default();
+    config.host = Some(base_url.to_string());
+    config.users = Some(users);
+    let rate = load.hatch_rate.unwrap_or(users as f64 * 20.0);
+    config.increase_rate = Some(format!("{rate}"));
+    config.run_time = Some(format!("{}", duration.as_secs().max(1)));
+    config.quiet = 1;
+    config.no_telnet = true;
+    // The WebSocket controller is off unless asked for in 0.19 (`no_websocket` only warns).
+    config.no_print_metrics = true;
+    config.no_error_summary = true;
+    config.report_file = vec![goose_report.display().to_string()];
+    let mut scenario = Scenario::new(&crate::scenario::id_of(
+        std::path::Path::new("load"),
+        "swarm",
+    ));
+    if let Some(w) = &load.wait {
+        let min = crate::yaml::duration::parse(&w.min).map_err(Error::Usage)?;
+        let max = crate::yaml::duration::parse(&w.max).map_err(Error::Usage)?;
+        scenario = scenario.set_wait_time(min, max).map_err(goose_err)?;
+    }
+    let start = ctx.clone();
+    scenario = scenario.register_transaction(
+        Transaction::new(Arc::new(move |user| {
+            let ctx = start.clone();
+            Box::pin(async move { ctx.on_start(user).await })
+        }))
+        .set_name("on_start")
+        .set_on_start(),
+    );
+    for (i, t) in load.tasks.iter().enumerate() {
+        let c = ctx.clone();
+        scenario = scenario.register_transaction(
+            Transaction::new(Arc::new(move |user| {
+                let ctx = c.clone();
+                Box::pin(async move { ctx.task(user, i).await })
+            }))
+            .set_name(&t.endpoint)
+            .set_weight(t.weight)
+            .map_err(goose_err)?,
+        );
+    }
+    Ok(GooseAttack::initialize_with_config(config)
+        .map_err(goose_err)?
+        .register_scenario(scenario))
+}
+
+/// A line a second on stderr (redrawn in place on a terminal): requests, rate and classes.
+fn spawn_progress(ctx: Arc<Ctx>, quiet: bool, duration: Duration) -> tokio::task::JoinHandle<()> {
+    use std::io::IsTerminal as _;
+    let tty = std::io::stderr().is_terminal();
+    tokio::spawn(async move {
+        if quiet {
+            return;
+        }
+        let start = Instant::now();
+        let mut last = 0u64;
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let c: Vec<u64> = ctx.live.iter().map(|a| a.load(Ordering::Relaxed)).collect();
+            let total: u64 = c.iter().sum();
+            let line = format!(
+                "load {:>4.0}s/{}s  {total} requests  {} req/s  2xx {}  429 {}  other {}  errors {}",
+                start.elapsed().as_secs_f64(),
+                duration.as_secs(),
+                total - last,
+                c[0],
+                c[1],
+                c[2],
+                c[3]
+            );
+            last = total;
+            if tty {
+                eprint!("\r{line}");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+    })
+}

@@ -1,0 +1,358 @@
+//! `load` against the embedded reference server: the rl-race fault is caught as over-admission,
+//! rl-no-retry-after is caught under load, and the faultless server passes under every limiter.
+//! Swarms are short (about a second each) so the suite stays cheap on a shared machine.
+
+mod common_cli;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common_cli::{BIN, Output, wait};
+
+fn load(dir: &Path, scenario: &str, extra: &[&str]) -> Output {
+    let child = Command::new(BIN)
+        .arg("load")
+        .arg("--quiet")
+        .arg("--scenario")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(scenario))
+        .arg("--report-dir")
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait(child, Duration::from_secs(90))
+}
+
+fn clause(dir: &Path, id: &str) -> String {
+    let text = std::fs::read_to_string(dir.join("compliance.json")).expect("compliance.json");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    json["clauses"]
+        .as_array()
+        .expect("clauses")
+        .iter()
+        .find(|c| c["id"] == id)
+        .map(|c| c["status"].as_str().unwrap_or("").to_string())
+        .unwrap_or_else(|| "absent".into())
+}
+
+fn load_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("load.json")).expect("load.json"))
+        .expect("json")
+}
+
+#[test]
+fn rl_race_is_caught_as_over_admission() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = load(
+        dir.path(),
+        "scenarios/load-burst.yaml",
+        &["--fault", "rl-race", "--users", "20", "--duration", "1s"],
+    );
+    assert_eq!(
+        out.code,
+        Some(1),
+        "stderr: {}\nstdout: {}",
+        out.stderr,
+        out.stdout
+    );
+    assert_eq!(clause(dir.path(), "RL-GENERAL-LIMIT"), "fail");
+    let report = load_json(dir.path());
+    let over: u64 = report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["over_admitted"].as_u64().unwrap())
+        .sum();
+    assert!(over > 0, "{report}");
+    for f in [
+        "report.html",
+        "junit.xml",
+        "compliance.md",
+        "goose-report.html",
+    ] {
+        assert!(dir.path().join(f).exists(), "{f} missing");
+    }
+}
+
+#[test]
+fn rl_no_retry_after_is_caught_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = load(
+        dir.path(),
+        "scenarios/load-burst.yaml",
+        &[
+            "--fault",
+            "rl-no-retry-after",
+            "--users",
+            "10",
+            "--duration",
+            "1s",
+        ],
+    );
+    assert_eq!(
+        out.code,
+        Some(1),
+        "stderr: {}\nstdout: {}",
+        out.stderr,
+        out.stdout
+    );
+    assert_eq!(clause(dir.path(), "RL-429-RETRY-AFTER"), "fail");
+    let report = load_json(dir.path());
+    // Every 429 is checked, not a sample.
+    assert_eq!(
+        report["checks"]["retry_after_invalid"],
+        report["checks"]["refusals"]
+    );
+    assert_eq!(report["statuses"]["429"], report["checks"]["refusals"]);
+}
+
+#[test]
+fn faultless_server_passes_under_every_limiter() {
+    for limiter in ["fixed", "sliding", "bucket", "gcra"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = load(
+            dir.path(),
+            "scenarios/load-burst.yaml",
+            &["--limiter", limiter, "--users", "10", "--duration", "1s"],
+        );
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{limiter}: stderr: {}\nstdout: {}",
+            out.stderr,
+            out.stdout
+        );
+        assert_eq!(clause(dir.path(), "RL-GENERAL-LIMIT"), "pass", "{limiter}");
+        let report = load_json(dir.path());
+        let refusals = report["checks"]["refusals"].as_u64().unwrap();
+        assert!(refusals > 0, "{limiter}: the swarm never reached the limit");
+    }
+}
+
+#[test]
+fn faultless_mixed_categories_and_identities_pass() {
+    for scenario in [
+        "scenarios/load-mixed.yaml",
+        "scenarios/load-identities.yaml",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = load(dir.path(), scenario, &["--duration", "2s"]);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{scenario}: stderr: {}\nstdout: {}",
+            out.stderr,
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn reusable_refresh_tokens_are_caught_under_the_storm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = load(
+        dir.path(),
+        "scenarios/load-refresh-storm.yaml",
+        &[
+            "--fault",
+            "refresh-reusable",
+            "--users",
+            "10",
+            "--duration",
+            "1s",
+        ],
+    );
+    assert_eq!(
+        out.code,
+        Some(1),
+        "stderr: {}\nstdout: {}",
+        out.stderr,
+        out.stdout
+    );
+    assert_eq!(clause(dir.path(), "AUTH-REFRESH-SINGLE-USE"), "fail");
+}
+
+/// Three segments as separate processes against one reference server, sharing its one key (the
+/// case only a merged judgement can account): the merge equals the parts exactly.
+#[test]
+fn segments_merge_exactly() {
+    use lelantos_conform::load::report::{LoadReport, deserialize};
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("creds.json");
+    let mut serve = Command::new(BIN)
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--window",
+            "2s",
+            "--credentials-out",
+        ])
+        .arg(&creds)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    {
+        use std::io::BufRead as _;
+        let mut out = std::io::BufReader::new(serve.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
+    }
+    let url = line.trim().trim_start_matches("listening on ").to_string();
+    let profile = dir.path().join("profile.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "base_url: {url}\ncredentials:\n  api_key: {{file: {}, pointer: /api_key}}\nrate_limits:\n  window: 2s\n",
+            creds.display()
+        ),
+    )
+    .unwrap();
+    let start_at =
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(3))
+            .to_string();
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            Command::new(BIN)
+                .args(["load", "--quiet", "--profile"])
+                .arg(&profile)
+                .arg("--scenario")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/load-burst.yaml"))
+                .args(["--users", "8", "--duration", "1s", "--segment"])
+                .arg(format!("{i}/3"))
+                .args(["--start-at", &start_at, "--report-dir"])
+                .arg(dir.path().join(format!("part{i}")))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for c in children {
+        let out = wait(c, Duration::from_secs(90));
+        assert_eq!(out.code, Some(0), "segment: {}\n{}", out.stderr, out.stdout);
+    }
+    let merged = dir.path().join("merged");
+    let out = wait(
+        Command::new(BIN)
+            .args(["report", "merge"])
+            .args((0..3).map(|i| dir.path().join(format!("part{i}"))))
+            .arg("--report-dir")
+            .arg(&merged)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(30),
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(out.code, Some(0), "merge: {}\n{}", out.stderr, out.stdout);
+    let read = |d: &Path| -> LoadReport {
+        serde_json::from_str(&std::fs::read_to_string(d.join("load.json")).unwrap()).unwrap()
+    };
+    let parts: Vec<LoadReport> = (0..3)
+        .map(|i| read(&dir.path().join(format!("part{i}"))))
+        .collect();
+    let m = read(&merged);
+    assert_eq!(parts.iter().map(|p| p.users).collect::<Vec<_>>(), [3, 3, 2]);
+    assert_eq!(m.users, 8);
+    assert_eq!(m.requests, parts.iter().map(|p| p.requests).sum::<u64>());
+    assert_eq!(
+        m.checks.refusals,
+        parts.iter().map(|p| p.checks.refusals).sum::<u64>()
+    );
+    for (code, n) in &m.statuses {
+        let sum: u64 = parts
+            .iter()
+            .map(|p| p.statuses.get(code).copied().unwrap_or(0))
+            .sum();
+        assert_eq!(*n, sum, "status {code}");
+    }
+    // Histograms: the merged one is the parts' added, bucket for bucket.
+    let mut sum = deserialize(&parts[0].overall_histogram).unwrap();
+    for p in &parts[1..] {
+        sum.add(deserialize(&p.overall_histogram).unwrap()).unwrap();
+    }
+    assert!(sum == deserialize(&m.overall_histogram).unwrap());
+    // Accounting: one shared identity; the merged accounting holds every part's admissions.
+    let admitted = |r: &LoadReport| r.accounts.iter().map(|a| a.admitted).sum::<u64>();
+    assert_eq!(admitted(&m), parts.iter().map(admitted).sum::<u64>());
+    assert_eq!(m.accounts.len(), 1);
+    assert_eq!(m.accounts[0].over_admitted, 0, "{:?}", m.accounts[0].worst);
+    let by_window: Vec<u64> = m.accounts[0].per_window.clone();
+    assert_eq!(by_window.iter().sum::<u64>(), admitted(&m));
+}
+
+/// Ctrl-C stops the swarm through goose's killswitch; the report is still written (exit 3).
+#[test]
+fn ctrl_c_stops_the_swarm_and_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(BIN)
+        .args(["load", "--quiet", "--scenario"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/load-burst.yaml"))
+        .args(["--users", "5", "--duration", "60s", "--report-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_secs(4));
+    // SAFETY: signalling our own child by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = wait(child, Duration::from_secs(30));
+    assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
+    assert!(out.took < Duration::from_secs(30));
+    let report = load_json(dir.path());
+    assert_eq!(report["verdict"], "error");
+    assert!(dir.path().join("report.html").exists());
+}
+
+#[test]
+fn a_bad_load_scenario_is_a_usage_error_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("load-bad.yaml");
+    std::fs::write(
+        &file,
+        "scenarios:\n  - name: bad\n    clauses: [LOAD-NO-5XX]\n    load:\n      users: 3\n      duration: 1s\n      identities: per_usr\n      tasks: [{endpoint: list_sandboxes}]\n      thresholds: [\"p98 < 1ms\"]\n      no_5xx_clause: LOAD-NO-5XX\n",
+    )
+    .unwrap();
+    let out = load(dir.path(), file.to_str().unwrap(), &[]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("per_usr") && out.stderr.contains("per_user"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("p98"), "{}", out.stderr);
+    assert!(out.stderr.contains("load-bad.yaml:7:"), "{}", out.stderr);
+}
+
+#[test]
+fn an_unreachable_target_is_exit_3_before_any_swarm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(BIN)
+        .args(["load", "--quiet", "--target"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--scenario")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/load-burst.yaml"))
+        .arg("--report-dir")
+        .arg(dir.path())
+        .env("LELANTOS_API_KEY", "lel_unreachable")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait(child, Duration::from_secs(30));
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(out.stderr.contains("cannot reach"), "{}", out.stderr);
+}
