@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::check::scope::{Findings, Health, Scope};
-use crate::check::{rate_limit, steps};
+use crate::check::{property, rate_limit, steps};
 use crate::error::Error;
 use crate::probe::Probe;
 use crate::profile::{Role, Target};
@@ -119,6 +119,7 @@ async fn run_one(
             Some(Kind::RateLimit(rl)) => rate_limit::run(rl, &mut scope)
                 .await
                 .map(|t| collected.timelines.lock().expect("lock").extend(t)),
+            Some(Kind::Property(p)) => property::run(p, &mut scope, seed).await,
             None => Ok(()),
         };
         if let Err(e) = result {

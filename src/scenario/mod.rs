@@ -34,6 +34,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "scenarios/rate-limits.yaml",
         include_str!("../../scenarios/rate-limits.yaml"),
     ),
+    (
+        "scenarios/properties.yaml",
+        include_str!("../../scenarios/properties.yaml"),
+    ),
 ];
 
 /// `as:` values besides the credential roles.
@@ -168,10 +172,59 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             "name",
             &s.name,
             format!(
-                "scenario `{}`: give exactly one of `steps` or `rate_limit`",
+                "scenario `{}`: give exactly one of `steps`, `rate_limit` or `property`",
                 s.name
             ),
         )),
+        Some(Kind::Property(p)) => {
+            match crate::check::property::decides(&p.check) {
+                None => errors.push(src.error_at(
+                    "check",
+                    &p.check,
+                    format!(
+                        "unknown property `{}`{}",
+                        p.check,
+                        did_you_mean(&p.check, crate::check::property::NAMES.iter().copied())
+                    ),
+                )),
+                Some(decided) => {
+                    for c in &s.clauses {
+                        if clause_ids.contains(&c.as_str()) && !decided.contains(&c.as_str()) {
+                            errors.push(src.error_at(
+                                "clauses",
+                                c,
+                                format!(
+                                    "property `{}` cannot decide `{c}`; it decides {}",
+                                    p.check,
+                                    decided.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            for c in &p.categories {
+                check_endpoint(&c.endpoint, src, spec, errors);
+                if !spec.rate_limits.categories.contains_key(&c.category) {
+                    errors.push(src.error_at(
+                        "category",
+                        &c.category,
+                        format!(
+                            "unknown category `{}`{}",
+                            c.category,
+                            did_you_mean(
+                                &c.category,
+                                spec.rate_limits.categories.keys().map(String::as_str)
+                            )
+                        ),
+                    ));
+                }
+                covered(&c.clause, "clause", errors);
+            }
+            if p.cases == Some(0) {
+                errors.push(src.error_at("cases", "0", "cases must be at least 1"));
+            }
+        }
         Some(Kind::Steps(steps)) => {
             for step in steps {
                 validate_step(step, src, spec, errors, &covered);

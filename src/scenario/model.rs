@@ -12,7 +12,7 @@ pub struct ScenarioFile {
     pub scenarios: Vec<Scenario>,
 }
 
-/// A scenario: exactly one of `steps` or `rate_limit` says what kind it is. (A flat struct
+/// A scenario: exactly one of `steps`, `rate_limit` or `property` says what kind it is. (A flat struct
 /// rather than a tagged enum: serde's flatten and tags lose the line and column of errors.)
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,19 +35,43 @@ pub struct Scenario {
     /// The algorithm-independent rate-limit judgement (see `check::rate_limit`).
     #[serde(default)]
     pub rate_limit: Option<RateLimitScenario>,
+    /// Generated inputs hunting for a counterexample of a contract promise (see
+    /// `check::property`).
+    #[serde(default)]
+    pub property: Option<PropertyScenario>,
 }
 
 pub enum Kind<'a> {
     Steps(&'a [Step]),
     RateLimit(&'a RateLimitScenario),
+    Property(&'a PropertyScenario),
+}
+
+/// A property scenario: which family of promises, how many generated cases per clause, and how
+/// many requests the whole scenario may send.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyScenario {
+    /// `api_keys`, `access_tokens`, `refresh`, `admin_token` or `rate_limits`.
+    pub check: String,
+    /// Generated cases per clause (before shrinking).
+    #[serde(default)]
+    pub cases: Option<u32>,
+    /// The most requests the scenario sends, shrinking included; cases beyond it are not run.
+    #[serde(default)]
+    pub budget: Option<u32>,
+    /// `rate_limits` only: the category each limit clause is judged in and its endpoint.
+    #[serde(default)]
+    pub categories: Vec<CategoryProbe>,
 }
 
 impl Scenario {
     /// The kind; `None` when not exactly one kind is given (a validation error).
     pub fn kind(&self) -> Option<Kind<'_>> {
-        match (&self.steps, &self.rate_limit) {
-            (Some(s), None) => Some(Kind::Steps(s)),
-            (None, Some(r)) => Some(Kind::RateLimit(r)),
+        match (&self.steps, &self.rate_limit, &self.property) {
+            (Some(s), None, None) => Some(Kind::Steps(s)),
+            (None, Some(r), None) => Some(Kind::RateLimit(r)),
+            (None, None, Some(p)) => Some(Kind::Property(p)),
             _ => None,
         }
     }
@@ -56,6 +80,7 @@ impl Scenario {
         match self.kind() {
             Some(Kind::Steps(_)) => "steps",
             Some(Kind::RateLimit(_)) => "rate_limit",
+            Some(Kind::Property(_)) => "property",
             None => "invalid",
         }
     }
