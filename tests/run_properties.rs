@@ -68,7 +68,7 @@ fn failing(outcome: &RunOutcome) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_in_their_areas_is_caught_by_a_property() {
-    let permits = Arc::new(Semaphore::new(4));
+    let permits = Arc::new(Semaphore::new(2));
     let mut tasks = Vec::new();
     for &(fault, clause) in CAUGHT {
         let permits = permits.clone();

@@ -438,6 +438,11 @@ pub async fn run(p: &PropertyScenario, scope: &mut Scope<'_>, seed: u64) -> Resu
         (hunts, ctx.client.sent.load(Ordering::Relaxed))
     });
     let mut error = None;
+    // A transport error: a property sends one request at a time, so waiting for the run-wide
+    // count of errors in a row to take the target for gone would cost one request timeout per
+    // request. Instead the same request goes out again 8 times at once: a target that stopped
+    // answering is taken for gone within one more timeout, one that hiccupped answers.
+    let mut silent = 0u32;
     while let Some(job) = rx.recv().await {
         match job {
             Job::Send(requests, reply) => {
@@ -446,6 +451,7 @@ pub async fn run(p: &PropertyScenario, scope: &mut Scope<'_>, seed: u64) -> Resu
                     continue;
                 }
                 let n = requests.len();
+                let again = requests.first().cloned();
                 let out = if n == 1 {
                     let r = requests.into_iter().next().expect("one");
                     scope.send(r).await.map(|o| vec![o])
@@ -458,6 +464,21 @@ pub async fn run(p: &PropertyScenario, scope: &mut Scope<'_>, seed: u64) -> Resu
                 };
                 match out {
                     Ok(v) => {
+                        if v.iter().all(|o| o.result.is_err())
+                            && let Some(r) = again
+                        {
+                            silent += 1;
+                            let (probe, health) = (scope.probe, scope.health);
+                            let sends = (0..8).map(|_| health.send(probe, r.clone()));
+                            let results = futures::future::join_all(sends).await;
+                            scope.requests += 8;
+                            if let Some(e) = results.into_iter().find_map(Result::err) {
+                                stop.store(true, Ordering::Relaxed);
+                                error = Some(e);
+                                let _ = reply.send(None);
+                                continue;
+                            }
+                        }
                         let _ = reply.send(Some(v));
                     }
                     Err(e) => {
@@ -486,8 +507,17 @@ pub async fn run(p: &PropertyScenario, scope: &mut Scope<'_>, seed: u64) -> Resu
     if let Some(e) = error {
         return Err(e);
     }
+    let cut = silent > 0 && stop.load(Ordering::Relaxed);
     for h in hunts {
-        record(scope, &h, seed);
+        if cut {
+            scope.finding(
+                h.clause,
+                Status::Inconclusive,
+                "property cut short: the target stopped answering",
+            );
+        } else {
+            record(scope, &h, seed);
+        }
     }
     Ok(())
 }
