@@ -514,3 +514,36 @@ pub fn id_of(path: &Path, name: &str) -> String {
             .unwrap_or_default()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn property_scenarios_are_validated_with_positions() {
+        let spec = Spec::builtin();
+        let text = "scenarios:\n  - name: x\n    clauses: [AUTH-KEY-ALTERED, RL-GENERAL-LIMIT]\n    property: {check: api_kyes, cases: 0}\n";
+        let err = load_source(&Source::inline("bad.yaml", text), &spec)
+            .err()
+            .expect("invalid")
+            .to_string();
+        assert!(err.contains("bad.yaml:4:"), "{err}");
+        assert!(err.contains("did you mean `api_keys`"), "{err}");
+        assert!(err.contains("cases must be at least 1"), "{err}");
+        let text = "scenarios:\n  - name: y\n    clauses: [RL-GENERAL-LIMIT]\n    property: {check: api_keys}\n";
+        let err = load_source(&Source::inline("bad.yaml", text), &spec)
+            .err()
+            .expect("invalid")
+            .to_string();
+        assert!(err.contains("cannot decide `RL-GENERAL-LIMIT`"), "{err}");
+        let ok = load_source(
+            &Source::inline("ok.yaml", include_str!("../../scenarios/properties.yaml")),
+            &spec,
+        )
+        .expect("the shipped property scenarios are valid");
+        assert!(
+            ok.iter()
+                .all(|l| l.scenario.kind_name() == "property" && l.stage() == 3)
+        );
+    }
+}
