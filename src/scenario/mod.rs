@@ -524,16 +524,14 @@ mod tests {
         let spec = Spec::builtin();
         let text = "scenarios:\n  - name: x\n    clauses: [AUTH-KEY-ALTERED, RL-GENERAL-LIMIT]\n    property: {check: api_kyes, cases: 0}\n";
         let err = load_source(&Source::inline("bad.yaml", text), &spec)
-            .err()
-            .expect("invalid")
+            .expect_err("invalid")
             .to_string();
         assert!(err.contains("bad.yaml:4:"), "{err}");
         assert!(err.contains("did you mean `api_keys`"), "{err}");
         assert!(err.contains("cases must be at least 1"), "{err}");
         let text = "scenarios:\n  - name: y\n    clauses: [RL-GENERAL-LIMIT]\n    property: {check: api_keys}\n";
         let err = load_source(&Source::inline("bad.yaml", text), &spec)
-            .err()
-            .expect("invalid")
+            .expect_err("invalid")
             .to_string();
         assert!(err.contains("cannot decide `RL-GENERAL-LIMIT`"), "{err}");
         let ok = load_source(
