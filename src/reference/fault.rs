@@ -85,7 +85,7 @@ faults! {
         "file operations count against the general budget";
     RlSharedIdentity = "rl-shared-identity", ["RL-PER-IDENTITY"],
         "all identities share one budget per category";
-    RlRace = "rl-race", ["RL-GENERAL-LIMIT"],
+    RlRace = "rl-race", ["RL-GENERAL-LIMIT", "RL-CREATION-LIMIT", "RL-FILES-LIMIT"],
         "the limiter reads and then writes its counters without a lock, so it over-admits under concurrency";
 }
 
