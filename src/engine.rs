@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::check::scope::{Findings, Health, Scope};
-use crate::check::{rate_limit, steps, timing};
+use crate::check::{property, rate_limit, steps, timing};
 use crate::error::Error;
 use crate::probe::Probe;
 use crate::profile::{Role, Target};
@@ -128,6 +128,7 @@ async fn run_one(
                     collected.timing.lock().expect("lock").extend(r);
                 })
             }
+            Some(Kind::Property(p)) => property::run(p, &mut scope, seed).await,
             // Load swarms run under `load`, never here.
             Some(Kind::Load(_)) | None => Ok(()),
         };

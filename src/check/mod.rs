@@ -2,6 +2,7 @@
 
 pub mod expect;
 pub mod jwt;
+pub mod property;
 pub mod rate_limit;
 pub mod scope;
 pub mod steps;

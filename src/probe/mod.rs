@@ -193,7 +193,13 @@ impl Probe {
         let url = format!("{}{}", self.base_url, request.path);
         let mut builder = self.client.request(request.method.clone(), &url);
         for (k, v) in &request.headers {
-            builder = builder.header(k, v);
+            // From bytes, so a non-ASCII value (a look-alike character) goes out as its UTF-8
+            // bytes rather than failing the request; values HTTP cannot carry (control
+            // characters) still fail as a request error.
+            builder = match reqwest::header::HeaderValue::from_bytes(v.as_bytes()) {
+                Ok(value) => builder.header(k, value),
+                Err(_) => builder.header(k, v),
+            };
         }
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());

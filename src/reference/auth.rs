@@ -38,6 +38,23 @@ impl App {
         let bearer = headers.get(&n.authorization);
         let admin = headers.get(&n.admin);
         let deny = |d: Denial| d.into_response(self.faults);
+        // A credential header sent twice is one field with two values (RFC 9110 5.3), which is no
+        // credential: refused rather than taking whichever copy comes first.
+        if [&n.api_key, &n.authorization, &n.admin]
+            .into_iter()
+            .any(|h| headers.get_all(h).iter().nth(1).is_some())
+        {
+            let challenge = if a.team() {
+                self.names.challenge_team.clone()
+            } else {
+                self.names.challenge_admin.clone()
+            };
+            return Err(deny(self.denial(
+                challenge,
+                "credential header sent more than once",
+                None,
+            )));
+        }
         if a.team() {
             if a.api_key
                 && let Some(v) = key

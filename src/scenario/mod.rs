@@ -54,6 +54,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "scenarios/load-refresh-storm.yaml",
         include_str!("../../scenarios/load-refresh-storm.yaml"),
     ),
+    (
+        "scenarios/properties.yaml",
+        include_str!("../../scenarios/properties.yaml"),
+    ),
 ];
 
 /// `as:` values besides the credential roles.
@@ -188,10 +192,59 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             "name",
             &s.name,
             format!(
-                "scenario `{}`: give exactly one of `steps`, `rate_limit`, `timing` or `load`",
+                "scenario `{}`: give exactly one of `steps`, `rate_limit`, `property`, `timing` or `load`",
                 s.name
             ),
         )),
+        Some(Kind::Property(p)) => {
+            match crate::check::property::decides(&p.check) {
+                None => errors.push(src.error_at(
+                    "check",
+                    &p.check,
+                    format!(
+                        "unknown property `{}`{}",
+                        p.check,
+                        did_you_mean(&p.check, crate::check::property::NAMES.iter().copied())
+                    ),
+                )),
+                Some(decided) => {
+                    for c in &s.clauses {
+                        if clause_ids.contains(&c.as_str()) && !decided.contains(&c.as_str()) {
+                            errors.push(src.error_at(
+                                "clauses",
+                                c,
+                                format!(
+                                    "property `{}` cannot decide `{c}`; it decides {}",
+                                    p.check,
+                                    decided.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            for c in &p.categories {
+                check_endpoint(&c.endpoint, src, spec, errors);
+                if !spec.rate_limits.categories.contains_key(&c.category) {
+                    errors.push(src.error_at(
+                        "category",
+                        &c.category,
+                        format!(
+                            "unknown category `{}`{}",
+                            c.category,
+                            did_you_mean(
+                                &c.category,
+                                spec.rate_limits.categories.keys().map(String::as_str)
+                            )
+                        ),
+                    ));
+                }
+                covered(&c.clause, "clause", errors);
+            }
+            if p.cases == Some(0) {
+                errors.push(src.error_at("cases", "0", "cases must be at least 1"));
+            }
+        }
         Some(Kind::Steps(steps)) => {
             for step in steps {
                 validate_step(step, src, spec, errors, &covered);
@@ -619,5 +672,31 @@ mod tests {
         assert!(load(&few).is_err());
         let both = format!("{ok}    steps: []\n");
         assert!(load(&both).is_err());
+    }
+
+    #[test]
+    fn property_scenarios_are_validated_with_positions() {
+        let spec = Spec::builtin();
+        let text = "scenarios:\n  - name: x\n    clauses: [AUTH-KEY-ALTERED, RL-GENERAL-LIMIT]\n    property: {check: api_kyes, cases: 0}\n";
+        let err = load_source(&Source::inline("bad.yaml", text), &spec)
+            .expect_err("invalid")
+            .to_string();
+        assert!(err.contains("bad.yaml:4:"), "{err}");
+        assert!(err.contains("did you mean `api_keys`"), "{err}");
+        assert!(err.contains("cases must be at least 1"), "{err}");
+        let text = "scenarios:\n  - name: y\n    clauses: [RL-GENERAL-LIMIT]\n    property: {check: api_keys}\n";
+        let err = load_source(&Source::inline("bad.yaml", text), &spec)
+            .expect_err("invalid")
+            .to_string();
+        assert!(err.contains("cannot decide `RL-GENERAL-LIMIT`"), "{err}");
+        let ok = load_source(
+            &Source::inline("ok.yaml", include_str!("../../scenarios/properties.yaml")),
+            &spec,
+        )
+        .expect("the shipped property scenarios are valid");
+        assert!(
+            ok.iter()
+                .all(|l| l.scenario.kind_name() == "property" && l.stage() == 3)
+        );
     }
 }

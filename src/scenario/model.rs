@@ -12,7 +12,7 @@ pub struct ScenarioFile {
     pub scenarios: Vec<Scenario>,
 }
 
-/// A scenario: exactly one of `steps`, `rate_limit` or `timing` says what kind it is. (A flat struct
+/// A scenario: exactly one of `steps`, `rate_limit`, `property`, `timing` or `load` says what kind it is. (A flat struct
 /// rather than a tagged enum: serde's flatten and tags lose the line and column of errors.)
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +41,10 @@ pub struct Scenario {
     /// A goose swarm judged by admission accounting (`lelantos-conform load`; `run` skips it).
     #[serde(default)]
     pub load: Option<LoadScenario>,
+    /// Generated inputs hunting for a counterexample of a contract promise (see
+    /// `check::property`).
+    #[serde(default)]
+    pub property: Option<PropertyScenario>,
 }
 
 pub enum Kind<'a> {
@@ -48,16 +52,42 @@ pub enum Kind<'a> {
     RateLimit(&'a RateLimitScenario),
     Timing(&'a TimingScenario),
     Load(&'a LoadScenario),
+    Property(&'a PropertyScenario),
+}
+
+/// A property scenario: which family of promises, how many generated cases per clause, and how
+/// many requests the whole scenario may send.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyScenario {
+    /// `api_keys`, `access_tokens`, `refresh`, `admin_token` or `rate_limits`.
+    pub check: String,
+    /// Generated cases per clause (before shrinking).
+    #[serde(default)]
+    pub cases: Option<u32>,
+    /// The most requests the scenario sends, shrinking included; cases beyond it are not run.
+    #[serde(default)]
+    pub budget: Option<u32>,
+    /// `rate_limits` only: the category each limit clause is judged in and its endpoint.
+    #[serde(default)]
+    pub categories: Vec<CategoryProbe>,
 }
 
 impl Scenario {
     /// The kind; `None` when not exactly one kind is given (a validation error).
     pub fn kind(&self) -> Option<Kind<'_>> {
-        match (&self.steps, &self.rate_limit, &self.timing, &self.load) {
-            (Some(s), None, None, None) => Some(Kind::Steps(s)),
-            (None, Some(r), None, None) => Some(Kind::RateLimit(r)),
-            (None, None, Some(t), None) => Some(Kind::Timing(t)),
-            (None, None, None, Some(l)) => Some(Kind::Load(l)),
+        match (
+            &self.steps,
+            &self.rate_limit,
+            &self.property,
+            &self.timing,
+            &self.load,
+        ) {
+            (Some(s), None, None, None, None) => Some(Kind::Steps(s)),
+            (None, Some(r), None, None, None) => Some(Kind::RateLimit(r)),
+            (None, None, Some(p), None, None) => Some(Kind::Property(p)),
+            (None, None, None, Some(t), None) => Some(Kind::Timing(t)),
+            (None, None, None, None, Some(l)) => Some(Kind::Load(l)),
             _ => None,
         }
     }
@@ -68,6 +98,7 @@ impl Scenario {
             Some(Kind::RateLimit(_)) => "rate_limit",
             Some(Kind::Timing(_)) => "timing",
             Some(Kind::Load(_)) => "load",
+            Some(Kind::Property(_)) => "property",
             None => "invalid",
         }
     }

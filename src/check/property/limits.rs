@@ -1,0 +1,263 @@
+//! Rate limits: generated request mixes across categories and identities never get more than a
+//! category's limit admitted for one identity from a fresh state (plus what could have refilled
+//! while the mix ran: the RL-* burst reading, algorithm-independent).
+//!
+//! Freshness without waiting: every case creates its own identities (new API keys, through the
+//! configured key), so no case inherits another's budget and the property costs no windows. The
+//! mix interleaves the category under test with a little traffic in the others, for one or two
+//! identities, sent a few requests at a time (concurrently: a racy limiter shows). The 429s it
+//! provokes are judged by the run-wide observers (RL-429-RETRY-AFTER, RL-429-BODY) like every
+//! other 429 of the run.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use super::{Ctx, Hunt, Judged, hunt, skipped, with_header};
+use crate::probe::{Outcome, Request};
+use crate::scenario::CategoryProbe;
+use crate::verdict::Status;
+
+pub const CLAUSES: &[&str] = &["RL-GENERAL-LIMIT", "RL-CREATION-LIMIT", "RL-FILES-LIMIT"];
+
+#[derive(Debug, Clone)]
+pub struct Mix {
+    /// Requests beyond the limit in the category under test, per identity.
+    pub over: Vec<u32>,
+    /// Requests in each other category, per identity (noise).
+    pub noise: u32,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// The interleaving.
+    pub order: u64,
+}
+
+/// `over` is a tenth to a quarter of the limit (at least 1 to 4): enough that a limiter off by a
+/// few shows above what could refill while a slow mix ran, few enough to stay cheap.
+fn mix(limit: u32) -> impl Strategy<Value = Mix> {
+    (
+        proptest::collection::vec((limit / 10).max(1)..=(limit / 4).max(4), 1..=2),
+        0u32..=4,
+        4usize..=16,
+        // The interleaving does not shrink: no order is simpler than another.
+        any::<u64>().no_shrink(),
+    )
+        .prop_map(|(over, noise, concurrency, order)| Mix {
+            over,
+            noise,
+            concurrency,
+            order,
+        })
+}
+
+fn is_refusal(ctx: &Ctx, o: &Outcome) -> bool {
+    // As in check::rate_limit: 503 counts as the refusal it is meant to be; RL-429-STATUS
+    // judges the status itself.
+    let over = ctx.client.spec.rate_limits.over_limit.status;
+    o.status().is_some_and(|s| s == over || s == 503)
+}
+
+/// A fresh identity: a new API key created through the configured one, with a sandbox for the
+/// endpoints that need one. Returns the key and the parameters its requests take.
+fn fresh_identity(ctx: &Ctx, needs_sandbox: bool) -> Option<(String, BTreeMap<String, String>)> {
+    let h = &ctx.client.spec.auth.api_key.header;
+    let creator = ctx.var("api_key")?;
+    let o = ctx.client.send_paced(
+        with_header(ctx.request("create_api_key", &[]), h, creator),
+        3,
+    )?;
+    let body = o.response()?.json()?;
+    let pointer = ctx
+        .client
+        .spec
+        .endpoint("create_api_key")?
+        .returns
+        .get("key")?
+        .clone();
+    let key = body.pointer(&pointer)?.as_str()?.to_string();
+    ctx.client.learn(&[&key]);
+    let mut params = BTreeMap::new();
+    params.insert("path".to_string(), "property.txt".to_string());
+    if needs_sandbox {
+        let o = ctx.client.send_paced(
+            with_header(ctx.request("create_sandbox", &[]), h, key.clone()),
+            3,
+        )?;
+        let body = o.response()?.json()?;
+        let pointer = ctx
+            .client
+            .spec
+            .endpoint("create_sandbox")?
+            .returns
+            .get("id")?
+            .clone();
+        let id = match body.pointer(&pointer)? {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        params.insert("id".to_string(), id);
+    }
+    Some((key, params))
+}
+
+pub fn run_with(ctx: &Ctx, clauses: &[&'static str], probes: &[CategoryProbe]) -> Vec<Hunt> {
+    let mut out = Vec::new();
+    let header = ctx.client.spec.auth.api_key.header.clone();
+    for &clause in clauses {
+        let seed = ctx.seed();
+        let Some(under_test) = probes.iter().find(|p| p.clause == clause) else {
+            out.push(skipped(
+                clause,
+                Status::Inconclusive,
+                "the property scenario names no category for this clause",
+            ));
+            continue;
+        };
+        if ctx.var("api_key").is_none() {
+            out.push(skipped(
+                clause,
+                Status::Skipped,
+                "no API key in the profile (api_key)",
+            ));
+            continue;
+        }
+        let spec = ctx.client.spec.clone();
+        let Some(cat) = spec
+            .rate_limits
+            .categories
+            .get(&under_test.category)
+            .cloned()
+        else {
+            continue;
+        };
+        let needs_sandbox = probes.iter().any(|p| {
+            spec.endpoint(&p.endpoint)
+                .is_some_and(|e| e.path.contains("{id}"))
+        });
+        let cases = ctx.cases.min(8);
+        let once = |m: &Mix| {
+            // Identities, each fresh; what set-up already used in each category counts.
+            let mut ids = Vec::new();
+            for _ in &m.over {
+                let Some(id) = fresh_identity(ctx, needs_sandbox) else {
+                    return Judged::Unjudged;
+                };
+                ids.push(id);
+            }
+            let mut used: BTreeMap<(usize, String), u32> = BTreeMap::new();
+            if needs_sandbox {
+                for i in 0..ids.len() {
+                    if let Some(e) = spec.endpoint("create_sandbox") {
+                        *used.entry((i, e.category.clone())).or_default() += 1;
+                    }
+                }
+            }
+            // The sequence: (identity, probe index).
+            let mut seq: Vec<(usize, usize)> = Vec::new();
+            for (i, over) in m.over.iter().enumerate() {
+                for (pi, p) in probes.iter().enumerate() {
+                    let n = if p.clause == clause {
+                        cat.limit + over
+                    } else {
+                        m.noise
+                    };
+                    seq.extend(std::iter::repeat_n((i, pi), n as usize));
+                }
+            }
+            seq.shuffle(&mut rand::rngs::StdRng::seed_from_u64(m.order));
+            let requests: Vec<Request> = seq
+                .iter()
+                .map(|(i, pi)| {
+                    let (key, params) = &ids[*i];
+                    let p: Vec<(&str, &str)> = params
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    with_header(ctx.request(&probes[*pi].endpoint, &p), &header, key.clone())
+                })
+                .collect();
+            let mut outcomes = Vec::with_capacity(requests.len());
+            for chunk in requests.chunks(m.concurrency.max(1)) {
+                let Some(mut o) = ctx.client.send_all(chunk.to_vec()) else {
+                    return Judged::Unjudged;
+                };
+                outcomes.append(&mut o);
+            }
+            // Judge each identity's lane in the category under test.
+            for i in 0..ids.len() {
+                let lane: Vec<&Outcome> = seq
+                    .iter()
+                    .zip(&outcomes)
+                    .filter(|((id, pi), _)| *id == i && probes[*pi].category == under_test.category)
+                    .map(|(_, o)| o)
+                    .collect();
+                let admitted: Vec<&&Outcome> = lane
+                    .iter()
+                    .filter(|o| o.status().is_some() && !is_refusal(ctx, o))
+                    .collect();
+                let before = used
+                    .get(&(i, under_test.category.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                let total = before + admitted.len() as u32;
+                let from = lane.first().map(|o| o.at_ms).unwrap_or(0.0);
+                let to = admitted.iter().map(|o| o.done_ms()).fold(from, f64::max);
+                let refill = (cat.limit as f64 * (to - from).max(0.0)
+                    / cat.window.as_millis() as f64)
+                    .floor() as u32;
+                if total > cat.limit + refill {
+                    let ex = admitted
+                        .iter()
+                        .rev()
+                        .take(1)
+                        .map(|o| (**o).clone())
+                        .chain(
+                            lane.iter()
+                                .find(|o| is_refusal(ctx, o))
+                                .map(|o| (*o).clone()),
+                        )
+                        .collect();
+                    return Judged::Broke(
+                        format!(
+                            "identity {} of {}: {total} of {} requests in {} admitted from fresh (limit {}, at most {refill} could refill in {:.0} ms); mix: {} at a time, {} requests in each other category",
+                            i + 1,
+                            ids.len(),
+                            lane.len() as u32 + before,
+                            under_test.category,
+                            cat.limit,
+                            to - from,
+                            m.concurrency,
+                            m.noise
+                        ),
+                        ex,
+                    );
+                }
+            }
+            Judged::Held
+        };
+        // An over-admission is re-run at once on fresh identities before proptest sees it: a
+        // fixed window rolling over mid-mix admits more once, a broken limiter does so again.
+        let mut h = hunt(
+            &ctx.client,
+            clause,
+            cases,
+            seed,
+            mix(cat.limit),
+            |m| match once(m) {
+                Judged::Broke(..) => once(m),
+                other => other,
+            },
+        );
+        h.about = format!(
+            "mixes of {} (limit {} + {}..{}) for 1-2 fresh identities with 0-4 requests in each other category, 4-16 at a time",
+            under_test.category,
+            cat.limit,
+            (cat.limit / 10).max(1),
+            (cat.limit / 4).max(4)
+        );
+        out.push(h);
+    }
+    out
+}
