@@ -232,9 +232,11 @@ impl Ctx {
             Ok(goose) => match goose.response {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let headers = resp.headers().clone();
+                    // Only a refusal's headers are read (Retry-After): no copy per request.
+                    let headers = (status == self.spec.rate_limits.over_limit.status)
+                        .then(|| resp.headers().clone());
                     let text = resp.text().await.ok();
-                    (Some(status), text, Some(headers))
+                    (Some(status), text, headers)
                 }
                 Err(err) => {
                     self.recorder
