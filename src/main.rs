@@ -134,10 +134,10 @@ enum Command {
         /// The load scenario file (scenarios/load-*.yaml).
         #[arg(long, value_name = "FILE")]
         scenario: PathBuf,
-        /// Concurrent users (default: the scenario's).
+        /// Concurrent users (default: the scenario's; not with a scenario `plan`).
         #[arg(long, value_name = "N")]
         users: Option<usize>,
-        /// How long the swarm runs (default: the scenario's), e.g. 30s.
+        /// How long the swarm runs (default: the scenario's; not with a `plan`), e.g. 30s.
         #[arg(long, value_parser = parse_duration, value_name = "D")]
         duration: Option<Duration>,
         /// Where reports go (default: reports/<UTC timestamp>/).

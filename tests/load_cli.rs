@@ -356,3 +356,73 @@ fn an_unreachable_target_is_exit_3_before_any_swarm() {
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     assert!(out.stderr.contains("cannot reach"), "{}", out.stderr);
 }
+
+#[test]
+fn a_plan_ramps_users_up_holds_and_stops_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = load(dir.path(), "scenarios/load-ramp.yaml", &[]);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "stderr: {}\nstdout: {}",
+        out.stderr,
+        out.stdout
+    );
+    assert_eq!(clause(dir.path(), "RL-GENERAL-LIMIT"), "pass");
+    let report = load_json(dir.path());
+    // The plan's peak is the swarm's users; its total length the planned duration.
+    assert_eq!(report["users"], 6, "{report}");
+    assert_eq!(report["planned_duration_ms"], 5000, "{report}");
+    let per_second: Vec<u64> = report["seconds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["by_class"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_u64().unwrap())
+                .sum()
+        })
+        .collect();
+    // 0 to 2 users over the first second, 6 held over the third and fourth.
+    let first = per_second[0];
+    let peak = per_second[2..4].iter().copied().max().unwrap();
+    assert!(first > 0 && 2 * first < peak, "{per_second:?}");
+}
+
+#[test]
+fn a_plan_refuses_users_and_duration_on_the_command_line() {
+    for extra in [["--users", "3"], ["--duration", "1s"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = load(dir.path(), "scenarios/load-ramp.yaml", &extra);
+        assert_eq!(out.code, Some(2), "{extra:?}: {}", out.stderr);
+        assert!(out.stderr.contains("has a `plan`"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn a_plan_with_hatch_rate_or_duration_is_a_usage_error_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("load-plan-bad.yaml");
+    std::fs::write(
+        &file,
+        "scenarios:\n  - name: bad\n    clauses: [LOAD-NO-5XX]\n    load:\n      plan: \"2,1s;0,1s\"\n      hatch_rate: 2\n      duration: 1s\n      identities: shared\n      tasks: [{endpoint: list_sandboxes}]\n      no_5xx_clause: LOAD-NO-5XX\n",
+    )
+    .unwrap();
+    let out = load(dir.path(), file.to_str().unwrap(), &[]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("load-plan-bad.yaml:6:")
+            && out.stderr.contains("`hatch_rate` and `plan`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("load-plan-bad.yaml:7:")
+            && out.stderr.contains("`duration` and `plan`"),
+        "{}",
+        out.stderr
+    );
+}

@@ -550,6 +550,25 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         unreachable!("picked a load scenario")
     };
     let mut load = load.clone();
+    // A plan fixes both the users and the time, so `--users`/`--duration` beside it are a usage
+    // error rather than a guess at which steps to stretch or scale.
+    let plan = match &load.plan {
+        Some(plan) => {
+            if args.users.is_some() || args.duration.is_some() {
+                return Err(Error::Usage(format!(
+                    "scenario {} has a `plan`: it gives the users and the time, so --users and --duration do not apply (edit the plan instead)",
+                    loaded.id
+                )));
+            }
+            let steps = plan.steps().map_err(Error::Usage)?;
+            // From here on the swarm's users are the plan's peak (identities, segments, report)
+            // and its duration the plan's total length (progress, accounting, report).
+            load.users = crate::scenario::plan_peak(&steps);
+            load.duration = format!("{}s", crate::scenario::plan_length(&steps).as_secs());
+            Some(steps)
+        }
+        None => None,
+    };
     if let Some(u) = args.users {
         if u == 0 {
             return Err(Error::Usage("--users must be at least 1".into()));
@@ -561,15 +580,26 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         Some(seg) => segment_users(total_users, seg),
         None => (total_users, 0),
     };
+    // A segment runs its share of every step: `segment_users` of each step's users, so the
+    // segments together run exactly each step's users, and its peak is its share of the peak
+    // (the share is monotone in the users), matching `local_users` and `user_offset`.
+    let plan = plan.map(|steps| match args.segment {
+        Some(seg) => steps
+            .iter()
+            .map(|&(users, secs)| (segment_users(users, seg).0, secs))
+            .collect::<Vec<_>>(),
+        None => steps,
+    });
     if local_users == 0 {
         return Err(Error::Usage(format!(
             "segment {:?}: no user left for it ({total_users} users)",
             args.segment
         )));
     }
-    let duration = match args.duration {
-        Some(d) => d,
-        None => crate::yaml::duration::parse(&load.duration).map_err(Error::Usage)?,
+    let duration = match (args.duration, &plan) {
+        (Some(d), _) => d,
+        (None, Some(steps)) => crate::scenario::plan_length(steps),
+        (None, None) => crate::yaml::duration::parse(&load.duration).map_err(Error::Usage)?,
     };
     if duration.is_zero() {
         return Err(Error::Usage("--duration must be longer than 0".into()));
@@ -716,7 +746,14 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let started = Instant::now();
     let goose_report = report_dir.join("goose-report.html");
-    let attack = build_attack(&ctx, &target.base_url, duration, &goose_report, local_users)?;
+    let attack = build_attack(
+        &ctx,
+        &target.base_url,
+        duration,
+        &goose_report,
+        local_users,
+        plan.as_deref(),
+    )?;
     install_logger();
     let progress = spawn_progress(ctx.clone(), args.quiet, duration);
     goose::reset_killswitch();
@@ -853,15 +890,18 @@ fn build_attack(
     duration: Duration,
     goose_report: &std::path::Path,
     users: usize,
+    plan: Option<&[(usize, u64)]>,
 ) -> Result<GooseAttack, Error> {
     let load = &ctx.load;
     let goose_err = |e: GooseError| Error::Usage(format!("goose: {e}"));
     let mut config = goose::config::GooseConfiguration::default();
     config.host = Some(base_url.to_string());
-    config.users = Some(users);
-    let rate = load.hatch_rate.unwrap_or(users as f64 * 20.0);
-    config.increase_rate = Some(format!("{rate}"));
-    config.run_time = Some(format!("{}", duration.as_secs().max(1)));
+    if plan.is_none() {
+        config.users = Some(users);
+        let rate = load.hatch_rate.unwrap_or(users as f64 * 20.0);
+        config.increase_rate = Some(format!("{rate}"));
+        config.run_time = Some(format!("{}", duration.as_secs().max(1)));
+    }
     config.quiet = 1;
     config.no_telnet = true;
     // The WebSocket controller is off unless asked for in 0.19 (`no_websocket` only warns).
@@ -898,9 +938,17 @@ fn build_attack(
             .map_err(goose_err)?,
         );
     }
-    Ok(GooseAttack::initialize_with_config(config)
-        .map_err(goose_err)?
-        .register_scenario(scenario))
+    let mut attack = GooseAttack::initialize_with_config(config).map_err(goose_err)?;
+    if let Some(steps) = plan {
+        // `GooseConfiguration::test_plan` is not public: a default is how code sets a plan.
+        attack = *attack
+            .set_default(
+                GooseDefault::TestPlan,
+                crate::scenario::goose_plan(steps).as_str(),
+            )
+            .map_err(goose_err)?;
+    }
+    Ok(attack.register_scenario(scenario))
 }
 
 /// A line a second on stderr (redrawn in place on a terminal): requests, rate and classes.

@@ -355,14 +355,40 @@ fn validate_load(
             ));
         }
     }
-    if load.users == 0 {
-        errors.push(src.error_at("users", "0", "a swarm needs at least one user"));
-    }
-    if load.hatch_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
-        errors.push(src.error_at("hatch_rate", "", "hatch_rate is users per second, above 0"));
-    }
-    if let Err(why) = crate::yaml::duration::parse(&load.duration) {
-        errors.push(src.error_at("duration", &load.duration, why));
+    if let Some(plan) = &load.plan {
+        // A plan gives the users and the time: anything else giving them is a contradiction.
+        for (field, given) in [
+            ("users", load.users != 0),
+            ("hatch_rate", load.hatch_rate.is_some()),
+            ("duration", !load.duration.is_empty()),
+        ] {
+            if given {
+                errors.push(src.key_error(
+                    field,
+                    format!("`{field}` and `plan` exclude each other: the plan gives the users and the time"),
+                ));
+            }
+        }
+        if let Err(why) = plan.steps() {
+            errors.push(src.key_error("plan", why));
+        }
+    } else {
+        if load.users == 0 {
+            errors.push(src.key_error(
+                if src.text.contains("users:") {
+                    "users"
+                } else {
+                    "load"
+                },
+                "a swarm needs at least one user (`users`, or a `plan`)",
+            ));
+        }
+        if load.hatch_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+            errors.push(src.error_at("hatch_rate", "", "hatch_rate is users per second, above 0"));
+        }
+        if let Err(why) = crate::yaml::duration::parse(&load.duration) {
+            errors.push(src.error_at("duration", &load.duration, why));
+        }
     }
     if let Some(w) = &load.wait {
         for d in [&w.min, &w.max] {
@@ -698,5 +724,56 @@ mod tests {
             ok.iter()
                 .all(|l| l.scenario.kind_name() == "property" && l.stage() == 3)
         );
+    }
+
+    #[test]
+    fn load_plans_parse_to_goose_steps() {
+        let text = LoadPlan::Text("10,5s; 50,10 ;50,1m;0,5s".into());
+        let steps = text.steps().unwrap();
+        assert_eq!(steps, vec![(10, 5), (50, 10), (50, 60), (0, 5)]);
+        assert_eq!(plan_peak(&steps), 50);
+        assert_eq!(plan_length(&steps), std::time::Duration::from_secs(80));
+        assert_eq!(goose_plan(&steps), "10,5;50,10;50,60;0,5");
+        // A plan that ends with users stops when it ends.
+        assert_eq!(goose_plan(&[(3, 2)]), "3,2;0,0");
+        let list = LoadPlan::Steps(vec![PlanStep {
+            users: 4,
+            over: "2s".into(),
+        }]);
+        assert_eq!(list.steps().unwrap(), vec![(4, 2)]);
+        for bad in ["10", "x,5s", "10,500ms", "10,5 parsecs", "0,5s;0,1s"] {
+            assert!(LoadPlan::Text(bad.into()).steps().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_load_plan_excludes_hatch_rate_and_duration_with_positions() {
+        let head = "scenarios:\n  - name: p\n    clauses: [LOAD-NO-5XX]\n    load:\n";
+        let tail = "      identities: shared\n      tasks: [{endpoint: list_sandboxes}]\n      no_5xx_clause: LOAD-NO-5XX\n";
+        let ok = format!("{head}      plan: \"2,1s;0,1s\"\n{tail}");
+        load(&ok).expect("a plan alone is valid");
+        let both = format!(
+            "{head}      plan: \"2,1s;0,1s\"\n      hatch_rate: 5\n      duration: 2s\n{tail}"
+        );
+        let err = load(&both)
+            .expect_err("plan with hatch_rate and duration")
+            .to_string();
+        assert!(
+            err.contains("t.yaml:6:") && err.contains("`hatch_rate` and `plan`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("t.yaml:7:") && err.contains("`duration` and `plan`"),
+            "{err}"
+        );
+        let bad = format!("{head}      plan: [{{users: 2, over: 500ms}}]\n{tail}");
+        let err = load(&bad).expect_err("a sub-second step").to_string();
+        assert!(
+            err.contains("t.yaml:5:") && err.contains("whole seconds"),
+            "{err}"
+        );
+        let neither = format!("{head}{tail}");
+        let err = load(&neither).expect_err("no users, no plan").to_string();
+        assert!(err.contains("`users`, or a `plan`"), "{err}");
     }
 }

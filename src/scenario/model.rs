@@ -409,12 +409,21 @@ pub enum Repeat {
 #[serde(deny_unknown_fields)]
 pub struct LoadScenario {
     /// Concurrent users (closed loop: each sends its next request when the last one answered).
+    /// Required without `plan`; with one, `load` sets it to the plan's peak.
+    #[serde(default)]
     pub users: usize,
-    /// Users started per second (goose's hatch rate); default: all at once.
+    /// Users started per second (goose's hatch rate); default: all at once. Not with `plan`.
     #[serde(default)]
     pub hatch_rate: Option<f64>,
-    /// How long the swarm runs once hatched, e.g. `5s`.
+    /// How long the swarm runs once hatched, e.g. `5s`. Required without `plan`; with one,
+    /// `load` sets it to the plan's total length.
+    #[serde(default)]
     pub duration: String,
+    /// A goose test plan instead of `users`/`hatch_rate`/`duration`: steps of users and the
+    /// time to reach them, as goose's `--test-plan` (`"10,5s;50,10s;50,30s;0,5s"`) or a list of
+    /// `{users: N, over: 5s}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<LoadPlan>,
     /// A pause between a user's tasks, e.g. `{min: 0ms, max: 10ms}`; default none.
     #[serde(default)]
     pub wait: Option<WaitRange>,
@@ -450,6 +459,92 @@ pub struct LoadScenario {
     pub connections_clause: Option<String>,
     #[serde(default)]
     pub thresholds_clause: Option<String>,
+}
+
+/// A load plan as written: goose's test-plan text or a list of steps.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum LoadPlan {
+    Text(String),
+    Steps(Vec<PlanStep>),
+}
+
+/// One step of a plan: reach `users` over `over` (linearly; equal users hold them).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanStep {
+    pub users: usize,
+    pub over: String,
+}
+
+impl LoadPlan {
+    /// The steps as `(users, whole seconds)`, goose's form. A step's time is whole seconds
+    /// (goose's test plan counts no finer), written as goose does (`90`, `1m30s`) or as any
+    /// other duration here (`5s`, `2m`). At least one step must have users.
+    pub fn steps(&self) -> Result<Vec<(usize, u64)>, String> {
+        let secs = |text: &str| -> Result<u64, String> {
+            let text = text.trim();
+            if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+                return text
+                    .parse()
+                    .map_err(|_| format!("`{text}` is too long a step"));
+            }
+            let d = crate::yaml::duration::parse(text)?;
+            if d.subsec_nanos() != 0 {
+                return Err(format!(
+                    "`{text}`: a plan step lasts whole seconds (goose's test plan counts no finer)"
+                ));
+            }
+            Ok(d.as_secs())
+        };
+        let steps: Vec<(usize, u64)> = match self {
+            LoadPlan::Text(text) => text
+                .split(';')
+                .map(|step| {
+                    let (users, over) = step.split_once(',').ok_or_else(|| {
+                        format!("step `{}`: write USERS,TIME, e.g. `10,5s`", step.trim())
+                    })?;
+                    let users = users.trim().parse().map_err(|_| {
+                        format!(
+                            "step `{}`: `{}` is not a user count",
+                            step.trim(),
+                            users.trim()
+                        )
+                    })?;
+                    Ok((users, secs(over)?))
+                })
+                .collect::<Result<_, String>>()?,
+            LoadPlan::Steps(steps) => steps
+                .iter()
+                .map(|s| Ok((s.users, secs(&s.over)?)))
+                .collect::<Result<_, String>>()?,
+        };
+        if steps.iter().all(|s| s.0 == 0) {
+            return Err("a plan needs a step with at least one user".into());
+        }
+        Ok(steps)
+    }
+}
+
+/// What `load` runs from a plan's steps.
+pub fn plan_peak(steps: &[(usize, u64)]) -> usize {
+    steps.iter().map(|s| s.0).max().unwrap_or(0)
+}
+
+/// The plan's total length: the sum of its steps' times.
+pub fn plan_length(steps: &[(usize, u64)]) -> std::time::Duration {
+    std::time::Duration::from_secs(steps.iter().map(|s| s.1).sum())
+}
+
+/// Goose's test-plan text for `steps`. A plan that ends with users gets a last `0,0` step, so
+/// the swarm stops when the plan ends (goose would otherwise hold the last step's users until
+/// stopped), as goose's own `--run-time` does.
+pub fn goose_plan(steps: &[(usize, u64)]) -> String {
+    let mut text: Vec<String> = steps.iter().map(|(u, s)| format!("{u},{s}")).collect();
+    if steps.last().is_some_and(|s| s.0 > 0) {
+        text.push("0,0".into());
+    }
+    text.join(";")
 }
 
 fn honour() -> String {
