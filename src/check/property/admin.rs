@@ -11,7 +11,7 @@
 
 use proptest::prelude::*;
 
-use super::{Ctx, Hunt, Judged, accepted, hunt, skipped, with_header};
+use super::{Ctx, Hunt, Judged, hunt, skipped, with_header};
 use crate::probe::Request;
 use crate::verdict::Status;
 
@@ -109,19 +109,7 @@ fn apply(token: &str, m: &NearMiss) -> Option<(String, String)> {
 }
 
 fn judge(ctx: &Ctx, request: Request, shape: String) -> Judged {
-    let Some(o) = ctx.client.send_paced(request, 3) else {
-        return Judged::Unjudged;
-    };
-    if accepted(&o) {
-        Judged::Broke(
-            format!("{shape} was accepted ({})", o.status().unwrap_or(0)),
-            vec![o],
-        )
-    } else if o.status() == Some(ctx.client.spec.rate_limits.over_limit.status) {
-        Judged::Unjudged
-    } else {
-        Judged::Held
-    }
+    super::judge_acceptance(ctx, request, shape, 3)
 }
 
 pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {

@@ -8,7 +8,7 @@
 
 use proptest::prelude::*;
 
-use super::{Ctx, Hunt, Judged, accepted, hunt, skipped, with_header};
+use super::{Ctx, Hunt, Judged, hunt, skipped, with_header};
 use crate::probe::Request;
 use crate::verdict::Status;
 
@@ -310,19 +310,7 @@ fn malformed_request(
 
 /// One request with the credential; a case that the target throttled throughout is unjudged.
 fn judge(ctx: &Ctx, request: Request, shape: String) -> Judged {
-    let Some(o) = ctx.client.send_paced(request, 2) else {
-        return Judged::Unjudged;
-    };
-    if accepted(&o) {
-        Judged::Broke(
-            format!("{shape} was accepted ({})", o.status().unwrap_or(0)),
-            vec![o],
-        )
-    } else if o.status() == Some(ctx.client.spec.rate_limits.over_limit.status) {
-        Judged::Unjudged
-    } else {
-        Judged::Held
-    }
+    super::judge_acceptance(ctx, request, shape, 2)
 }
 
 pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {

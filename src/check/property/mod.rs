@@ -583,3 +583,22 @@ fn record(scope: &Scope, h: &Hunt, seed: u64) {
         ),
     }
 }
+
+/// One request with a credential that must not be accepted, paced through up to `tries`
+/// throttled answers: accepted breaks the promise, a refusal holds it, and a case the target
+/// throttled throughout is not judged. Shared by the key, token and admin-token families.
+pub(super) fn judge_acceptance(ctx: &Ctx, request: Request, shape: String, tries: u32) -> Judged {
+    let Some(o) = ctx.client.send_paced(request, tries) else {
+        return Judged::Unjudged;
+    };
+    if accepted(&o) {
+        Judged::Broke(
+            format!("{shape} was accepted ({})", o.status().unwrap_or(0)),
+            vec![o],
+        )
+    } else if o.status() == Some(ctx.client.spec.rate_limits.over_limit.status) {
+        Judged::Unjudged
+    } else {
+        Judged::Held
+    }
+}

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use proptest::prelude::*;
 use serde_json::Value;
 
-use super::{Ctx, Hunt, Judged, accepted, hunt, skipped, with_header};
+use super::{Ctx, Hunt, Judged, hunt, skipped, with_header};
 use crate::check::jwt::Jwt;
 use crate::probe::Request;
 use crate::verdict::Status;
@@ -178,19 +178,7 @@ fn tamper(jwt: &str, t: &Tampered) -> Option<(String, String)> {
 
 /// Sends with the token as a Bearer credential (or as given) and judges: accepted breaks it.
 fn judge(ctx: &Ctx, request: Request, shape: String) -> Judged {
-    let Some(o) = ctx.client.send_paced(request, 2) else {
-        return Judged::Unjudged;
-    };
-    if accepted(&o) {
-        Judged::Broke(
-            format!("{shape} was accepted ({})", o.status().unwrap_or(0)),
-            vec![o],
-        )
-    } else if o.status() == Some(ctx.client.spec.rate_limits.over_limit.status) {
-        Judged::Unjudged
-    } else {
-        Judged::Held
-    }
+    super::judge_acceptance(ctx, request, shape, 2)
 }
 
 fn bearer(ctx: &Ctx, token: &str) -> Request {
