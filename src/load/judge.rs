@@ -64,21 +64,32 @@ pub fn allowed(limit: u32, window: Duration, span_ns: u64) -> u64 {
     if span_ns == 0 {
         return limit;
     }
-    let refill = limit + (u128::from(limit) * u128::from(span_ns) / u128::from(w)) as u64;
+    // u64 unless the product overflows (spans of hours with large limits): same quotient.
+    let extra = match limit.checked_mul(span_ns) {
+        Some(p) => p / w,
+        None => (u128::from(limit) * u128::from(span_ns) / u128::from(w)) as u64,
+    };
+    let refill = limit + extra;
     let windows = span_ns.div_ceil(w) + 1;
     refill.max(limit * windows)
 }
 
 /// Over-admission of one identity in one category; `admitted` sorted by sending time.
+///
+/// The result is that of considering every run `i..=j` of up to `3 x limit + 1` requests in order
+/// (the worst is the first largest excess), in linear time: for `limit >= 1` a run's bound takes
+/// only three values below `3 x limit + 1` (`limit` for a span of 0, `2 x limit` up to one
+/// window, `3 x limit` up to two, at least `4 x limit` past that), so from each start only the
+/// longest run within each of those spans can be the worst, and the span only grows with `j`:
+/// three pointers that never move back find them. The unit test checks it against the plain scan.
 pub fn account(admitted: &[(u64, u64)], limit: u32, window: Duration) -> (u64, Option<Worst>) {
-    let cap = 3 * limit as usize + 1;
     let mut best: (u64, Option<Worst>) = (0, None);
-    let mut consider = |i: usize, j: usize, end: u64| {
+    let consider = |best: &mut (u64, Option<Worst>), i: usize, j: usize, end: u64| {
         let span = end.saturating_sub(admitted[i].0);
         let n = (j - i + 1) as u64;
         let bound = allowed(limit, window, span);
         if n > bound && n - bound > best.0 {
-            best = (
+            *best = (
                 n - bound,
                 Some(Worst {
                     from_ms: admitted[i].0 as f64 / 1e6,
@@ -89,16 +100,49 @@ pub fn account(admitted: &[(u64, u64)], limit: u32, window: Duration) -> (u64, O
             );
         }
     };
-    for i in 0..admitted.len() {
-        let mut end = 0;
-        for (j, a) in admitted.iter().enumerate().skip(i).take(cap) {
-            end = end.max(a.1);
-            consider(i, j, end);
+    let len = admitted.len();
+    if limit == 0 {
+        // Runs of one request: each is over.
+        for (i, a) in admitted.iter().enumerate() {
+            consider(&mut best, i, i, a.1);
+        }
+    } else {
+        let l = limit as usize;
+        let w = window.as_nanos().min(u128::from(u64::MAX)) as u64;
+        // Per span limit (0, one window, two): the first index at or after `i` answered past
+        // `sent_i + limit`; it only moves forward as `i` (and so `sent_i`) grows.
+        let mut past = [0usize; 3];
+        for i in 0..len {
+            let sent = admitted[i].0;
+            let last = (i + 3 * l).min(len - 1);
+            let mut region_start = i;
+            for (r, k) in past.iter_mut().enumerate() {
+                let limit_at = sent.saturating_add(w.saturating_mul(r as u64));
+                *k = (*k).max(i);
+                while *k < len && admitted[*k].1 <= limit_at {
+                    *k += 1;
+                }
+                // The longest run from `i` within this span, if it adds requests.
+                let Some(j) = k.checked_sub(1).map(|j| j.min(last)) else {
+                    continue;
+                };
+                if j < region_start {
+                    continue;
+                }
+                region_start = j + 1;
+                let n = j - i + 1;
+                // Its bound is `(r + 1) x limit`; only a run that could beat the worst so far
+                // is measured exactly (its end scanned, its bound computed).
+                if n as u64 > (r as u64 + 1) * u64::from(limit) + best.0 {
+                    let end = admitted[i..=j].iter().map(|a| a.1).max().unwrap_or(0);
+                    consider(&mut best, i, j, end);
+                }
+            }
         }
     }
-    if let Some(last) = admitted.len().checked_sub(1) {
+    if let Some(last) = len.checked_sub(1) {
         let end = admitted.iter().map(|a| a.1).max().unwrap_or(0);
-        consider(0, last, end);
+        consider(&mut best, 0, last, end);
     }
     best
 }
@@ -535,6 +579,83 @@ mod tests {
         let (over, worst) = account(&a, 10, W);
         assert_eq!(over, 5);
         assert_eq!(worst.unwrap().allowed, 20);
+    }
+
+    /// Every run up to `3 x limit + 1` in order, the first largest excess kept: what `account`
+    /// must agree with, worst run included.
+    fn account_plainly(
+        admitted: &[(u64, u64)],
+        limit: u32,
+        window: Duration,
+    ) -> (u64, Option<Worst>) {
+        let cap = 3 * limit as usize + 1;
+        let mut best: (u64, Option<Worst>) = (0, None);
+        let mut consider = |i: usize, j: usize, end: u64| {
+            let n = (j - i + 1) as u64;
+            let bound = allowed(limit, window, end.saturating_sub(admitted[i].0));
+            if n > bound && n - bound > best.0 {
+                best = (
+                    n - bound,
+                    Some(Worst {
+                        from_ms: admitted[i].0 as f64 / 1e6,
+                        to_ms: end as f64 / 1e6,
+                        admitted: n,
+                        allowed: bound,
+                    }),
+                );
+            }
+        };
+        for i in 0..admitted.len() {
+            let mut end = 0;
+            for (j, a) in admitted.iter().enumerate().skip(i).take(cap) {
+                end = end.max(a.1);
+                consider(i, j, end);
+            }
+        }
+        if let Some(last) = admitted.len().checked_sub(1) {
+            let end = admitted.iter().map(|a| a.1).max().unwrap_or(0);
+            consider(0, last, end);
+        }
+        best
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn linear_accounting_agrees_with_the_plain_scan(
+            limit in 0u32..6,
+            gaps in proptest::collection::vec((0usize..5, 0usize..3), 0..60),
+        ) {
+            // Sent times ascending (often equal), each answered 0, 5 or 200 ms later: spans of 0,
+            // under a window and over several windows all occur.
+            const GAP_MS: [u64; 5] = [0, 0, 10, 100, 600];
+            const SERVICE_MS: [u64; 3] = [0, 5, 200];
+            let mut sent = 0;
+            let admitted: Vec<(u64, u64)> = gaps
+                .iter()
+                .map(|&(gap, service)| {
+                    sent += GAP_MS[gap] * MS;
+                    (sent, sent + SERVICE_MS[service] * MS)
+                })
+                .collect();
+            let window = Duration::from_millis(500);
+            proptest::prop_assert_eq!(
+                account(&admitted, limit, window),
+                account_plainly(&admitted, limit, window)
+            );
+        }
+    }
+
+    #[test]
+    fn allowed_agrees_in_u64_and_u128() {
+        let huge = u64::MAX / 3;
+        let w = Duration::from_secs(60);
+        let exact = |limit: u64, span: u64| {
+            let extra = (u128::from(limit) * u128::from(span) / w.as_nanos()) as u64;
+            (limit + extra).max(limit * (span.div_ceil(w.as_nanos() as u64) + 1))
+        };
+        for (limit, span) in [(100, huge), (100, 59 * 1_000_000_000), (7, u64::MAX / 8)] {
+            assert_eq!(allowed(limit as u32, w, span), exact(limit, span));
+        }
     }
 
     #[test]

@@ -105,8 +105,14 @@ struct Ctx {
     load: LoadScenario,
     categories: Vec<(String, Category)>,
     endpoints: Vec<Endpoint>,
-    /// Key of each identity; `shared` has one.
-    keys: Vec<String>,
+    /// The API-key header, and the key of each identity as a ready header value (marked
+    /// sensitive); `shared` has one. Built once: the hot path only clones them (a reference
+    /// count), never parses or copies a key per request.
+    key_header: reqwest::header::HeaderName,
+    keys: Vec<reqwest::header::HeaderValue>,
+    /// Each task's endpoint index (`None`: the refresh rotation) and whether its path takes the
+    /// user's sandbox id, looked up once.
+    task_plans: Vec<TaskPlan>,
     email: Option<String>,
     password: Option<String>,
     recorder: Recorder,
@@ -114,6 +120,12 @@ struct Ctx {
     needs_sandbox: bool,
     upload_paths: Vec<String>,
     live: [AtomicU64; 4],
+}
+
+#[derive(Clone, Copy)]
+struct TaskPlan {
+    endpoint: Option<usize>,
+    needs_id: bool,
 }
 
 #[derive(Clone, Default)]
@@ -193,10 +205,15 @@ impl Ctx {
     ) -> (Answer, u64) {
         let e = &self.endpoints[ep];
         let uix = user.weighted_users_index;
-        let mut path = e.path.clone();
-        for (k, v) in params {
-            path = path.replace(&format!("{{{k}}}"), v);
-        }
+        let path: std::borrow::Cow<'_, str> = if params.is_empty() {
+            e.path.as_str().into()
+        } else {
+            let mut path = e.path.clone();
+            for (k, v) in params {
+                path = path.replace(&format!("{{{k}}}"), v);
+            }
+            path.into()
+        };
         let builder = match user.get_request_builder(&e.method, &path) {
             Ok(b) => b,
             Err(err) => {
@@ -215,7 +232,7 @@ impl Ctx {
         let mut builder = builder;
         if e.needs_key {
             let key = &self.keys[self.identity(uix) as usize];
-            builder = builder.header(self.spec.auth.api_key.header.as_str(), key.as_str());
+            builder = builder.header(self.key_header.clone(), key.clone());
         }
         if let Some(raw) = body {
             builder = builder.body(raw);
@@ -376,12 +393,12 @@ impl Ctx {
 
     async fn task(&self, user: &mut GooseUser, task: usize) -> TransactionResult {
         let t = &self.load.tasks[task];
-        if t.endpoint == "refresh" {
+        let plan = self.task_plans[task];
+        let Some(ep) = plan.endpoint else {
             return self.refresh_rotation(user).await;
-        }
-        let ep = self.endpoint(&t.endpoint);
+        };
         let mut params = t.params.clone();
-        if self.endpoints[ep].path.contains("{id}") {
+        if plan.needs_id {
             let Some(id) = user
                 .get_session_data::<UserState>()
                 .and_then(|s| s.sandbox.clone())
@@ -722,12 +739,58 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
             e,
         )
     })?;
+    let header = &target.spec.auth.api_key.header;
+    let key_header = reqwest::header::HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+        Error::Usage(format!(
+            "the spec's API-key header {header:?} is not a valid header name"
+        ))
+    })?;
+    let keys = keys
+        .iter()
+        .map(|k| {
+            let mut v = reqwest::header::HeaderValue::from_str(k).map_err(|_| {
+                Error::Usage(format!(
+                    "API key {} is not a valid header value (control characters or non-ASCII?)",
+                    crate::redact::fingerprint(k, &[])
+                ))
+            })?;
+            v.set_sensitive(true);
+            Ok(v)
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let task_plans = load
+        .tasks
+        .iter()
+        .map(|t| {
+            if t.endpoint == "refresh" {
+                return Ok(TaskPlan {
+                    endpoint: None,
+                    needs_id: false,
+                });
+            }
+            let i = endpoints
+                .iter()
+                .position(|e| e.name == t.endpoint)
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "scenario {}: task endpoint {:?} is not in the spec",
+                        loaded.id, t.endpoint
+                    ))
+                })?;
+            Ok(TaskPlan {
+                endpoint: Some(i),
+                needs_id: endpoints[i].path.contains("{id}"),
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     let ctx = Arc::new(Ctx {
         spec: target.spec.clone(),
         honour: load.on_429 == "honour",
         categories: categories.clone(),
         endpoints,
+        key_header,
         keys,
+        task_plans,
         user_offset,
         email: target.credential(Role::Email).map(str::to_string),
         password: target.credential(Role::Password).map(str::to_string),
