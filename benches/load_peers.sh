@@ -2,6 +2,8 @@
 # Requests/s of `lelantos-conform load` beside its peers, in one run, against the same target: a
 # static file served by nginx on loopback (one worker, keep-alive), all at 50 users/connections.
 #   benches/load_peers.sh [SECONDS]        (default 10; needs nginx and wrk; oha and locust if present)
+# `bare goose, shaped` sends the swarm's request (API-key header, named, body read) without its
+# accounting, so the rows show what the request costs and what the accounting adds.
 #   ROUNDS=N (default 3): every client runs N times, interleaved (wrk, oha, locust, bare goose,
 #   swarm, then again), so a slow spell on this shared machine hits all of them; the table gives
 #   each client's median, and the swarm's ratio to bare goose is taken within each round (paired)
@@ -11,49 +13,9 @@
 # peak RSS of each client, and a long run of the swarm (LONG=1: a million requests) for the RSS
 # ceiling.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 SECS=${1:-10}
 USERS=50
-PORT=${PORT:-18089}
-TMP=$(mktemp -d)
-trap 'kill $(cat "$TMP/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
-
-# PROFILE=debug only checks the script itself; the figures are release builds'.
-PROFILE=${PROFILE:-release}
-if [ "$PROFILE" = release ]; then
-  cargo build --release --quiet --bin lelantos-conform --example bare_goose
-else
-  cargo build --quiet --bin lelantos-conform --example bare_goose
-fi
-BIN=target/$PROFILE/lelantos-conform
-BARE=target/$PROFILE/examples/bare_goose
-
-mkdir -p "$TMP/www" "$TMP/logs"
-echo '{"sandboxes":[]}' > "$TMP/www/sandboxes"
-cat > "$TMP/nginx.conf" <<CONF
-worker_processes 1;
-pid $TMP/nginx.pid;
-error_log $TMP/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  client_body_temp_path $TMP/logs;
-  proxy_temp_path $TMP/logs;
-  fastcgi_temp_path $TMP/logs;
-  uwsgi_temp_path $TMP/logs;
-  scgi_temp_path $TMP/logs;
-  server {
-    listen 127.0.0.1:$PORT;
-    root $TMP/www;
-    default_type application/json;
-  }
-}
-CONF
-nginx -c "$TMP/nginx.conf" -p "$TMP"
-sleep 0.5
-URL="http://127.0.0.1:$PORT"
+source "$(dirname "$0")/nginx_static.sh"
 
 ROUNDS=${ROUNDS:-3}
 # timed COMMAND...: runs it, leaves its output in $TMP/out and "user sys max_rss_kib" in $TMP/t.
@@ -96,8 +58,11 @@ for round in $(seq "$ROUNDS"); do
     record "locust(FastHttpUser)" "$(awk -F, '$2=="Aggregated"{print $3}' "$TMP/locust_stats.csv" 2>/dev/null || echo 0)"
   fi
 
-  timed "$BARE" "$URL" $USERS $SECS
+  timed "$BARE" "$URL" $USERS $SECS plain
   record bare_goose "$(grep -o '[0-9]* requests' "$TMP/out" | awk '{print $1}')"
+
+  timed "$BARE" "$URL" $USERS $SECS shaped
+  record bare_goose,_shaped "$(grep -o '[0-9]* requests' "$TMP/out" | awk '{print $1}')"
 
   timed "$BIN" load -q --target "$URL" --scenario benches/load-bench.yaml --duration ${SECS}s --report-dir "$TMP/report"
   record lelantos-conform_load "$(python3 -c "import json;print(json.load(open('$TMP/report/load.json'))['requests'])")"

@@ -18,7 +18,6 @@ pub mod threshold;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use goose::prelude::*;
@@ -119,7 +118,6 @@ struct Ctx {
     honour: bool,
     needs_sandbox: bool,
     upload_paths: Vec<String>,
-    live: [AtomicU64; 4],
 }
 
 #[derive(Clone, Copy)]
@@ -268,8 +266,6 @@ impl Ctx {
             }
         };
         let recv = self.recorder.now_ns();
-        let class = record::class_of(status);
-        self.live[class].fetch_add(1, Ordering::Relaxed);
         self.recorder.record(
             uix,
             Sample {
@@ -797,7 +793,6 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         recorder: Recorder::new(load.independence_clause.is_some()),
         needs_sandbox,
         upload_paths,
-        live: Default::default(),
         load: load.clone(),
     });
 
@@ -1026,7 +1021,7 @@ fn spawn_progress(ctx: Arc<Ctx>, quiet: bool, duration: Duration) -> tokio::task
         let mut last = 0u64;
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let c: Vec<u64> = ctx.live.iter().map(|a| a.load(Ordering::Relaxed)).collect();
+            let c = ctx.recorder.live_counts();
             let total: u64 = c.iter().sum();
             let line = format!(
                 "load {:>4.0}s/{}s  {total} requests  {} req/s  2xx {}  429 {}  other {}  errors {}",

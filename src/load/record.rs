@@ -94,6 +94,8 @@ pub struct Second {
 
 #[derive(Default)]
 pub struct Shard {
+    /// Requests per status class so far (the progress line reads these).
+    pub by_class: [u64; 4],
     pub latency: BTreeMap<(u16, usize), Histogram<u64>>,
     pub seconds: Vec<Second>,
     pub admitted: BTreeMap<(u32, u16), Vec<(u64, u64)>>,
@@ -139,6 +141,7 @@ impl Recorder {
         let class = class_of(s.status);
         let micros = ((s.recv_ns.saturating_sub(s.sent_ns)) / 1000).max(1);
         let mut shard = self.shard(user);
+        shard.by_class[class] += 1;
         let _ = shard
             .latency
             .entry((s.endpoint, class))
@@ -174,6 +177,19 @@ impl Recorder {
                 });
             }
         }
+    }
+
+    /// Requests per status class so far, over all shards (for the progress line: a lock per
+    /// shard once a second instead of a counter every request shares across threads).
+    pub fn live_counts(&self) -> [u64; 4] {
+        let mut out = [0; 4];
+        for shard in &self.shards {
+            let shard = shard.lock().expect("lock");
+            for (o, n) in out.iter_mut().zip(shard.by_class) {
+                *o += n;
+            }
+        }
+        out
     }
 
     pub fn error_example(&self, user: usize, text: String) {
