@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use lelantos_conform::reference::{self, Fault, LimiterKind, ServeOptions};
 use lelantos_conform::run::{RunArgs, TimingArgs};
@@ -31,12 +31,8 @@ enum Command {
     ///
     /// With neither --target nor --profile, starts the embedded reference server and checks it.
     Run {
-        /// The target's base URL; credentials come from LELANTOS_* environment variables.
-        #[arg(long, value_name = "URL")]
-        target: Option<String>,
-        /// A target profile (YAML): base URL, credential sources, mappings, overrides.
-        #[arg(long, value_name = "FILE")]
-        profile: Option<PathBuf>,
+        #[command(flatten)]
+        at: TargetOpts,
         /// The contract (default: the built-in specs/lelantos.yaml).
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
@@ -58,15 +54,8 @@ enum Command {
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
-        /// Embedded server only: its rate-limiting algorithm.
-        #[arg(long, value_enum)]
-        limiter: Option<LimiterKind>,
-        /// Embedded server only: its rate-limit window (default 2s).
-        #[arg(long, value_parser = parse_duration)]
-        window: Option<Duration>,
-        /// Embedded server only: inject a fault (repeatable), to see the harness catch it.
-        #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
-        faults: Vec<Fault>,
+        #[command(flatten)]
+        embedded: EmbeddedOpts,
         /// Embedded server only: nanoseconds each matching byte costs under admin-timing-leak.
         #[arg(long, value_name = "NS")]
         leak_ns: Option<u64>,
@@ -78,12 +67,8 @@ enum Command {
     /// smallest leak the run could have seen. With neither --target nor --profile, starts the
     /// embedded reference server (1 ms windows, so its admin throttle stays out of the way).
     Timing {
-        /// The target's base URL; the admin token comes from LELANTOS_ADMIN_TOKEN.
-        #[arg(long, value_name = "URL")]
-        target: Option<String>,
-        /// A target profile (YAML) with an admin_token credential.
-        #[arg(long, value_name = "FILE")]
-        profile: Option<PathBuf>,
+        #[command(flatten)]
+        at: TargetOpts,
         /// The contract (default: the built-in specs/lelantos.yaml).
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
@@ -108,15 +93,8 @@ enum Command {
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
-        /// Embedded server only: its rate-limiting algorithm.
-        #[arg(long, value_enum)]
-        limiter: Option<LimiterKind>,
-        /// Embedded server only: its rate-limit window (default 1ms).
-        #[arg(long, value_parser = parse_duration)]
-        window: Option<Duration>,
-        /// Embedded server only: inject a fault (repeatable), e.g. admin-timing-leak.
-        #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
-        faults: Vec<Fault>,
+        #[command(flatten)]
+        embedded: EmbeddedOpts,
         /// Embedded server only: nanoseconds each matching byte costs under admin-timing-leak.
         #[arg(long, value_name = "NS")]
         leak_ns: Option<u64>,
@@ -125,12 +103,8 @@ enum Command {
     ///
     /// With neither --target nor --profile, starts the embedded reference server and loads it.
     Load {
-        /// The target's base URL; credentials come from LELANTOS_* environment variables.
-        #[arg(long, value_name = "URL")]
-        target: Option<String>,
-        /// A target profile (YAML).
-        #[arg(long, value_name = "FILE")]
-        profile: Option<PathBuf>,
+        #[command(flatten)]
+        at: TargetOpts,
         /// The load scenario file (scenarios/load-*.yaml).
         #[arg(long, value_name = "FILE")]
         scenario: PathBuf,
@@ -146,15 +120,8 @@ enum Command {
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
-        /// Embedded server only: its rate-limiting algorithm.
-        #[arg(long, value_enum)]
-        limiter: Option<LimiterKind>,
-        /// Embedded server only: its rate-limit window (default 2s).
-        #[arg(long, value_parser = parse_duration)]
-        window: Option<Duration>,
-        /// Embedded server only: inject a fault (repeatable).
-        #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
-        faults: Vec<Fault>,
+        #[command(flatten)]
+        embedded: EmbeddedOpts,
         /// Run segment I of N (0-based): its share of users and identities; merge the parts'
         /// reports with `report merge`.
         #[arg(long, value_name = "I/N", value_parser = lelantos_conform::load::parse_segment)]
@@ -216,6 +183,33 @@ enum Command {
     },
 }
 
+/// Which target `run`, `timing` and `load` check.
+#[derive(Args)]
+struct TargetOpts {
+    /// The target's base URL; credentials come from LELANTOS_* environment variables
+    /// (LELANTOS_API_KEY, LELANTOS_ADMIN_TOKEN, ...).
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// A target profile (YAML): base URL, credential sources, mappings, overrides.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+}
+
+/// The embedded reference server's settings (used with neither --target nor --profile).
+#[derive(Args)]
+struct EmbeddedOpts {
+    /// Embedded server only: its rate-limiting algorithm.
+    #[arg(long, value_enum)]
+    limiter: Option<LimiterKind>,
+    /// Embedded server only: its rate-limit window (default 2s; `timing`: 1ms, so its admin
+    /// throttle stays out of the way).
+    #[arg(long, value_parser = parse_duration)]
+    window: Option<Duration>,
+    /// Embedded server only: inject a fault (repeatable), to see the harness catch it.
+    #[arg(long = "fault", value_name = "NAME", value_parser = parse_fault)]
+    faults: Vec<Fault>,
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     lelantos_conform::yaml::duration::parse(text)
 }
@@ -270,8 +264,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Run {
-            target,
-            profile,
+            at,
             spec,
             scenarios,
             only,
@@ -279,14 +272,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
             format,
             seed,
             quiet,
-            limiter,
-            window,
-            faults,
+            embedded,
             leak_ns,
         } => {
             let args = RunArgs {
-                target,
-                profile,
+                target: at.target,
+                profile: at.profile,
                 spec,
                 scenarios,
                 only,
@@ -294,22 +285,16 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 format,
                 seed,
                 quiet,
-                limiter,
-                window,
-                faults,
+                limiter: embedded.limiter,
+                window: embedded.window,
+                faults: embedded.faults,
                 leak_ns,
                 timing: None,
             };
-            let runtime = runtime()?;
-            let outcome = runtime.block_on(lelantos_conform::run::run(args))?;
-            let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
-            println!("{}", report::terminal::render(&outcome.report, color));
-            eprintln!("reports: {}", outcome.report_dir.display());
-            Ok(outcome.exit_code())
+            Ok(show(runtime()?.block_on(lelantos_conform::run::run(args))?))
         }
         Command::Timing {
-            target,
-            profile,
+            at,
             spec,
             samples,
             budget,
@@ -318,27 +303,26 @@ fn run(cli: Cli) -> Result<u8, Error> {
             format,
             seed,
             quiet,
-            limiter,
-            window,
-            faults,
+            embedded,
             leak_ns,
         } => {
+            let window = embedded.window;
             if budget.is_some_and(|b| b.is_zero()) || window.is_some_and(|w| w.is_zero()) {
                 return Err(Error::Usage(
                     "--budget and --window must be longer than 0".into(),
                 ));
             }
             let args = RunArgs {
-                target,
-                profile,
+                target: at.target,
+                profile: at.profile,
                 spec,
                 report_dir,
                 format,
                 seed,
                 quiet,
-                limiter,
+                limiter: embedded.limiter,
                 window,
-                faults,
+                faults: embedded.faults,
                 leak_ns,
                 timing: Some(TimingArgs {
                     samples,
@@ -347,56 +331,42 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 }),
                 ..RunArgs::default()
             };
-            let outcome = runtime()?.block_on(lelantos_conform::run::run(args))?;
-            let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
-            println!("{}", report::terminal::render(&outcome.report, color));
-            eprintln!("reports: {}", outcome.report_dir.display());
-            Ok(outcome.exit_code())
+            Ok(show(runtime()?.block_on(lelantos_conform::run::run(args))?))
         }
         Command::Load {
-            target,
-            profile,
+            at,
             scenario,
             users,
             duration,
             report_dir,
             quiet,
-            limiter,
-            window,
-            faults,
+            embedded,
             segment,
             start_at,
         } => {
             let args = lelantos_conform::load::LoadArgs {
                 segment,
                 start_at,
-                target,
-                profile,
+                target: at.target,
+                profile: at.profile,
                 scenario,
                 users,
                 duration,
                 report_dir,
                 quiet,
-                limiter,
-                window,
-                faults,
+                limiter: embedded.limiter,
+                window: embedded.window,
+                faults: embedded.faults,
             };
-            let runtime = runtime()?;
-            let outcome = runtime.block_on(lelantos_conform::load::run(args))?;
-            let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
-            println!("{}", report::terminal::render(&outcome.report, color));
-            eprintln!("reports: {}", outcome.report_dir.display());
-            Ok(outcome.exit_code())
+            Ok(show(
+                runtime()?.block_on(lelantos_conform::load::run(args))?,
+            ))
         }
         Command::Report {
             what: ReportCommand::Merge { dirs, report_dir },
-        } => {
-            let outcome = lelantos_conform::load::merge::merge(&dirs, report_dir)?;
-            let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
-            println!("{}", report::terminal::render(&outcome.report, color));
-            eprintln!("reports: {}", outcome.report_dir.display());
-            Ok(outcome.exit_code())
-        }
+        } => Ok(show(lelantos_conform::load::merge::merge(
+            &dirs, report_dir,
+        )?)),
         Command::Validate { files, spec } => {
             let spec = lelantos_conform::run::load_spec(spec.as_deref())?;
             if files.is_empty() {
@@ -467,6 +437,14 @@ fn run(cli: Cli) -> Result<u8, Error> {
             runtime()?.block_on(serve(Arc::new(spec), opts, credentials_out))
         }
     }
+}
+
+/// The verdict table on stdout, where the reports went on stderr; the outcome's exit code.
+fn show(outcome: lelantos_conform::run::RunOutcome) -> u8 {
+    let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
+    println!("{}", report::terminal::render(&outcome.report, color));
+    eprintln!("reports: {}", outcome.report_dir.display());
+    outcome.exit_code()
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
