@@ -123,6 +123,7 @@ async fn faultless_server_passes_every_property_under_every_limiter() {
         LimiterKind::Bucket,
         LimiterKind::Gcra,
     ];
+    let pattern = regex::Regex::new(r"(\d+) of the (\d+) API keys it created revoked").unwrap();
     for limiter in limiters {
         let (a, _) = args(Vec::new(), limiter, 11);
         let outcome = run(a).await.unwrap();
@@ -135,6 +136,20 @@ async fn faultless_server_passes_every_property_under_every_limiter() {
             .collect();
         assert!(bad.is_empty(), "{limiter:?}: {bad:#?}");
         assert_eq!(outcome.report.verdict, RunVerdict::Pass, "{limiter:?}");
+        // The rate-limit property creates keys to start fresh; it revokes every one afterwards.
+        for id in ["RL-GENERAL-LIMIT", "RL-CREATION-LIMIT", "RL-FILES-LIMIT"] {
+            let reason = &outcome
+                .report
+                .clauses
+                .iter()
+                .find(|c| c.id == id)
+                .unwrap()
+                .reason;
+            let c = pattern
+                .captures(reason)
+                .unwrap_or_else(|| panic!("{limiter:?} {id}: no revocation count in `{reason}`"));
+            assert!(&c[2] != "0" && c[1] == c[2], "{limiter:?} {id}: {}", &c[0]);
+        }
     }
 }
 

@@ -7,9 +7,12 @@
 //! mix interleaves the category under test with a little traffic in the others, for one or two
 //! identities, sent a few requests at a time (concurrently: a racy limiter shows). The 429s it
 //! provokes are judged by the run-wide observers (RL-429-RETRY-AFTER, RL-429-BODY) like every
-//! other 429 of the run.
+//! other 429 of the run. The keys a hunt created are revoked when it ends (through the configured
+//! key, paced), so a run against a real deployment does not leave them behind; the finding says
+//! how many were and were not.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -60,8 +63,13 @@ fn is_refusal(ctx: &Ctx, o: &Outcome) -> bool {
 }
 
 /// A fresh identity: a new API key created through the configured one, with a sandbox for the
-/// endpoints that need one. Returns the key and the parameters its requests take.
-fn fresh_identity(ctx: &Ctx, needs_sandbox: bool) -> Option<(String, BTreeMap<String, String>)> {
+/// endpoints that need one. Returns the key and the parameters its requests take; the key's id
+/// (for revoking it) goes to `created`.
+fn fresh_identity(
+    ctx: &Ctx,
+    needs_sandbox: bool,
+    created: &Mutex<Vec<String>>,
+) -> Option<(String, BTreeMap<String, String>)> {
     let h = &ctx.client.spec.auth.api_key.header;
     let creator = ctx.var("api_key")?;
     let o = ctx.client.send_paced(
@@ -78,6 +86,20 @@ fn fresh_identity(ctx: &Ctx, needs_sandbox: bool) -> Option<(String, BTreeMap<St
         .clone();
     let key = body.pointer(&pointer)?.as_str()?.to_string();
     ctx.client.learn(&[&key]);
+    let id = ctx
+        .client
+        .spec
+        .endpoint("create_api_key")?
+        .returns
+        .get("id")
+        .and_then(|p| body.pointer(p))
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+    if let Some(id) = id {
+        created.lock().expect("lock").push(id);
+    }
     let mut params = BTreeMap::new();
     params.insert("path".to_string(), "property.txt".to_string());
     if needs_sandbox {
@@ -137,11 +159,12 @@ pub fn run_with(ctx: &Ctx, clauses: &[&'static str], probes: &[CategoryProbe]) -
                 .is_some_and(|e| e.path.contains("{id}"))
         });
         let cases = ctx.cases.min(8);
+        let created = Mutex::new(Vec::new());
         let once = |m: &Mix| {
             // Identities, each fresh; what set-up already used in each category counts.
             let mut ids = Vec::new();
             for _ in &m.over {
-                let Some(id) = fresh_identity(ctx, needs_sandbox) else {
+                let Some(id) = fresh_identity(ctx, needs_sandbox, &created) else {
                     return Judged::Unjudged;
                 };
                 ids.push(id);
@@ -257,7 +280,37 @@ pub fn run_with(ctx: &Ctx, clauses: &[&'static str], probes: &[CategoryProbe]) -
             (cat.limit / 10).max(1),
             (cat.limit / 4).max(4)
         );
+        let created = created.into_inner().expect("lock");
+        if !created.is_empty() {
+            let revoked = revoke(ctx, &created);
+            h.about.push_str(&format!(
+                "; {revoked} of the {} API keys it created revoked afterwards",
+                created.len()
+            ));
+        }
         out.push(h);
     }
     out
+}
+
+/// Revokes the keys a hunt created, through the configured key (paced on 429s; best effort: a
+/// key the target would not revoke, or the request budget running out, leaves it). Returns how
+/// many were revoked.
+fn revoke(ctx: &Ctx, ids: &[String]) -> usize {
+    let (Some(creator), Some(_)) = (
+        ctx.var("api_key"),
+        ctx.client.spec.endpoint("revoke_api_key"),
+    ) else {
+        return 0;
+    };
+    let h = &ctx.client.spec.auth.api_key.header;
+    ids.iter()
+        .filter(|id| {
+            let request = ctx.request("revoke_api_key", &[("id", id.as_str())]);
+            ctx.client
+                .send_paced(with_header(request, h, creator), 3)
+                .and_then(|o| o.status())
+                .is_some_and(|s| (200..300).contains(&s))
+        })
+        .count()
 }
