@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::probe::{Outcome, Probe, Request};
 use crate::profile::{Role, Target};
 use crate::scenario::{As, RequestSpec};
+use crate::spec::Spec;
 use crate::verdict::{Evidence, Finding, Status};
 
 /// Characters left as they are in a path segment or query value.
@@ -215,31 +216,12 @@ impl<'a> Scope<'a> {
 
     /// The Retry-After of an over-limit answer, if it is a whole number of seconds.
     pub fn retry_after(&self, outcome: &Outcome) -> Option<u64> {
-        let ol = &self.target.spec.rate_limits.over_limit;
-        let resp = outcome.response()?;
-        if resp.status != ol.status {
-            return None;
-        }
-        resp.header(&ol.retry_after_header)?.trim().parse().ok()
+        retry_after(&self.target.spec, outcome)
     }
 
-    /// How long to wait on an over-limit answer: its Retry-After if sane, else one second,
-    /// never more than the longest window (a broken Retry-After must not stall the run).
+    /// How long to wait on an over-limit answer (see [`backoff`]).
     pub fn backoff(&self, outcome: &Outcome) -> Duration {
-        let longest = self
-            .target
-            .spec
-            .rate_limits
-            .categories
-            .values()
-            .map(|c| c.window)
-            .max()
-            .unwrap_or(Duration::from_secs(60));
-        let ra = self
-            .retry_after(outcome)
-            .map(Duration::from_secs)
-            .unwrap_or(Duration::from_secs(1));
-        ra.clamp(Duration::from_millis(100), longest + Duration::from_secs(1))
+        backoff(&self.target.spec, outcome)
     }
 
     /// Builds a request from its description, expanding every template.
@@ -388,6 +370,32 @@ pub fn fill_path(
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The Retry-After of an over-limit answer, if it is a whole number of seconds.
+pub fn retry_after(spec: &Spec, outcome: &Outcome) -> Option<u64> {
+    let ol = &spec.rate_limits.over_limit;
+    let resp = outcome.response()?;
+    if resp.status != ol.status {
+        return None;
+    }
+    resp.header(&ol.retry_after_header)?.trim().parse().ok()
+}
+
+/// How long to wait on an over-limit answer: its Retry-After if sane, else one second, never
+/// more than the longest window (a broken Retry-After must not stall the run).
+pub fn backoff(spec: &Spec, outcome: &Outcome) -> Duration {
+    let longest = spec
+        .rate_limits
+        .categories
+        .values()
+        .map(|c| c.window)
+        .max()
+        .unwrap_or(Duration::from_secs(60));
+    let ra = retry_after(spec, outcome)
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(1));
+    ra.clamp(Duration::from_millis(100), longest + Duration::from_secs(1))
 }
 
 #[cfg(test)]

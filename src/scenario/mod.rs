@@ -225,20 +225,7 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             }
             for c in &p.categories {
                 check_endpoint(&c.endpoint, src, spec, errors);
-                if !spec.rate_limits.categories.contains_key(&c.category) {
-                    errors.push(src.error_at(
-                        "category",
-                        &c.category,
-                        format!(
-                            "unknown category `{}`{}",
-                            c.category,
-                            did_you_mean(
-                                &c.category,
-                                spec.rate_limits.categories.keys().map(String::as_str)
-                            )
-                        ),
-                    ));
-                }
+                check_category("category", &c.category, src, spec, errors);
                 covered(&c.clause, "clause", errors);
             }
             if p.cases == Some(0) {
@@ -294,24 +281,8 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             for step in &rl.setup {
                 validate_step(step, src, spec, errors, &covered);
             }
-            let cats: Vec<&str> = spec
-                .rate_limits
-                .categories
-                .keys()
-                .map(String::as_str)
-                .collect();
             for c in &rl.categories {
-                if !cats.contains(&c.category.as_str()) {
-                    errors.push(src.error_at(
-                        "category",
-                        &c.category,
-                        format!(
-                            "unknown category `{}`{}",
-                            c.category,
-                            did_you_mean(&c.category, cats.iter().copied())
-                        ),
-                    ));
-                }
+                check_category("category", &c.category, src, spec, errors);
                 check_endpoint(&c.endpoint, src, spec, errors);
                 covered(&c.clause, "clause", errors);
                 for v in c.params.values() {
@@ -344,16 +315,7 @@ fn validate_load(
         covered(c, "", errors);
     }
     for cat in load.limit_clauses.keys() {
-        if spec.category(cat).is_none() {
-            errors.push(src.error_at(
-                "limit_clauses",
-                cat,
-                format!(
-                    "unknown category `{cat}`{}",
-                    did_you_mean(cat, spec.rate_limits.categories.keys().map(String::as_str))
-                ),
-            ));
-        }
+        check_category("limit_clauses", cat, src, spec, errors);
     }
     if let Some(plan) = &load.plan {
         // A plan gives the users and the time: anything else giving them is a contradiction.
@@ -620,6 +582,20 @@ fn check_endpoint(name: &str, src: &Source, spec: &Spec, errors: &mut Vec<FileEr
             format!(
                 "unknown endpoint `{name}`{}",
                 did_you_mean(name, spec.endpoints.keys().map(String::as_str))
+            ),
+        ));
+    }
+}
+
+/// `name`, given under `key`, must be one of the spec's rate-limit categories.
+fn check_category(key: &str, name: &str, src: &Source, spec: &Spec, errors: &mut Vec<FileError>) {
+    if spec.category(name).is_none() {
+        errors.push(src.error_at(
+            key,
+            name,
+            format!(
+                "unknown category `{name}`{}",
+                did_you_mean(name, spec.rate_limits.categories.keys().map(String::as_str))
             ),
         ));
     }

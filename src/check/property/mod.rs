@@ -173,30 +173,12 @@ impl Client {
             if o.status() != Some(self.over()) {
                 break;
             }
-            if !self.sleep(self.backoff(&o)) {
+            if !self.sleep(crate::check::scope::backoff(&self.spec, &o)) {
                 return None;
             }
             o = self.send(request.clone())?;
         }
         Some(o)
-    }
-
-    pub fn backoff(&self, o: &Outcome) -> Duration {
-        let longest = self
-            .spec
-            .rate_limits
-            .categories
-            .values()
-            .map(|c| c.window)
-            .max()
-            .unwrap_or(Duration::from_secs(60));
-        let ra = o
-            .response()
-            .and_then(|r| r.header(&self.spec.rate_limits.over_limit.retry_after_header))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs)
-            .unwrap_or(Duration::from_secs(1));
-        ra.clamp(Duration::from_millis(100), longest + Duration::from_secs(1))
     }
 }
 
