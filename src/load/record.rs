@@ -92,27 +92,13 @@ pub struct Second {
     pub latency: Option<Histogram<u64>>,
 }
 
-#[derive(Default)]
-pub struct Shard {
-    /// Requests per status class so far (the progress line reads these).
-    pub by_class: [u64; 4],
-    pub latency: BTreeMap<(u16, usize), Histogram<u64>>,
-    pub seconds: Vec<Second>,
-    pub admitted: BTreeMap<(u32, u16), Vec<(u64, u64)>>,
-    pub refusals: Vec<Refusal>,
-    pub retries: Vec<Retry>,
-    pub statuses: BTreeMap<u16, u64>,
-    pub errors: u64,
-    pub error_examples: Vec<String>,
-    pub checks: Checks,
-}
-
 pub struct Recorder {
     pub start: Instant,
     /// The same instant on the wall clock (nanoseconds since the Unix epoch), for merging segments.
     pub epoch_unix_ns: u64,
     pub keep_refusals: bool,
-    shards: Vec<Mutex<Shard>>,
+    /// Each shard holds what its users observed, in the same form as the merged result.
+    shards: Vec<Mutex<Observed>>,
 }
 
 const SHARDS: usize = 16;
@@ -125,7 +111,9 @@ impl Recorder {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64),
             keep_refusals,
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Observed::default()))
+                .collect(),
         }
     }
 
@@ -133,7 +121,7 @@ impl Recorder {
         self.start.elapsed().as_nanos() as u64
     }
 
-    pub fn shard(&self, user: usize) -> std::sync::MutexGuard<'_, Shard> {
+    pub fn shard(&self, user: usize) -> std::sync::MutexGuard<'_, Observed> {
         self.shards[user % SHARDS].lock().expect("lock")
     }
 
@@ -141,7 +129,6 @@ impl Recorder {
         let class = class_of(s.status);
         let micros = ((s.recv_ns.saturating_sub(s.sent_ns)) / 1000).max(1);
         let mut shard = self.shard(user);
-        shard.by_class[class] += 1;
         let _ = shard
             .latency
             .entry((s.endpoint, class))
@@ -185,9 +172,10 @@ impl Recorder {
         let mut out = [0; 4];
         for shard in &self.shards {
             let shard = shard.lock().expect("lock");
-            for (o, n) in out.iter_mut().zip(shard.by_class) {
-                *o += n;
+            for (&code, n) in &shard.statuses {
+                out[class_of(Some(code))] += n;
             }
+            out[class_of(None)] += shard.errors;
         }
         out
     }
@@ -212,7 +200,8 @@ impl Recorder {
         let mut out = Observed::default();
         for shard in &self.shards {
             let shard = std::mem::take(&mut *shard.lock().expect("lock"));
-            out.absorb_shard(shard);
+            out.absorb(shard)
+                .expect("shards' histograms share their bounds");
         }
         out.sort();
         out
@@ -235,16 +224,18 @@ pub struct Observed {
 }
 
 impl Observed {
-    fn absorb_shard(&mut self, s: Shard) {
+    /// Adds another part's observations (a shard's, or a segment's in `report merge`). Fails only
+    /// when histograms to add have different bounds (a load.json not written by this tool).
+    pub fn absorb(&mut self, s: Observed) -> Result<(), String> {
         for (k, h) in s.latency {
             match self.latency.get_mut(&k) {
-                Some(mine) => mine.add(&h).expect("same bounds"),
+                Some(mine) => mine.add(&h).map_err(|e| e.to_string())?,
                 None => {
                     self.latency.insert(k, h);
                 }
             }
         }
-        add_seconds(&mut self.seconds, s.seconds);
+        add_seconds(&mut self.seconds, s.seconds)?;
         for (k, mut v) in s.admitted {
             self.admitted.entry(k).or_default().append(&mut v);
         }
@@ -256,6 +247,7 @@ impl Observed {
         self.errors += s.errors;
         self.error_examples.extend(s.error_examples);
         add_checks(&mut self.checks, s.checks);
+        Ok(())
     }
 
     pub fn sort(&mut self) {
@@ -291,7 +283,7 @@ impl Observed {
     }
 }
 
-pub fn add_seconds(mine: &mut Vec<Second>, theirs: Vec<Second>) {
+fn add_seconds(mine: &mut Vec<Second>, theirs: Vec<Second>) -> Result<(), String> {
     if mine.len() < theirs.len() {
         mine.resize_with(theirs.len(), Second::default);
     }
@@ -300,14 +292,15 @@ pub fn add_seconds(mine: &mut Vec<Second>, theirs: Vec<Second>) {
             m.by_class[c] += t.by_class[c];
         }
         match (&mut m.latency, t.latency) {
-            (Some(a), Some(b)) => a.add(&b).expect("same bounds"),
+            (Some(a), Some(b)) => a.add(&b).map_err(|e| e.to_string())?,
             (slot @ None, Some(b)) => *slot = Some(b),
             _ => {}
         }
     }
+    Ok(())
 }
 
-pub fn add_checks(mine: &mut Checks, theirs: Checks) {
+fn add_checks(mine: &mut Checks, theirs: Checks) {
     mine.refusals += theirs.refusals;
     mine.retry_after_invalid += theirs.retry_after_invalid;
     mine.body_invalid += theirs.body_invalid;

@@ -191,41 +191,50 @@ impl Raw {
         into: &mut Observed,
     ) -> Result<(), String> {
         let bad = || "a histogram in load.json does not deserialize".to_string();
+        let mut part = Observed::default();
         for row in &self.admitted {
-            into.admitted
+            part.admitted
                 .entry((row.identity, row.category))
                 .or_default()
                 .extend(row.times.iter().map(|(s, r)| (s + shift_ns, r + shift_ns)));
         }
-        into.refusals.extend(self.refusals.iter().map(|r| {
-            let mut r = *r;
-            r.sent_ns += shift_ns;
-            r.recv_ns += shift_ns;
-            r
-        }));
-        into.retries.extend(self.retries.iter().map(|r| {
-            let mut r = *r;
-            r.refused_sent_ns += shift_ns;
-            r.sent_ns += shift_ns;
-            r.recv_ns += shift_ns;
-            r
-        }));
+        part.refusals = self
+            .refusals
+            .iter()
+            .map(|r| {
+                let mut r = *r;
+                r.sent_ns += shift_ns;
+                r.recv_ns += shift_ns;
+                r
+            })
+            .collect();
+        part.retries = self
+            .retries
+            .iter()
+            .map(|r| {
+                let mut r = *r;
+                r.refused_sent_ns += shift_ns;
+                r.sent_ns += shift_ns;
+                r.recv_ns += shift_ns;
+                r
+            })
+            .collect();
         for (e, c, h) in &self.latency {
             let h = deserialize(h).ok_or_else(bad)?;
-            match into.latency.get_mut(&(*e, *c)) {
+            match part.latency.get_mut(&(*e, *c)) {
                 Some(mine) => mine.add(&h).map_err(|e| e.to_string())?,
                 None => {
-                    into.latency.insert((*e, *c), h);
+                    part.latency.insert((*e, *c), h);
                 }
             }
         }
         // Seconds are aligned on the earliest part's epoch (whole seconds of shift).
         let offset = (shift_ns / 1_000_000_000) as usize;
-        let mut seconds: Vec<super::record::Second> = (0..offset)
+        part.seconds = (0..offset)
             .map(|_| super::record::Second::default())
             .collect();
         for (by_class, h) in &self.seconds {
-            seconds.push(super::record::Second {
+            part.seconds.push(super::record::Second {
                 by_class: *by_class,
                 latency: match h {
                     Some(h) => Some(deserialize(h).ok_or_else(bad)?),
@@ -233,15 +242,11 @@ impl Raw {
                 },
             });
         }
-        super::record::add_seconds(&mut into.seconds, seconds);
-        for (k, n) in &report.statuses {
-            *into.statuses.entry(*k).or_default() += n;
-        }
-        into.errors += report.transport_errors;
-        into.error_examples
-            .extend(self.error_examples.iter().cloned());
-        super::record::add_checks(&mut into.checks, report.checks.clone());
-        Ok(())
+        part.statuses = report.statuses.clone();
+        part.errors = report.transport_errors;
+        part.error_examples = self.error_examples.clone();
+        part.checks = report.checks.clone();
+        into.absorb(part)
     }
 }
 
