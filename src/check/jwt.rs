@@ -45,6 +45,15 @@ impl Jwt {
         self.claims.get(name).and_then(Value::as_i64)
     }
 
+    /// Moves each of these time claims that the token has by `by` seconds (negative: earlier).
+    pub fn shift(&mut self, claims: &[&str], by: i64) {
+        for &c in claims {
+            if let Some(v) = self.claim_i64(c) {
+                self.claims.insert(c.into(), Value::from(v + by));
+            }
+        }
+    }
+
     fn signing_input(&self) -> String {
         let h = B64.encode(serde_json::to_vec(&self.header).expect("json"));
         let c = B64.encode(serde_json::to_vec(&self.claims).expect("json"));

@@ -424,11 +424,7 @@ fn apply(
         "jwt_shift" => {
             let by = signed_duration(arg)?;
             let mut t = jwt(body)?;
-            for claim in ["iat", "exp", "nbf"] {
-                if let Some(v) = t.claim_i64(claim) {
-                    t.claims.insert(claim.into(), Value::from(v + by));
-                }
-            }
+            t.shift(&["iat", "exp", "nbf"], by);
             resign(t, env)?
         }
         "jwt_exp_in" | "jwt_nbf_in" | "jwt_iat_in" => {

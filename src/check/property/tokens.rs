@@ -414,11 +414,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                         let Ok(mut j) = Jwt::decode(rj) else {
                             return Judged::Held;
                         };
-                        for c in ["iat", "exp"] {
-                            if let Some(v) = j.claim_i64(c) {
-                                j.claims.insert(c.into(), Value::from(v - shift));
-                            }
-                        }
+                        j.shift(&["iat", "exp"], -shift);
                         (
                             with_prefix(&j.sign("HS256", &key).unwrap_or_default()),
                             format!(
@@ -445,11 +441,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                         let Ok(mut j) = Jwt::decode(&jwt) else {
                             return Judged::Held;
                         };
-                        for c in ["iat", "exp"] {
-                            if let Some(v) = j.claim_i64(c) {
-                                j.claims.insert(c.into(), Value::from(v - shift));
-                            }
-                        }
+                        j.shift(&["iat", "exp"], -shift);
                         (
                             with_prefix(&j.sign("HS256", &key).unwrap_or_default()),
                             format!(
