@@ -51,13 +51,7 @@ fn rl_race_is_caught_as_over_admission() {
         "scenarios/load-burst.yaml",
         &["--fault", "rl-race", "--users", "20", "--duration", "1s"],
     );
-    assert_eq!(
-        out.code,
-        Some(1),
-        "stderr: {}\nstdout: {}",
-        out.stderr,
-        out.stdout
-    );
+    out.assert_code(1, "");
     assert_eq!(clause(dir.path(), "RL-GENERAL-LIMIT"), "fail");
     let report = load_json(dir.path());
     let over: u64 = report["accounts"]
@@ -92,13 +86,7 @@ fn rl_no_retry_after_is_caught_under_load() {
             "1s",
         ],
     );
-    assert_eq!(
-        out.code,
-        Some(1),
-        "stderr: {}\nstdout: {}",
-        out.stderr,
-        out.stdout
-    );
+    out.assert_code(1, "");
     assert_eq!(clause(dir.path(), "RL-429-RETRY-AFTER"), "fail");
     let report = load_json(dir.path());
     // Every 429 is checked, not a sample.
@@ -118,13 +106,7 @@ fn faultless_server_passes_under_every_limiter() {
             "scenarios/load-burst.yaml",
             &["--limiter", limiter, "--users", "10", "--duration", "1s"],
         );
-        assert_eq!(
-            out.code,
-            Some(0),
-            "{limiter}: stderr: {}\nstdout: {}",
-            out.stderr,
-            out.stdout
-        );
+        out.assert_code(0, &format!("{limiter}: "));
         assert_eq!(clause(dir.path(), "RL-GENERAL-LIMIT"), "pass", "{limiter}");
         let report = load_json(dir.path());
         let refusals = report["checks"]["refusals"].as_u64().unwrap();
@@ -140,13 +122,7 @@ fn faultless_mixed_categories_and_identities_pass() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let out = load(dir.path(), scenario, &["--duration", "2s"]);
-        assert_eq!(
-            out.code,
-            Some(0),
-            "{scenario}: stderr: {}\nstdout: {}",
-            out.stderr,
-            out.stdout
-        );
+        out.assert_code(0, &format!("{scenario}: "));
     }
 }
 
@@ -165,13 +141,7 @@ fn reusable_refresh_tokens_are_caught_under_the_storm() {
             "1s",
         ],
     );
-    assert_eq!(
-        out.code,
-        Some(1),
-        "stderr: {}\nstdout: {}",
-        out.stderr,
-        out.stdout
-    );
+    out.assert_code(1, "");
     assert_eq!(clause(dir.path(), "AUTH-REFRESH-SINGLE-USE"), "fail");
 }
 
@@ -361,13 +331,7 @@ fn an_unreachable_target_is_exit_3_before_any_swarm() {
 fn a_plan_ramps_users_up_holds_and_stops_them() {
     let dir = tempfile::tempdir().unwrap();
     let out = load(dir.path(), "scenarios/load-ramp.yaml", &[]);
-    assert_eq!(
-        out.code,
-        Some(0),
-        "stderr: {}\nstdout: {}",
-        out.stderr,
-        out.stdout
-    );
+    out.assert_code(0, "");
     assert_eq!(clause(dir.path(), "RL-GENERAL-LIMIT"), "pass");
     let report = load_json(dir.path());
     // The plan's peak is the swarm's users; its total length the planned duration.

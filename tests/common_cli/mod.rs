@@ -16,6 +16,19 @@ pub struct Output {
     pub took: Duration,
 }
 
+impl Output {
+    /// Asserts the exit code, showing what the binary printed when it differs.
+    pub fn assert_code(&self, code: i32, what: &str) {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "{what}stderr: {}\nstdout: {}",
+            self.stderr,
+            self.stdout
+        );
+    }
+}
+
 /// Waits for `child` at most `deadline`; kills it past that (and the test then fails on `code`).
 pub fn wait(mut child: Child, deadline: Duration) -> Output {
     let started = Instant::now();
