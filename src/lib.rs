@@ -8,11 +8,13 @@
 pub mod check;
 pub mod engine;
 pub mod error;
+pub mod gate;
 pub mod list;
 pub mod load;
 pub mod probe;
 pub mod profile;
 pub mod progress;
+pub mod rate;
 pub mod redact;
 pub mod reference;
 pub mod report;

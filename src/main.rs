@@ -51,6 +51,8 @@ enum Command {
         /// Seed for every generated value; a run with the same seed sends the same requests.
         #[arg(long)]
         seed: Option<u64>,
+        #[command(flatten)]
+        gate: GateOpts,
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
@@ -90,6 +92,8 @@ enum Command {
         /// Seed of the wrong tokens and of the order of the requests.
         #[arg(long)]
         seed: Option<u64>,
+        #[command(flatten)]
+        gate: GateOpts,
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
@@ -129,6 +133,8 @@ enum Command {
         /// Start the swarm at this instant (RFC 3339, e.g. 2026-01-01T00:00:00Z).
         #[arg(long, value_name = "TIME", value_parser = parse_time)]
         start_at: Option<std::time::SystemTime>,
+        #[command(flatten)]
+        gate: GateOpts,
     },
     /// Work on written reports.
     Report {
@@ -210,6 +216,16 @@ struct EmbeddedOpts {
     faults: Vec<Fault>,
 }
 
+/// What fails the gate.
+#[derive(Args)]
+struct GateOpts {
+    /// What fails the gate (exit 1), comma-separated: must (always), should, inconclusive,
+    /// skipped, and clause-id globs, e.g. --fail-on must,inconclusive,'RL-*'. Replaces the
+    /// profile's fail_on.
+    #[arg(long, value_name = "LIST")]
+    fail_on: Option<String>,
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     lelantos_conform::yaml::duration::parse(text)
 }
@@ -225,6 +241,8 @@ enum ReportCommand {
         /// Where the merged reports go (default: reports/<UTC timestamp>/).
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
+        #[command(flatten)]
+        gate: GateOpts,
     },
 }
 
@@ -271,11 +289,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
             report_dir,
             format,
             seed,
+            gate,
             quiet,
             embedded,
             leak_ns,
         } => {
             let args = RunArgs {
+                fail_on: gate.fail_on,
                 target: at.target,
                 profile: at.profile,
                 spec,
@@ -302,6 +322,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             report_dir,
             format,
             seed,
+            gate,
             quiet,
             embedded,
             leak_ns,
@@ -329,6 +350,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     budget,
                     max_detectable,
                 }),
+                fail_on: gate.fail_on,
                 ..RunArgs::default()
             };
             Ok(show(runtime()?.block_on(lelantos_conform::run::run(args))?))
@@ -343,8 +365,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
             embedded,
             segment,
             start_at,
+            gate,
         } => {
             let args = lelantos_conform::load::LoadArgs {
+                fail_on: gate.fail_on,
                 segment,
                 start_at,
                 target: at.target,
@@ -363,9 +387,16 @@ fn run(cli: Cli) -> Result<u8, Error> {
             ))
         }
         Command::Report {
-            what: ReportCommand::Merge { dirs, report_dir },
+            what:
+                ReportCommand::Merge {
+                    dirs,
+                    report_dir,
+                    gate,
+                },
         } => Ok(show(lelantos_conform::load::merge::merge(
-            &dirs, report_dir,
+            &dirs,
+            report_dir,
+            gate.fail_on.as_deref(),
         )?)),
         Command::Validate { files, spec } => {
             let spec = lelantos_conform::run::load_spec(spec.as_deref())?;

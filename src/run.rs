@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::check;
 use crate::engine::{self, Collected};
 use crate::error::Error;
+use crate::gate::FailOn;
 use crate::probe::Probe;
 use crate::profile::{Role, Target};
 use crate::reference::{self, LimiterKind, ServeOptions};
@@ -54,6 +55,8 @@ pub struct RunArgs {
     pub leak_ns: Option<u64>,
     /// Set by the `timing` command: run only the timing scenario, with these settings.
     pub timing: Option<TimingArgs>,
+    /// `--fail-on`: replaces the profile's `fail_on:` (default `must`).
+    pub fail_on: Option<String>,
 }
 
 /// The `timing` command's settings; what is not given comes from `timing::Settings::default()`
@@ -108,6 +111,7 @@ pub fn default_report_dir() -> PathBuf {
 pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     // Everything from files is loaded and validated before the first request.
     let spec = load_spec(args.spec.as_deref())?;
+    let cli_policy = fail_on_option(args.fail_on.as_deref(), &spec)?;
     let formats = match &args.format {
         Some(f) => Format::parse_list(f)?,
         None => Format::ALL.to_vec(),
@@ -175,6 +179,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     if embedded_opts && !target.embedded {
         return Err(Error::Usage("--limiter, --window, --fault and --leak-ns apply to the embedded server only (no --target or --profile)".into()));
     }
+    let policy = cli_policy.unwrap_or_else(|| target.fail_on.clone());
     let seed = args.seed.unwrap_or_else(rand::random);
     let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
 
@@ -239,6 +244,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         matches(id) && !load_only.contains(&id)
     });
     let redactor = probe.redactor();
+    let (verdict, gate) = verdict::run_verdict(&clauses, error.is_some(), &policy);
     let report = RunReport {
         tool: Tool::default(),
         target: TargetInfo {
@@ -249,7 +255,8 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         seed,
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
-        verdict: verdict::run_verdict(&clauses, error.is_some()),
+        verdict,
+        gate,
         summary: verdict::summarize(&clauses),
         clauses,
         error: error.map(|e| redactor.redact(&e.to_string())),
@@ -263,6 +270,12 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         report_dir,
         written,
     })
+}
+
+/// `--fail-on LIST`, checked against the spec's clause ids before anything runs.
+pub fn fail_on_option(list: Option<&str>, spec: &Spec) -> Result<Option<FailOn>, Error> {
+    list.map(|l| FailOn::from_option("--fail-on", &[l], spec))
+        .transpose()
 }
 
 /// The `timing` command's scenario: the built-in timing scenario with the command's settings.

@@ -228,22 +228,28 @@ pub enum RunVerdict {
     Error,
 }
 
-pub fn run_verdict(verdicts: &[ClauseVerdict], error: bool) -> RunVerdict {
-    if error {
+/// The run's verdict under the gate's policy: `error` when the run could not complete, `fail` when
+/// a clause the policy names failed the gate, `pass` otherwise. The gate's decision comes with it.
+pub fn run_verdict(
+    verdicts: &[ClauseVerdict],
+    error: bool,
+    policy: &crate::gate::FailOn,
+) -> (RunVerdict, crate::gate::Gate) {
+    let gate = policy.judge(verdicts);
+    let verdict = if error {
         RunVerdict::Error
-    } else if verdicts
-        .iter()
-        .any(|v| v.level == Level::Must && v.status == Status::Fail)
-    {
+    } else if !gate.failed_by.is_empty() {
         RunVerdict::Fail
     } else {
         RunVerdict::Pass
-    }
+    };
+    (verdict, gate)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gate::FailOn;
 
     #[test]
     fn fail_beats_pass_and_uncovered_is_skipped() {
@@ -262,7 +268,10 @@ mod tests {
         assert_eq!(get("AUTH-KEY-REVOKED").status, Status::Skipped);
         assert_eq!(get("AUTH-KEY-HASHED").status, Status::NotTestable);
         assert_eq!(get("RL-429-BODY").status, Status::Skipped);
-        assert_eq!(run_verdict(&v, false), RunVerdict::Fail);
+        assert_eq!(
+            run_verdict(&v, false, &FailOn::default()).0,
+            RunVerdict::Fail
+        );
         let s = summarize(&v);
         assert_eq!(
             s.pass + s.fail + s.skipped + s.not_testable + s.inconclusive,
@@ -280,7 +289,17 @@ mod tests {
             "missing",
         )];
         let v = judge(&spec, &findings, &|_| true);
-        assert_eq!(run_verdict(&v, false), RunVerdict::Pass);
-        assert_eq!(run_verdict(&v, true), RunVerdict::Error);
+        assert_eq!(
+            run_verdict(&v, false, &FailOn::default()).0,
+            RunVerdict::Pass
+        );
+        assert_eq!(
+            run_verdict(&v, true, &FailOn::default()).0,
+            RunVerdict::Error
+        );
+        let should = FailOn::parse(&["should"], &spec).unwrap();
+        let (verdict, gate) = run_verdict(&v, false, &should);
+        assert_eq!(verdict, RunVerdict::Fail);
+        assert_eq!(gate.failed_by, ["HTTP-WWW-AUTHENTICATE"]);
     }
 }

@@ -4,6 +4,7 @@ pub mod expect;
 pub mod jwt;
 pub mod property;
 pub mod rate_limit;
+pub mod refill;
 pub mod scope;
 pub mod steps;
 pub mod template;

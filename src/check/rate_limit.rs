@@ -27,6 +27,7 @@ use super::steps;
 use crate::error::Error;
 use crate::probe::{Outcome, Request};
 use crate::profile::Role;
+use crate::rate::Decision;
 use crate::report::{Timeline, TimelineEvent, TimelineWait};
 use crate::scenario::{As, CategoryProbe, RateLimitScenario, RequestSpec};
 use crate::spec::Category;
@@ -124,19 +125,40 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
         });
     }
 
-    // 1. Drain every budget (whatever earlier use left) until its first refusal.
-    let drained = futures::future::join_all(lanes.iter().map(|l| drain(l, scope))).await;
-    for (lane, result) in lanes.iter_mut().zip(drained) {
+    // 1. Drain every budget (whatever earlier use left) until its first refusal; beside it, and
+    //    beside the wait for freshness that follows, a created key is paced through a window
+    //    after its own refusal (the refill check, `super::refill`).
+    let created = create_key(s, scope).await?;
+    let pacers: Vec<Paced> = match &created {
+        Some((key, _)) => lanes.iter().map(|l| paced(l, scope, key)).collect(),
+        None => Vec::new(),
+    };
+    let drains = futures::future::join_all(lanes.iter().map(|l| async {
+        let r = drain(l, scope).await;
+        (r, Instant::now())
+    }));
+    let paces = futures::future::join_all(
+        pacers
+            .iter()
+            .map(|p| super::refill::pace(p, scope, "a created key")),
+    );
+    let (drained, paced_early) = futures::future::join(drains, paces).await;
+    for (lane, (result, drained_at)) in lanes.iter_mut().zip(drained) {
         let (outcomes, verdict) = result?;
         for o in &outcomes {
             push_event(&mut lane.timeline, o, "drain", scope);
         }
         scope.requests += outcomes.len() as u64;
-        lane.last_request = Some(Instant::now());
+        lane.last_request = Some(drained_at);
         judge_refusal_status(s, lane, outcomes.last(), scope);
         if let Some((status, why, evidence)) = verdict {
             scope.finding_with(&lane.probe.clause, status, why, evidence);
         }
+    }
+
+    let mut paced_timelines = Vec::new();
+    for (p, judged) in pacers.iter().zip(paced_early) {
+        record_paced(p, judged?, scope, &mut paced_timelines);
     }
 
     // 2. Wait until every lane is fresh, 3. burst each category, probing the others between.
@@ -177,7 +199,11 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             .filter(|(i, _)| retry.contains(i))
             .map(|(_, l)| l)
             .collect();
-        wait_fresh_refs(&mut again, scope).await?;
+        // Two idle windows at least: a sliding-window counter (the weighted approximation of
+        // Flask-Limiter, Cloudflare and others) still counts the previous window after one, so a
+        // burst one window after a drain may fall short of the limit; after two it cannot.
+        let windows = scope.target.spec.rate_limits.fresh_after_windows.max(2);
+        wait_fresh_refs(&mut again, scope, windows).await?;
         // In reverse order: a category starved by the ones before it in the first round now
         // goes first, so its second burst shows its own limit (and `borrowed_budget` the cause).
         for lane in again.into_iter().rev() {
@@ -216,17 +242,14 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             let Some(outcome) = outcome else { continue };
             scope.requests += 1;
             push_event(&mut lane.timeline, &outcome, "retry", scope);
-            let ra = lane
-                .last_refusal
-                .as_ref()
-                .and_then(|(o, _)| scope.retry_after(o))
-                .unwrap_or(0);
+            let ra = waited.map_or(0.0, |(from, to)| (to - from) / 1000.0);
+            let ra = format!("{ra:.1}");
             let ex = Evidence {
                 note: format!("{}: waited Retry-After ({ra} s)", lane.probe.category),
                 exchanges: vec![scope.probe.exchange(&outcome)],
             };
-            match outcome.status() {
-                Some(code) if !is_refusal(code, scope) => scope.finding_with(
+            match (decision(scope, outcome.status()), outcome.status()) {
+                (Decision::Admitted | Decision::Denied, _) => scope.finding_with(
                     clause,
                     Status::Pass,
                     format!(
@@ -235,7 +258,7 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
                     ),
                     ex,
                 ),
-                Some(code) => scope.finding_with(
+                (Decision::Refused, Some(code)) => scope.finding_with(
                     clause,
                     Status::Fail,
                     format!(
@@ -244,25 +267,166 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
                     ),
                     ex,
                 ),
-                None => scope.finding_with(
+                (_, status) => scope.finding_with(
                     clause,
                     Status::Inconclusive,
                     format!(
-                        "{}: no answer after waiting Retry-After",
-                        lane.probe.category
+                        "{}: after waiting Retry-After, {}",
+                        lane.probe.category,
+                        no_decision(status)
                     ),
                     ex,
                 ),
             }
         }
     }
-    Ok(lanes.into_iter().map(|l| l.timeline).collect())
+    // 6. Without a created key, the refill check paces this identity now (one more window).
+    if created.is_none() {
+        let own: Vec<Paced> = lanes
+            .iter()
+            .map(|l| Paced {
+                clause: l.probe.clause.clone(),
+                category: l.probe.category.clone(),
+                limits: l.category,
+                request: l.request.clone(),
+            })
+            .collect();
+        let judged = futures::future::join_all(
+            own.iter()
+                .map(|p| super::refill::pace(p, scope, s.as_.as_str())),
+        )
+        .await;
+        for (p, j) in own.iter().zip(judged) {
+            record_paced(p, j?, scope, &mut paced_timelines);
+        }
+    }
+    if let Some((_, Some(id))) = &created {
+        revoke_key(s, scope, id).await?;
+    }
+    let mut timelines: Vec<Timeline> = lanes.into_iter().map(|l| l.timeline).collect();
+    timelines.append(&mut paced_timelines);
+    Ok(timelines)
+}
+
+use super::refill::Paced;
+
+/// The lane's request with the pacing key in place of the scenario's credential.
+fn paced(lane: &Lane, scope: &Scope, key: &str) -> Paced {
+    let header = &scope.target.spec.auth.api_key.header;
+    let mut request = lane.request.clone();
+    for (name, value) in request.headers.iter_mut() {
+        if name.eq_ignore_ascii_case(header) {
+            *value = key.to_string();
+        }
+    }
+    Paced {
+        clause: lane.probe.clause.clone(),
+        category: lane.probe.category.clone(),
+        limits: lane.category,
+        request,
+    }
+}
+
+fn record_paced(
+    p: &Paced,
+    j: super::refill::Judged,
+    scope: &mut Scope,
+    timelines: &mut Vec<Timeline>,
+) {
+    scope.requests += j.requests;
+    scope.finding_with(&p.clause, j.status, j.reason, j.evidence);
+    timelines.push(j.timeline);
+}
+
+/// A fresh API key for the refill check, created through the scenario's identity when it is an
+/// API key and the target offers key management: the key and its id (to revoke it). `None`
+/// when it cannot be had; the check then paces the scenario's identity at the end.
+async fn create_key(
+    s: &RateLimitScenario,
+    scope: &mut Scope<'_>,
+) -> Result<Option<(String, Option<String>)>, Error> {
+    let spec = scope.target.spec.clone();
+    let Some(endpoint) = spec.endpoint("create_api_key") else {
+        return Ok(None);
+    };
+    let key_role = Role::from_name(&s.as_).is_some_and(|r| {
+        matches!(
+            r,
+            Role::ApiKey | Role::ApiKeyOtherTeam | Role::ApiKeyRevoked
+        )
+    });
+    if !key_role || spec.endpoint("revoke_api_key").is_none() {
+        return Ok(None);
+    }
+    let request = RequestSpec {
+        endpoint: Some("create_api_key".into()),
+        method: None,
+        path: None,
+        params: BTreeMap::new(),
+        as_: Some(As::Role(s.as_.clone())),
+        headers: BTreeMap::new(),
+        body: None,
+        raw_body: None,
+    };
+    let Ok(req) = scope.build(&request) else {
+        return Ok(None);
+    };
+    let o = scope.send(req).await?;
+    let Some(body) = o
+        .response()
+        .filter(|r| (200..300).contains(&r.status))
+        .and_then(|r| r.json())
+    else {
+        return Ok(None);
+    };
+    let text = |name: &str| {
+        endpoint
+            .returns
+            .get(name)
+            .and_then(|p| body.pointer(p))
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+    };
+    let Some(key) = text("key").filter(|k| k.starts_with(&spec.auth.api_key.prefix)) else {
+        return Ok(None);
+    };
+    let prefixes = scope.target.secret_prefixes();
+    scope.probe.learn_secrets([key.as_str()], &prefixes);
+    Ok(Some((key, text("id"))))
+}
+
+/// Revokes the refill check's key (best effort: a key the target will not revoke stays).
+async fn revoke_key(s: &RateLimitScenario, scope: &mut Scope<'_>, id: &str) -> Result<(), Error> {
+    let request = RequestSpec {
+        endpoint: Some("revoke_api_key".into()),
+        method: None,
+        path: None,
+        params: [("id".to_string(), id.to_string())].into(),
+        as_: Some(As::Role(s.as_.clone())),
+        headers: BTreeMap::new(),
+        body: None,
+        raw_body: None,
+    };
+    if let Ok(req) = scope.build(&request) {
+        let o = scope.send(req).await?;
+        if o.status() == Some(scope.target.spec.rate_limits.over_limit.status) {
+            scope.health.sleep(scope.backoff(&o)).await?;
+            if let Ok(req) = scope.build(&request) {
+                scope.send(req).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn is_refusal(code: u16, scope: &Scope) -> bool {
-    // 503 is the common wrong answer for "over the limit"; RL-429-STATUS judges it, the limits
-    // count it as the refusal it is meant to be.
-    code == scope.target.spec.rate_limits.over_limit.status || code == 503
+    decision(scope, Some(code)) == Decision::Refused
+}
+
+fn decision(scope: &Scope, status: Option<u16>) -> Decision {
+    crate::rate::decision(&scope.target.spec, status)
 }
 
 fn push_event(t: &mut Timeline, o: &Outcome, phase: &str, scope: &Scope) {
@@ -305,6 +469,27 @@ async fn drain(lane: &Lane, scope: &Scope<'_>) -> Result<(Vec<Outcome>, Verdict)
                 ));
             }
             Some(c) if is_refusal(c, scope) => return Ok((outcomes, None)),
+            Some(c) if decision(scope, Some(c)) == Decision::Undecided => {
+                let last = outcomes
+                    .last()
+                    .map(|o| scope.probe.exchange(o))
+                    .into_iter()
+                    .collect();
+                return Ok((
+                    outcomes,
+                    Some((
+                        Status::Inconclusive,
+                        format!(
+                            "{}: the target answered {c} while draining, which is no decision of the limiter",
+                            lane.probe.category
+                        ),
+                        Evidence {
+                            note: String::new(),
+                            exchanges: last,
+                        },
+                    )),
+                ));
+            }
             Some(c) if scope.target.spec.auth.denial_statuses.contains(&c) => {
                 let last = outcomes
                     .last()
@@ -399,12 +584,16 @@ fn judge_refusal_status(s: &RateLimitScenario, lane: &Lane, last: Option<&Outcom
 
 async fn wait_fresh(lanes: &mut [Lane], scope: &Scope<'_>) -> Result<(), Error> {
     let mut refs: Vec<&mut Lane> = lanes.iter_mut().collect();
-    wait_fresh_refs(&mut refs, scope).await
+    let windows = scope.target.spec.rate_limits.fresh_after_windows.max(1);
+    wait_fresh_refs(&mut refs, scope, windows).await
 }
 
-/// Waits until every lane has been idle for `fresh_after_windows` of its windows.
-async fn wait_fresh_refs(lanes: &mut [&mut Lane], scope: &Scope<'_>) -> Result<(), Error> {
-    let windows = scope.target.spec.rate_limits.fresh_after_windows.max(1);
+/// Waits until every lane has been idle for `windows` of its windows.
+async fn wait_fresh_refs(
+    lanes: &mut [&mut Lane],
+    scope: &Scope<'_>,
+    windows: u32,
+) -> Result<(), Error> {
     let deadline = lanes
         .iter()
         .map(|l| l.last_request.unwrap_or_else(Instant::now) + l.category.window * windows)
@@ -446,9 +635,12 @@ fn borrowed_budget(first: &BurstResult, second: &BurstResult, clause: &str, scop
     let (Some(deficit), None) = (first.deficit, &second.verdict) else {
         return;
     };
+    // Traffic elsewhere can explain a shortfall no larger than itself; a larger one is the
+    // category's own state (a weighted window still counting its drain), not borrowed budget.
     if first.others_before == 0
         || deficit <= scope.target.shared_use
         || 2 * deficit < first.others_before
+        || deficit > first.others_before
     {
         return;
     }
@@ -526,15 +718,16 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
     for o in &outcomes {
         scope.requests += 1;
         push_event(&mut lane.timeline, o, "burst", scope);
-        match o.status() {
-            None => transport += 1,
-            Some(c) if is_refusal(c, scope) => {
+        match decision(scope, o.status()) {
+            // No answer or a 5xx: the limiter's decision is unknown.
+            Decision::Undecided => transport += 1,
+            Decision::Refused => {
                 if refusal.is_none_or(|r| r.done_ms() < o.done_ms()) {
                     refusal = Some(o);
                 }
             }
-            Some(c) if scope.target.spec.auth.denial_statuses.contains(&c) => denied += 1,
-            Some(_) => {
+            Decision::Denied => denied += 1,
+            Decision::Admitted => {
                 admitted += 1;
                 last_admitted_ms = last_admitted_ms.max(o.done_ms());
             }
@@ -546,14 +739,20 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
     let from = *lane.fresh_from_ms.get_or_insert(first_send);
     let total = lane.used_since_fresh + admitted;
     let span_ms = (last_admitted_ms - from).max(0.0);
-    let refill = (limit as f64 * span_ms / window.as_millis() as f64).floor() as u32;
-    let upper = limit + refill;
+    let bound = crate::rate::from_fresh(
+        scope.target.spec.rate_limits.algorithm,
+        limit,
+        window,
+        Duration::from_secs_f64(span_ms / 1000.0),
+    );
+    let upper = bound.max.min(u64::from(u32::MAX)) as u32;
     let sent_total = lane.used_since_fresh as usize + size;
     let lower = (limit.min(sent_total as u32)).saturating_sub(scope.target.shared_use);
     lane.used_since_fresh = total;
     let cat = &lane.probe.category;
     let summary = format!(
-        "{cat}: from fresh, {total} admitted of {sent_total} (limit {limit}; up to {refill} more could refill in {span_ms:.0} ms)"
+        "{cat}: from fresh, {total} admitted of {sent_total} (limit {limit}; at most {upper} over {span_ms:.0} ms under {})",
+        bound.readings
     );
     let evidence_of = |pred: &dyn Fn(&Outcome) -> bool| Evidence {
         note: summary.clone(),
@@ -567,7 +766,9 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
     let verdict = if transport > 0 {
         Some((
             Status::Inconclusive,
-            format!("{cat}: {transport} requests of the burst got no answer"),
+            format!(
+                "{cat}: {transport} requests of the burst got no answer or a 5xx (no decision of the limiter)"
+            ),
         ))
     } else if denied > 0 {
         Some((
@@ -578,7 +779,8 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
         Some((
             Status::Fail,
             format!(
-                "{cat}: over-admission: from fresh, {total} requests admitted; the limit is {limit} and at most {refill} could have refilled in {span_ms:.0} ms"
+                "{cat}: over-admission: from fresh, {total} requests admitted over {span_ms:.0} ms; {} allow at most {upper}",
+                bound.readings
             ),
         ))
     } else if total < lower {
@@ -593,7 +795,7 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
     };
     let evidence = match &verdict {
         Some((Status::Fail, _)) if total > upper => {
-            evidence_of(&|o: &Outcome| o.status().is_some_and(|c| !is_refusal(c, scope)))
+            evidence_of(&|o: &Outcome| decision(scope, o.status()) == Decision::Admitted)
         }
         _ => evidence_of(&|o: &Outcome| o.status().is_some_and(|c| is_refusal(c, scope))),
     };
@@ -629,14 +831,14 @@ async fn independence_probes(
             note: format!("{exhausted} exhausted, one {cat} request"),
             exchanges: vec![scope.probe.exchange(&o)],
         };
-        match o.status() {
-            Some(c) if is_refusal(c, scope) => scope.finding_with(
+        match (decision(scope, o.status()), o.status()) {
+            (Decision::Refused, Some(c)) => scope.finding_with(
                 clause,
                 Status::Fail,
                 format!("with {exhausted} exhausted, a fresh {cat} request was refused ({c})"),
                 ex,
             ),
-            Some(_) => {
+            (Decision::Admitted, _) => {
                 lane.used_since_fresh += 1;
                 scope.finding_with(
                     clause,
@@ -645,10 +847,10 @@ async fn independence_probes(
                     ex,
                 )
             }
-            None => scope.finding_with(
+            (_, status) => scope.finding_with(
                 clause,
                 Status::Inconclusive,
-                format!("{cat}: no answer"),
+                format!("{cat}: {}", no_decision(status)),
                 ex,
             ),
         }
@@ -704,8 +906,8 @@ async fn per_identity(
         note: format!("{cat} exhausted for {}, one request as {other}", s.as_),
         exchanges: vec![scope.probe.exchange(&o)],
     };
-    match o.status() {
-        Some(c) if is_refusal(c, scope) => scope.finding_with(
+    match (decision(scope, o.status()), o.status()) {
+        (Decision::Refused, Some(c)) => scope.finding_with(
             clause,
             Status::Fail,
             format!(
@@ -715,7 +917,7 @@ async fn per_identity(
             ex,
         ),
         // A 404 for another team's view of a resource is still an admission by the limiter.
-        Some(_) => scope.finding_with(
+        (Decision::Admitted, _) => scope.finding_with(
             clause,
             Status::Pass,
             format!(
@@ -724,17 +926,26 @@ async fn per_identity(
             ),
             ex,
         ),
-        None => scope.finding_with(
+        (_, status) => scope.finding_with(
             clause,
             Status::Inconclusive,
-            format!("{other}: no answer"),
+            format!("{other}: {}", no_decision(status)),
             ex,
         ),
     }
     Ok(())
 }
 
-/// Waits the last refusal's Retry-After (never longer than the window plus a second) and sends.
+/// Why an answer is no decision of the limiter.
+fn no_decision(status: Option<u16>) -> String {
+    match status {
+        Some(c) => format!("answered {c}, which is no decision of the limiter"),
+        None => "no answer".into(),
+    }
+}
+
+/// Waits the last refusal's Retry-After, in either form (never longer than the window plus a
+/// second), and sends.
 async fn retry_after_wait(
     lane: &Lane,
     scope: &Scope<'_>,
@@ -742,11 +953,14 @@ async fn retry_after_wait(
     let Some((refusal, received)) = &lane.last_refusal else {
         return Ok((None, None));
     };
-    let Some(ra) = scope.retry_after(refusal) else {
+    let Some(r) = super::scope::refusal(&scope.target.spec, refusal) else {
         return Ok((None, None));
     };
-    let cap = lane.category.window + Duration::from_secs(1);
-    let wait = Duration::from_secs(ra).min(cap);
+    if r.retry_after.wait().is_none() {
+        // No Retry-After to honour: RL-429-RETRY-AFTER fails it; this clause has nothing to test.
+        return Ok((None, None));
+    }
+    let wait = r.wait(lane.category.window + Duration::from_secs(1));
     let from = scope.probe.elapsed_ms();
     scope.health.sleep_until(*received + wait).await?;
     let to = scope.probe.elapsed_ms();

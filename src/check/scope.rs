@@ -284,6 +284,7 @@ impl<'a> Scope<'a> {
             path,
             headers,
             body,
+            category: endpoint.map(|e| e.category.clone()),
         })
     }
 
@@ -372,30 +373,55 @@ pub fn fill_path(
     Ok(out)
 }
 
-/// The Retry-After of an over-limit answer, if it is a whole number of seconds.
-pub fn retry_after(spec: &Spec, outcome: &Outcome) -> Option<u64> {
+/// An over-limit answer judged by the contract's one reading (`crate::rate::judge_refusal`),
+/// against the window of the request's category (the longest when it has none); `None` for any
+/// other answer.
+pub fn refusal(spec: &Spec, outcome: &Outcome) -> Option<crate::rate::Refusal> {
     let ol = &spec.rate_limits.over_limit;
     let resp = outcome.response()?;
     if resp.status != ol.status {
         return None;
     }
-    resp.header(&ol.retry_after_header)?.trim().parse().ok()
+    Some(crate::rate::judge_refusal(
+        spec,
+        window_of(spec, outcome),
+        resp.header(&ol.retry_after_header),
+        resp.header("date"),
+        Some(&resp.body),
+        std::time::SystemTime::now(),
+    ))
 }
 
-/// How long to wait on an over-limit answer: its Retry-After if sane, else one second, never
-/// more than the longest window (a broken Retry-After must not stall the run).
-pub fn backoff(spec: &Spec, outcome: &Outcome) -> Duration {
-    let longest = spec
-        .rate_limits
+fn longest_window(spec: &Spec) -> Duration {
+    spec.rate_limits
         .categories
         .values()
         .map(|c| c.window)
         .max()
-        .unwrap_or(Duration::from_secs(60));
-    let ra = retry_after(spec, outcome)
-        .map(Duration::from_secs)
-        .unwrap_or(Duration::from_secs(1));
-    ra.clamp(Duration::from_millis(100), longest + Duration::from_secs(1))
+        .unwrap_or(Duration::from_secs(60))
+}
+
+/// The window of the request's category, the longest when it has none.
+fn window_of(spec: &Spec, outcome: &Outcome) -> Duration {
+    outcome
+        .request
+        .category
+        .as_deref()
+        .and_then(|c| spec.category(c))
+        .map_or_else(|| longest_window(spec), |c| c.window)
+}
+
+/// The Retry-After of an over-limit answer, if it is a whole number of seconds.
+pub fn retry_after(spec: &Spec, outcome: &Outcome) -> Option<u64> {
+    refusal(spec, outcome)?.retry_after.seconds()
+}
+
+/// How long to wait on an over-limit answer: its Retry-After in either form (delay-seconds or an
+/// HTTP-date), else one second, never more than its category's window plus a second (a broken
+/// or hostile Retry-After must not stall the run; RL-429-RETRY-AFTER fails it).
+pub fn backoff(spec: &Spec, outcome: &Outcome) -> Duration {
+    let cap = window_of(spec, outcome) + Duration::from_secs(1);
+    refusal(spec, outcome).map_or(Duration::from_secs(1), |r| r.wait(cap))
 }
 
 #[cfg(test)]

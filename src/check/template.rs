@@ -69,6 +69,10 @@ pub const FILTERS: &[(&str, &str)] = &[
         "set exp to now plus a duration (e.g. -2m, +30s) and re-sign with the deployment's secret",
     ),
     (
+        "jwt_without",
+        "remove a claim (e.g. exp) and re-sign with the deployment's secret",
+    ),
+    (
         "jwt_nbf_in",
         "set nbf to now plus a duration and re-sign with the deployment's secret",
     ),
@@ -432,6 +436,15 @@ fn apply(
             let claim = &name[4..7];
             let mut t = jwt(body)?;
             t.claims.insert(claim.into(), Value::from(at));
+            resign(t, env)?
+        }
+        "jwt_without" => {
+            let claim = arg
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| TemplateError::Invalid("jwt_without takes a claim name".into()))?;
+            let mut t = jwt(body)?;
+            t.claims.remove(claim);
             resign(t, env)?
         }
         other => return Err(TemplateError::Invalid(format!("unknown filter `{other}`"))),

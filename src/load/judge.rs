@@ -57,21 +57,10 @@ pub struct Worst {
     pub allowed: u64,
 }
 
-/// What the spec's reading allows to be admitted within a span of `span_ns`.
+/// What the spec's reading allows to be admitted within a span of `span_ns` (every reading:
+/// `crate::rate::any_state`).
 pub fn allowed(limit: u32, window: Duration, span_ns: u64) -> u64 {
-    let limit = u64::from(limit);
-    let w = window.as_nanos().max(1) as u64;
-    if span_ns == 0 {
-        return limit;
-    }
-    // u64 unless the product overflows (spans of hours with large limits): same quotient.
-    let extra = match limit.checked_mul(span_ns) {
-        Some(p) => p / w,
-        None => (u128::from(limit) * u128::from(span_ns) / u128::from(w)) as u64,
-    };
-    let refill = limit + extra;
-    let windows = span_ns.div_ceil(w) + 1;
-    refill.max(limit * windows)
+    crate::rate::any_state_max(limit, window, Duration::from_nanos(span_ns))
 }
 
 /// Over-admission of one identity in one category; `admitted` sorted by sending time.

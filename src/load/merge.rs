@@ -18,7 +18,14 @@ use crate::report::{Format, RunReport, ScenarioResult, Tool};
 use crate::run::{RunOutcome, default_report_dir};
 use crate::verdict;
 
-pub fn merge(dirs: &[PathBuf], report_dir: Option<PathBuf>) -> Result<RunOutcome, Error> {
+pub fn merge(
+    dirs: &[PathBuf],
+    report_dir: Option<PathBuf>,
+    fail_on: Option<&str>,
+) -> Result<RunOutcome, Error> {
+    let policy =
+        crate::run::fail_on_option(fail_on, &crate::spec::Spec::builtin())?.unwrap_or_default();
+    let policy = &policy;
     let mut parts: Vec<(LoadReport, RunReport)> = Vec::new();
     for d in dirs {
         let read = |name: &str| {
@@ -75,13 +82,15 @@ pub fn merge(dirs: &[PathBuf], report_dir: Option<PathBuf>) -> Result<RunOutcome
     let decided = load.decided();
     let clauses = verdict::judge(&spec, &judged.findings, &|id| decided.contains(&id));
     let errors: Vec<String> = parts.iter().filter_map(|(_, r)| r.error.clone()).collect();
+    let (verdict, gate) = verdict::run_verdict(&clauses, !errors.is_empty(), policy);
     let report = RunReport {
         tool: Tool::default(),
         target: first_run.target.clone(),
         seed: 0,
         started_at: first.started_at.clone(),
         duration_ms: elapsed.as_millis() as u64,
-        verdict: verdict::run_verdict(&clauses, !errors.is_empty()),
+        verdict,
+        gate,
         summary: verdict::summarize(&clauses),
         clauses,
         error: (!errors.is_empty()).then(|| errors.join("; ")),

@@ -50,6 +50,8 @@ pub struct LoadArgs {
     pub segment: Option<(usize, usize)>,
     /// Start the swarm at this instant (segments of one run start together).
     pub start_at: Option<SystemTime>,
+    /// `--fail-on`: replaces the profile's `fail_on:` (default `must`).
+    pub fail_on: Option<String>,
 }
 
 /// Parses `I/N` (0-based index `I` of `N` segments, as a Kubernetes Indexed Job numbers pods).
@@ -135,8 +137,8 @@ struct UserState {
 struct Answer {
     status: Option<u16>,
     body: Option<String>,
-    /// A 429's Retry-After, when valid.
-    retry_after: Option<u64>,
+    /// How long a 429's Retry-After says to wait (either form, capped), when it says anything.
+    retry_after: Option<Duration>,
 }
 
 impl Ctx {
@@ -169,10 +171,10 @@ impl Ctx {
         let (answer, sent) = first;
         if answer.status == Some(self.spec.rate_limits.over_limit.status)
             && self.honour
-            && let Some(secs) = answer.retry_after
+            && let Some(wait) = answer.retry_after
         {
             let uix = user.weighted_users_index;
-            tokio::time::sleep(Duration::from_secs(secs)).await;
+            tokio::time::sleep(wait).await;
             let (again, retry_sent) = self.send_once(user, ep, params, body, vars).await;
             if self.endpoints[ep].needs_key {
                 self.recorder.retry(
@@ -300,46 +302,45 @@ impl Ctx {
         headers: Option<&reqwest::header::HeaderMap>,
         body: Option<&str>,
         sent: u64,
-    ) -> Option<u64> {
+    ) -> Option<Duration> {
         let ol = &self.spec.rate_limits.over_limit;
         let window = self.categories[e.category as usize].1.window;
-        let max = window.as_secs() + u64::from(window.subsec_nanos() > 0);
-        let raw = headers
-            .and_then(|h| h.get(ol.retry_after_header.as_str()))
-            .and_then(|v| v.to_str().ok());
-        let ra = raw
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|n| (1..=max.max(1)).contains(n));
-        let json: Option<serde_json::Value> = body.and_then(|b| serde_json::from_str(b).ok());
-        let body_ok = json.as_ref().is_some_and(|j| {
-            j.get("error").and_then(|v| v.as_str()) == Some(ol.body.error.as_str())
-                && ra.is_some()
-                && j.get(&ol.body.retry_after_field).and_then(|v| v.as_u64()) == ra
-        });
+        let header = |name: &str| {
+            headers
+                .and_then(|h| h.get(name))
+                .and_then(|v| v.to_str().ok())
+        };
+        let r = crate::rate::judge_refusal(
+            &self.spec,
+            window,
+            header(ol.retry_after_header.as_str()),
+            header("date"),
+            body,
+            SystemTime::now(),
+        );
         let at = sent as f64 / 1e6;
         self.recorder.with_checks(uix, |c| {
             c.refusals += 1;
-            if ra.is_none() {
+            if let Some(why) = &r.header_violation {
                 c.retry_after_invalid += 1;
                 if c.examples.len() < record::MAX_EXAMPLES {
-                    c.examples.push(format!(
-                        "retry-after: {} at {at:.1} ms: {} = {:?}",
-                        e.name,
-                        ol.retry_after_header,
-                        raw.unwrap_or("(absent)")
-                    ));
+                    c.examples
+                        .push(format!("retry-after: {} at {at:.1} ms: {why}", e.name));
                 }
             }
-            if !body_ok {
+            if let Some(why) = &r.body_violation {
                 c.body_invalid += 1;
                 if c.examples.len() < record::MAX_EXAMPLES {
                     let shown: String = body.unwrap_or("").chars().take(120).collect();
                     c.examples
-                        .push(format!("body: {} at {at:.1} ms: {shown}", e.name));
+                        .push(format!("body: {} at {at:.1} ms: {why}: {shown}", e.name));
                 }
             }
         });
-        ra
+        // Honouring waits what it says in either form, never longer than the window plus a second.
+        r.retry_after
+            .wait()
+            .map(|_| r.wait(window + Duration::from_secs(1)))
     }
 
     /// Creates the user's sandbox and the files its tasks download.
@@ -557,6 +558,7 @@ fn pick_scenario(loaded: Vec<Loaded>, path: &std::path::Path) -> Result<Loaded, 
 
 pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     let spec = load_spec(None)?;
+    let cli_policy = crate::run::fail_on_option(args.fail_on.as_deref(), &spec)?;
     let loaded = crate::scenario::load_paths(std::slice::from_ref(&args.scenario), &spec)?;
     let loaded = pick_scenario(loaded, &args.scenario)?;
     let Some(Kind::Load(load)) = loaded.scenario.kind() else {
@@ -664,6 +666,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     if !target.embedded {
         pool = pool_from_env()?;
     }
+    let policy = cli_policy.unwrap_or_else(|| target.fail_on.clone());
     let keys: Vec<String> = match load.identities.as_str() {
         "shared" => target
             .credential(Role::ApiKey)
@@ -845,6 +848,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         .iter()
         .map(|e| (e.name.clone(), e.category))
         .collect();
+    let (verdict, gate) = verdict::run_verdict(&clauses, error.is_some(), &policy);
     let report = RunReport {
         tool: Tool::default(),
         target: TargetInfo {
@@ -855,7 +859,8 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         seed: 0,
         started_at: started_at.clone(),
         duration_ms: elapsed.as_millis() as u64,
-        verdict: verdict::run_verdict(&clauses, error.is_some()),
+        verdict,
+        gate,
         summary: verdict::summarize(&clauses),
         clauses,
         error: error.map(|e| redactor.redact(&e)),

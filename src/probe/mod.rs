@@ -43,6 +43,9 @@ pub struct Request {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+    /// The rate-limit category of the spec endpoint it calls, when it calls one: an over-limit
+    /// answer's Retry-After is judged against that category's window.
+    pub category: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -42,10 +42,9 @@ struct Config {
     credential_headers: Vec<(String, Option<String>)>,
     prefixes: Vec<String>,
     over_status: u16,
-    retry_after_header: String,
-    error_text: String,
-    retry_after_field: String,
-    max_window_secs: u64,
+    /// The effective contract, for the one judgement of an over-limit answer (`crate::rate`).
+    spec: Spec,
+    longest_window: std::time::Duration,
     categories: Vec<(String, u32, u64)>,
 }
 
@@ -75,16 +74,14 @@ impl Observers {
                 auth.access_token.prefix.clone(),
             ],
             over_status: ol.status,
-            retry_after_header: ol.retry_after_header.clone(),
-            error_text: ol.body.error.clone(),
-            retry_after_field: ol.body.retry_after_field.clone(),
-            max_window_secs: spec
+            spec: spec.clone(),
+            longest_window: spec
                 .rate_limits
                 .categories
                 .values()
-                .map(|c| c.window.as_secs_f64().ceil() as u64)
+                .map(|c| c.window)
                 .max()
-                .unwrap_or(60),
+                .unwrap_or(std::time::Duration::from_secs(60)),
             categories: spec
                 .rate_limits
                 .categories
@@ -123,50 +120,23 @@ impl Observers {
         }
 
         if resp.status == cfg.over_status {
-            let header = resp.header(&cfg.retry_after_header);
-            let parsed = header.and_then(|v| v.trim().parse::<u64>().ok());
-            let ra_violation = match (header, parsed) {
-                (None, _) => Some(format!(
-                    "{} without {}",
-                    cfg.over_status, cfg.retry_after_header
-                )),
-                (Some(v), None) => Some(format!(
-                    "{}: `{v}` is not a whole number of seconds",
-                    cfg.retry_after_header
-                )),
-                (Some(_), Some(n)) if n < 1 || n > cfg.max_window_secs => Some(format!(
-                    "{}: {n} is outside [1, {}] seconds",
-                    cfg.retry_after_header, cfg.max_window_secs
-                )),
-                _ => None,
-            };
-            st.retry_after.record(ra_violation, ex);
-            let body_violation = match resp.json() {
-                None => Some("the body is not JSON".to_string()),
-                Some(v) => {
-                    let error = v.get("error").and_then(|e| e.as_str());
-                    let field = v.get(&cfg.retry_after_field);
-                    if error != Some(cfg.error_text.as_str()) {
-                        Some(format!("`error` is {:?}, not {:?}", error, cfg.error_text))
-                    } else if field.and_then(|f| f.as_u64()).is_none() {
-                        Some(format!(
-                            "`{}` is missing or not a whole number",
-                            cfg.retry_after_field
-                        ))
-                    } else if parsed.is_some() && field.and_then(|f| f.as_u64()) != parsed {
-                        Some(format!(
-                            "`{}` is {} but {} says {}",
-                            cfg.retry_after_field,
-                            field.map(|f| f.to_string()).unwrap_or_default(),
-                            cfg.retry_after_header,
-                            parsed.unwrap_or(0)
-                        ))
-                    } else {
-                        None
-                    }
-                }
-            };
-            st.body.record(body_violation, ex);
+            // The window of the request's own category; the longest when it called no endpoint.
+            let window = outcome
+                .request
+                .category
+                .as_deref()
+                .and_then(|c| cfg.spec.category(c))
+                .map_or(cfg.longest_window, |c| c.window);
+            let r = crate::rate::judge_refusal(
+                &cfg.spec,
+                window,
+                resp.header(&cfg.spec.rate_limits.over_limit.retry_after_header),
+                resp.header("date"),
+                Some(&resp.body),
+                std::time::SystemTime::now(),
+            );
+            st.retry_after.record(r.header_violation, ex);
+            st.body.record(r.body_violation, ex);
         }
 
         if let Some(policy) = resp.header("ratelimit-policy") {

@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FileError, did_you_mean};
+use crate::gate::FailOn;
 use crate::probe::Timeouts;
 use crate::redact::Redactor;
 use crate::spec::{AuthMethod, Spec};
@@ -113,6 +114,9 @@ struct ProfileFile {
     endpoints: BTreeMap<String, EndpointOverride>,
     #[serde(default)]
     timeouts: Option<TimeoutOverrides>,
+    /// What fails the gate (`--fail-on` replaces it): see `crate::gate`.
+    #[serde(default)]
+    fail_on: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +181,8 @@ pub struct Target {
     pub credentials: BTreeMap<Role, String>,
     pub timeouts: Timeouts,
     pub shared_use: u32,
+    /// The profile's `fail_on:` (default: `must`).
+    pub fail_on: FailOn,
 }
 
 impl Target {
@@ -204,7 +210,7 @@ impl Target {
     /// `--target URL`: the spec's defaults and credentials from the environment.
     pub fn from_url(url: &str, spec: Spec) -> Result<Target, Error> {
         check_url(url).map_err(Error::Usage)?;
-        let credentials = Role::ALL
+        let credentials: BTreeMap<Role, String> = Role::ALL
             .into_iter()
             .filter_map(|r| {
                 std::env::var(r.env_var())
@@ -213,6 +219,15 @@ impl Target {
                     .map(|v| (r, v))
             })
             .collect();
+        // No credential at all: every clause would be skipped and the run would pass having
+        // checked nothing (a CI job whose secrets never reached it).
+        if credentials.is_empty() {
+            let names: Vec<&str> = Role::ALL.iter().map(|r| r.env_var()).collect();
+            return Err(Error::Usage(format!(
+                "--target {url}: no credential is set, so there is nothing to check; set at least one of {}",
+                names.join(", ")
+            )));
+        }
         Ok(Target {
             base_url: url.trim_end_matches('/').to_string(),
             embedded: false,
@@ -221,6 +236,7 @@ impl Target {
             credentials,
             timeouts: Timeouts::default(),
             shared_use: 0,
+            fail_on: FailOn::default(),
         })
     }
 
@@ -238,6 +254,7 @@ impl Target {
             credentials: credentials.into_iter().collect(),
             timeouts: Timeouts::default(),
             shared_use: 0,
+            fail_on: FailOn::default(),
         }
     }
 
@@ -268,10 +285,9 @@ impl Target {
         let mut credentials = BTreeMap::new();
         for (role, src) in file.credentials.iter().filter(|_| resolve) {
             match src.resolve(dir.as_deref()) {
-                Ok(Some(v)) => {
+                Ok(v) => {
                     credentials.insert(*role, v);
                 }
-                Ok(None) => {}
                 Err(why) => errors.push(
                     source.key_error(role.name(), format!("credential `{}`: {why}", role.name())),
                 ),
@@ -375,6 +391,13 @@ impl Target {
             timeouts.connect = t.connect.unwrap_or(timeouts.connect);
             timeouts.request = t.request.unwrap_or(timeouts.request);
         }
+        let mut fail_on = FailOn::default();
+        if let Some(words) = &file.fail_on {
+            match FailOn::parse(words, &spec) {
+                Ok(p) => fail_on = p,
+                Err(why) => errors.push(source.key_error("fail_on", format!("fail_on: {why}"))),
+            }
+        }
         if !errors.is_empty() {
             return Err(Error::Files(errors));
         }
@@ -386,6 +409,7 @@ impl Target {
             credentials,
             timeouts,
             shared_use,
+            fail_on,
         })
     }
 }
@@ -441,7 +465,7 @@ mod tests {
         // SAFETY: tests in this module use a variable name nothing else reads.
         unsafe { std::env::set_var("LC_TEST_PROFILE_KEY", "lel_fromenvironment0001") };
         let t = load(
-            "base_url: http://127.0.0.1:9/\ncredentials:\n  api_key: {env: LC_TEST_PROFILE_KEY}\n  admin_token: {env: LC_TEST_UNSET_VAR}\n\
+            "base_url: http://127.0.0.1:9/\ncredentials:\n  api_key: {env: LC_TEST_PROFILE_KEY}\n\
              rate_limits:\n  window: 2s\n  categories:\n    general: {limit: 50}\n\
              endpoints:\n  login: {path: /v1/auth/token, returns: {access_token: /token}}\ndenial_statuses: [401]\n",
         )
@@ -493,7 +517,12 @@ mod tests {
             "{err}"
         );
         assert_eq!(Target::check_source(&src, Spec::builtin()).unwrap(), 3);
-        let ok = text.replace("  admin_token: {file: missing.txt}\n", "");
+        // An empty pointer target is an error too, naming the pointer, never a value.
+        assert!(err.contains("/email in file"), "{err}");
+        assert!(err.contains("is empty"), "{err}");
+        let ok = text
+            .replace("  admin_token: {file: missing.txt}\n", "")
+            .replace("  email: {file: creds.json, pointer: /email}\n", "");
         let t = Target::from_source(
             &Source::inline(path.to_str().unwrap(), &ok),
             Spec::builtin(),
@@ -501,5 +530,35 @@ mod tests {
         .unwrap();
         assert_eq!(t.credential(Role::ApiKey), Some("lel_fromjsonfile00000001"));
         assert_eq!(t.credential(Role::Email), None);
+        let absent = ok.replace("pointer: /api_key", "pointer: /api_kee");
+        let err = Target::from_source(
+            &Source::inline(path.to_str().unwrap(), &absent),
+            Spec::builtin(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("/api_kee is absent from"), "{err}");
+        assert!(!err.contains("lel_fromjsonfile"), "{err}");
+    }
+
+    #[test]
+    fn a_declared_credential_that_cannot_be_read_is_an_error() {
+        // SAFETY: tests in this module use variable names nothing else reads.
+        unsafe { std::env::set_var("LC_TEST_EMPTY_VAR", "") };
+        let err = load(
+            "base_url: http://127.0.0.1:1\ncredentials:\n  api_key: {env: LC_TEST_UNSET_VAR}\n  admin_token: {env: LC_TEST_EMPTY_VAR}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("p.yaml:3:3: credential `api_key`: environment variable LC_TEST_UNSET_VAR is not set"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "credential `admin_token`: environment variable LC_TEST_EMPTY_VAR is empty"
+            ),
+            "{err}"
+        );
     }
 }

@@ -87,9 +87,12 @@ impl<'de> Deserialize<'de> for SecretSource {
 }
 
 impl SecretSource {
-    /// The value, or why there is none. A missing environment variable is not an error (the
-    /// credential is optional); an unreadable file is, since the user named it.
-    pub fn resolve(&self, relative_to: Option<&std::path::Path>) -> Result<Option<String>, String> {
+    /// The value, or why there is none. A credential the profile declares is one the user expects
+    /// to be checked, so every way of not having it is an error naming the source (never a
+    /// value): an unset or empty variable, a missing or empty file, an absent or empty pointer.
+    /// Otherwise a CI job whose secrets never reached it (a fork's pull request) would skip every
+    /// clause that needs them and stay green.
+    pub fn resolve(&self, relative_to: Option<&std::path::Path>) -> Result<String, String> {
         let read = |path: &PathBuf| {
             let path = match relative_to {
                 Some(dir) if path.is_relative() => dir.join(path),
@@ -98,10 +101,21 @@ impl SecretSource {
             std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))
         };
+        let empty = || format!("{self} is empty");
         match self {
-            SecretSource::Env(name) => Ok(std::env::var(name).ok().filter(|v| !v.is_empty())),
+            SecretSource::Env(name) => match std::env::var(name) {
+                Ok(v) if !v.is_empty() => Ok(v),
+                Ok(_) => Err(empty()),
+                Err(std::env::VarError::NotPresent) => {
+                    Err(format!("environment variable {name} is not set"))
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    Err(format!("environment variable {name} is not UTF-8"))
+                }
+            },
             SecretSource::File(path) => {
-                read(path).map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
+                let v = read(path)?.trim_end_matches(['\n', '\r']).to_string();
+                if v.is_empty() { Err(empty()) } else { Ok(v) }
             }
             SecretSource::JsonFile(path, pointer) => {
                 let text = read(path)?;
@@ -109,8 +123,9 @@ impl SecretSource {
                 let doc: serde_json::Value = serde_json::from_str(&text)
                     .map_err(|e| format!("{} is not JSON (line {})", path.display(), e.line()))?;
                 match doc.pointer(pointer) {
-                    Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-                    Some(serde_json::Value::String(_)) | None => Ok(None),
+                    Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+                    Some(serde_json::Value::String(_)) => Err(empty()),
+                    None => Err(format!("{pointer} is absent from {}", path.display())),
                     Some(_) => Err(format!("{pointer} in {} is not a string", path.display())),
                 }
             }

@@ -218,7 +218,11 @@ impl App {
             };
             policies.push(Policy {
                 limit: enforced,
-                window,
+                window: if faults.has(Fault::RlRefillDouble) {
+                    window / 2
+                } else {
+                    window
+                },
             });
             categories.push(CategoryInfo::new(name, c.limit, window));
         }

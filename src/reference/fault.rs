@@ -87,6 +87,14 @@ faults! {
         "all identities share one budget per category";
     RlRace = "rl-race", ["RL-GENERAL-LIMIT", "RL-CREATION-LIMIT", "RL-FILES-LIMIT"],
         "the limiter reads and then writes its counters without a lock, so it over-admits under concurrency";
+    RlRefillDouble = "rl-refill-double", ["RL-GENERAL-LIMIT", "RL-CREATION-LIMIT", "RL-FILES-LIMIT"],
+        "the limiter refills twice as fast as its window says: `limit` per half window";
+    DuplicateKeySplit = "duplicate-key-split", ["AUTH-AMBIGUOUS-CREDENTIALS"],
+        "with two X-API-Key fields, the request is authenticated by the last valid one but rate-limited as the first";
+    TokenLenientBase64 = "token-lenient-base64", ["AUTH-TOKEN-STRICT-ENCODING"],
+        "token segments are decoded leniently: characters outside base64url, padding and extra segments are ignored";
+    ApikeyAsBearer = "apikey-as-bearer", ["AUTH-CREDENTIAL-PLACEMENT"],
+        "an API key sent as `Authorization: Bearer <key>` is accepted as if it were in X-API-Key";
 }
 
 impl fmt::Display for Fault {

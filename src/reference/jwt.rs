@@ -165,6 +165,13 @@ impl Jwt {
         let token = presented
             .strip_prefix(self.prefix.as_str())
             .ok_or(Refusal::Malformed)?;
+        let lenient;
+        let token = if faults.has(Fault::TokenLenientBase64) {
+            lenient = lenient_spelling(token);
+            lenient.as_str()
+        } else {
+            token
+        };
         let claims = if faults.has(Fault::JwtAlgNone) || faults.has(Fault::JwtNoSignatureCheck) {
             self.decode_faulty(token, faults)?
         } else {
@@ -187,6 +194,7 @@ impl Jwt {
     }
 
     fn decode(&self, token: &str) -> Result<Claims, Refusal> {
+        // (See `lenient_spelling` for the `token-lenient-base64` fault.)
         use jsonwebtoken::errors::ErrorKind;
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|d| d.claims)
@@ -333,6 +341,22 @@ impl Sessions {
         order.retain(|id| by_id.contains_key(id));
         by_id.len()
     }
+}
+
+/// The `token-lenient-base64` fault: what a lenient decoder reads (Python's base64 discards
+/// characters outside its alphabet): the first three segments, each without its padding and
+/// without any character outside base64url. The genuine token's bytes, in another spelling.
+fn lenient_spelling(token: &str) -> String {
+    token
+        .split('.')
+        .take(3)
+        .map(|seg| {
+            seg.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! clause with two exchanges, a failing `should` clause, scenarios, and a rate-limit timeline with
 //! a drain, a burst, a probe, a retry and two waits.
 
+use crate::gate::FailOn;
 use crate::spec::Level;
 use crate::verdict::{
     ClauseVerdict, Evidence, Exchange, RunVerdict, Status, run_verdict, summarize,
@@ -184,7 +185,8 @@ pub fn report() -> RunReport {
         seed: 1234,
         started_at: "2026-01-01T00:00:00Z".into(),
         duration_ms: 5210,
-        verdict: run_verdict(&clauses, false),
+        verdict: run_verdict(&clauses, false, &FailOn::default()).0,
+        gate: FailOn::default().judge(&clauses),
         summary: summarize(&clauses),
         clauses,
         error: None,

@@ -143,6 +143,9 @@ fn header(out: &mut String, report: &RunReport, verdict: &str) {
         &format!("{} {}", report.tool.name, report.tool.version),
     );
     out.push_str("</dl>\n");
+    for note in text::gate_notes(report) {
+        let _ = writeln!(out, "<div class=\"error-box\">{}</div>", esc(&note));
+    }
     if let Some(error) = &report.error {
         let _ = writeln!(
             out,

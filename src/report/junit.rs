@@ -111,6 +111,10 @@ fn properties(out: &mut String, report: &RunReport) {
     if let Some(profile) = &report.target.profile {
         prop("profile", profile);
     }
+    prop("fail_on", &report.gate.fail_on.join(","));
+    if !report.gate.must_undecided.is_empty() {
+        prop("must_undecided", &report.gate.must_undecided.join(","));
+    }
     out.push_str("    </properties>\n");
 }
 

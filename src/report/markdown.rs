@@ -45,6 +45,9 @@ pub fn render(report: &RunReport) -> String {
     if let Some(error) = &report.error {
         let _ = writeln!(out, "> **The run could not complete:** {}\n", inline(error));
     }
+    for note in text::gate_notes(report) {
+        let _ = writeln!(out, "> **{}**\n", inline(&note));
+    }
 
     let failing = |level: Level| -> Vec<&ClauseVerdict> {
         report

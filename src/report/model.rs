@@ -15,6 +15,10 @@ pub struct RunReport {
     pub duration_ms: u64,
     pub verdict: RunVerdict,
     pub summary: Summary,
+    /// What decided `verdict`: the `--fail-on` policy, the clauses that failed the gate, and the
+    /// `must` clauses left undecided.
+    #[serde(default)]
+    pub gate: crate::gate::Gate,
     pub clauses: Vec<ClauseVerdict>,
     /// Why the run could not complete, when `verdict` is `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

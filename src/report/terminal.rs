@@ -113,6 +113,9 @@ pub fn render(report: &RunReport, color: bool) -> String {
         text::counts(report),
         text::duration(report.duration_ms)
     ));
+    for note in text::gate_notes(report) {
+        out.push_str(&format!("  {}\n", clean(&note)));
+    }
     if let Some(error) = &report.error {
         out.push_str(&format!("error: {}\n", clean(error)));
     }
@@ -165,7 +168,7 @@ mod tests {
     fn assert_aligned(table: &str) {
         let lines: Vec<&str> = table
             .lines()
-            .filter(|l| !l.starts_with("verdict:"))
+            .filter(|l| !l.starts_with("verdict:") && !l.starts_with("  "))
             .collect();
         let width = lines[0].chars().count();
         for line in &lines {
@@ -195,9 +198,35 @@ mod tests {
             at("│ api-key ") < at("AUTH-KEY-HEADER")
                 && at("AUTH-KEY-HASHED") < at("│ admin-token ")
         );
-        assert!(out.ends_with(
-            "verdict: FAIL  1 pass, 2 fail, 1 skipped, 1 not testable, 1 inconclusive  (5.2 s)\n"
-        ));
+        let undecided = fixture::report().gate.must_undecided.join(", ");
+        assert!(out.ends_with(&format!(
+            "verdict: FAIL  1 pass, 2 fail, 1 skipped, 1 not testable, 1 inconclusive  (5.2 s)\n  1 must clause undecided: {undecided}\n  failed by: {}\n",
+            fixture::report().gate.failed_by.join(", ")
+        )), "{out}");
+    }
+
+    #[test]
+    fn a_pass_with_an_undecided_must_clause_is_never_a_bare_pass() {
+        let mut r = fixture::report();
+        for c in r.clauses.iter_mut().filter(|c| c.status == Status::Fail) {
+            c.status = Status::Pass;
+        }
+        let (verdict, gate) =
+            crate::verdict::run_verdict(&r.clauses, false, &crate::gate::FailOn::default());
+        (r.verdict, r.gate) = (verdict, gate);
+        let out = render(&r, false);
+        assert!(out.contains("verdict: PASS "), "{out}");
+        assert!(out.contains("1 must clause undecided: "), "{out}");
+        let md = crate::report::markdown::render(&r);
+        assert!(md.contains("1 must clause undecided: "), "{md}");
+        let html = crate::report::html::render(&r);
+        assert!(html.contains("1 must clause undecided: "), "{html}");
+        let junit = crate::report::junit::render(&r);
+        assert!(junit.contains("name=\"must_undecided\""), "{junit}");
+        let json: serde_json::Value =
+            serde_json::from_str(&crate::report::json::render(&r)).unwrap();
+        assert_eq!(json["gate"]["must_undecided"].as_array().unwrap().len(), 1);
+        assert_eq!(json["verdict"], "pass");
     }
 
     #[test]

@@ -97,6 +97,22 @@ pub fn counts(report: &RunReport) -> String {
     )
 }
 
+/// What the gate says beside the verdict: undecided `must` clauses (so a pass that could not look
+/// is never a bare PASS), the policy when it is not the default, and the clauses that failed the
+/// gate. Empty for a plain run whose every `must` clause was decided.
+pub fn gate_notes(report: &RunReport) -> Vec<String> {
+    let g = &report.gate;
+    let mut notes = Vec::new();
+    notes.extend(g.undecided_note());
+    if g.fail_on.len() > 1 {
+        notes.push(format!("gate: --fail-on {}", g.fail_on.join(",")));
+    }
+    if !g.failed_by.is_empty() {
+        notes.push(format!("failed by: {}", g.failed_by.join(", ")));
+    }
+    notes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

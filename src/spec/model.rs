@@ -65,6 +65,35 @@ pub struct RateLimits {
     pub per: String,
     pub fresh_after_windows: u32,
     pub over_limit: OverLimit,
+    /// Which reading of "limit / window" the bounds allow (a profile may narrow it).
+    #[serde(default)]
+    pub algorithm: Algorithm,
+}
+
+/// The readings of "N requests / minute" a bound allows. `Any` (the default) allows every one;
+/// a profile that knows its deployment narrows it and gets tighter bounds.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    #[default]
+    Any,
+    /// Fixed windows: at most `limit` in each window; a span may straddle an edge.
+    FixedWindow,
+    /// A sliding log: at most `limit` in any interval of one window.
+    SlidingWindow,
+    /// A token bucket or GCRA: capacity `limit`, refilled at `limit` per window.
+    TokenBucket,
+}
+
+impl Algorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Any => "any",
+            Algorithm::FixedWindow => "fixed_window",
+            Algorithm::SlidingWindow => "sliding_window",
+            Algorithm::TokenBucket => "token_bucket",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]

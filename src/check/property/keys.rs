@@ -1,14 +1,18 @@
 //! API keys: only the exact key is accepted. Near-misses of the valid key (truncated, extended,
 //! one character changed, inserted or deleted, case changed, look-alike characters), malformed
-//! values (empty, the prefix alone or altered, very long, in the wrong header, twice) and random
-//! keys of the right prefix and shape must all be refused.
+//! values (empty, the prefix alone or altered, very long) and random keys of the right prefix and
+//! shape must all be refused. The valid key in the wrong place (another header, the query
+//! string) is a `should` clause of its own (AUTH-CREDENTIAL-PLACEMENT): the documentation says
+//! where a key goes, not that it is refused elsewhere. The valid key sent twice is not checked at
+//! all: taking the first of two fields (Go, hyper, Python) or joining them (Node) both conform;
+//! two *different* credentials in one request are the `ambiguous` family's.
 //!
 //! Leading and trailing whitespace is never generated: HTTP strips it from header values, so a
 //! server accepting ` key` is conforming. Non-ASCII look-alikes are sent as raw UTF-8 bytes.
 
 use proptest::prelude::*;
 
-use super::{Ctx, Hunt, Judged, hunt, skipped, with_header};
+use super::{Ctx, Hunt, Judged, each, hunt, skipped, with_header};
 use crate::probe::Request;
 use crate::verdict::Status;
 
@@ -17,6 +21,7 @@ pub const CLAUSES: &[&str] = &[
     "AUTH-KEY-MALFORMED",
     "AUTH-KEY-UNKNOWN",
     "AUTH-KEY-REVOKED",
+    "AUTH-CREDENTIAL-PLACEMENT",
 ];
 
 /// Endpoints that take an API key and need no parameters.
@@ -202,8 +207,6 @@ pub enum Malformed {
     PrefixAltered(usize),
     WithoutPrefix,
     VeryLong(usize),
-    WrongHeader(usize),
-    Twice(bool),
 }
 
 const PREFIX_VARIANTS: &[&str] = &["UPPER", "-", "none", "double", "space"];
@@ -216,8 +219,6 @@ fn malformed() -> impl Strategy<Value = Malformed> {
         (0..PREFIX_VARIANTS.len()).prop_map(Malformed::PrefixAltered),
         Just(Malformed::WithoutPrefix),
         (512usize..8192).prop_map(Malformed::VeryLong),
-        (0..WRONG_HEADERS.len()).prop_map(Malformed::WrongHeader),
-        any::<bool>().prop_map(Malformed::Twice),
     ]
 }
 
@@ -265,47 +266,35 @@ fn malformed_request(
                 format!("valid key repeated to {len} characters"),
             )
         }
-        Malformed::WrongHeader(i) => match WRONG_HEADERS[*i] {
-            "bearer" => {
-                let a = &spec.auth.access_token;
-                (
-                    with_header(base, &a.header, format!("{} {key}", a.scheme)),
-                    format!("valid key as `{} {} <key>`", a.header, a.scheme),
-                )
-            }
-            "authorization" => (
-                with_header(base, &spec.auth.access_token.header, key.to_string()),
-                format!("valid key as `{}: <key>`", spec.auth.access_token.header),
-            ),
-            "query" => {
-                let mut r = base;
-                let sep = if r.path.contains('?') { '&' } else { '?' };
-                r.path = format!("{}{sep}api_key={key}", r.path);
-                (r, "valid key as the query parameter api_key".into())
-            }
-            other => (
-                with_header(base, other, key.to_string()),
-                format!("valid key in the header {other}"),
-            ),
-        },
-        Malformed::Twice(joined) => {
-            if *joined {
-                (
-                    with_header(base, header, format!("{key}, {key}")),
-                    format!("valid key twice in one {header} (`<key>, <key>`)"),
-                )
-            } else {
-                (
-                    with_header(
-                        with_header(base, header, key.to_string()),
-                        header,
-                        key.to_string(),
-                    ),
-                    format!("valid key in two {header} headers"),
-                )
-            }
-        }
     })
+}
+
+/// The valid key where the documentation does not put it (AUTH-CREDENTIAL-PLACEMENT).
+fn misplaced_request(ctx: &Ctx, base: Request, key: &str, i: usize) -> (Request, String) {
+    let spec = &ctx.client.spec;
+    match WRONG_HEADERS[i % WRONG_HEADERS.len()] {
+        "bearer" => {
+            let a = &spec.auth.access_token;
+            (
+                with_header(base, &a.header, format!("{} {key}", a.scheme)),
+                format!("valid key as `{} {} <key>`", a.header, a.scheme),
+            )
+        }
+        "authorization" => (
+            with_header(base, &spec.auth.access_token.header, key.to_string()),
+            format!("valid key as `{}: <key>`", spec.auth.access_token.header),
+        ),
+        "query" => {
+            let mut r = base;
+            let sep = if r.path.contains('?') { '&' } else { '?' };
+            r.path = format!("{}{sep}api_key={key}", r.path);
+            (r, "valid key as the query parameter api_key".into())
+        }
+        other => (
+            with_header(base, other, key.to_string()),
+            format!("valid key in the header {other}"),
+        ),
+    }
 }
 
 /// One request with the credential; a case that the target throttled throughout is unjudged.
@@ -361,9 +350,17 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                         None => Judged::Held,
                     },
                 );
-                h.about =
-                    "empty, prefix alone or altered, no prefix, very long, wrong header, twice"
-                        .into();
+                h.about = "empty, prefix alone or altered, no prefix, very long".into();
+                h
+            }
+            "AUTH-CREDENTIAL-PLACEMENT" => {
+                let places: Vec<usize> = (0..WRONG_HEADERS.len()).collect();
+                let mut h = each(&ctx.client, clause, &places, |i| {
+                    let endpoint = ENDPOINTS[i % ENDPOINTS.len()];
+                    let (r, shape) = misplaced_request(ctx, ctx.request(endpoint, &[]), &key, *i);
+                    judge(ctx, r, shape)
+                });
+                h.about = format!("the valid key in {}", WRONG_HEADERS.join(", "));
                 h
             }
             "AUTH-KEY-UNKNOWN" => {

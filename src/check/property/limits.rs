@@ -55,7 +55,7 @@ fn mix(limit: u32) -> impl Strategy<Value = Mix> {
         })
 }
 
-fn is_refusal(ctx: &Ctx, o: &Outcome) -> bool {
+pub(super) fn is_refusal(ctx: &Ctx, o: &Outcome) -> bool {
     // As in check::rate_limit: 503 counts as the refusal it is meant to be; RL-429-STATUS
     // judges the status itself.
     let over = ctx.client.spec.rate_limits.over_limit.status;
@@ -65,7 +65,7 @@ fn is_refusal(ctx: &Ctx, o: &Outcome) -> bool {
 /// A fresh identity: a new API key created through the configured one, with a sandbox for the
 /// endpoints that need one. Returns the key and the parameters its requests take; the key's id
 /// (for revoking it) goes to `created`.
-fn fresh_identity(
+pub(super) fn fresh_identity(
     ctx: &Ctx,
     needs_sandbox: bool,
     created: &Mutex<Vec<String>>,
@@ -296,7 +296,7 @@ pub fn run_with(ctx: &Ctx, clauses: &[&'static str], probes: &[CategoryProbe]) -
 /// Revokes the keys a hunt created, through the configured key (paced on 429s; best effort: a
 /// key the target would not revoke, or the request budget running out, leaves it). Returns how
 /// many were revoked.
-fn revoke(ctx: &Ctx, ids: &[String]) -> usize {
+pub(super) fn revoke(ctx: &Ctx, ids: &[String]) -> usize {
     let (Some(creator), Some(_)) = (
         ctx.var("api_key"),
         ctx.client.spec.endpoint("revoke_api_key"),

@@ -21,6 +21,7 @@
 //! changed 'a'→'A'"), never by the secret it was made from, with the seed that reproduces it.
 
 mod admin;
+mod ambiguous;
 mod keys;
 mod limits;
 mod refresh;
@@ -50,6 +51,7 @@ pub const NAMES: &[&str] = &[
     "refresh",
     "admin_token",
     "rate_limits",
+    "ambiguous_credentials",
 ];
 
 pub fn decides(check: &str) -> Option<&'static [&'static str]> {
@@ -59,6 +61,7 @@ pub fn decides(check: &str) -> Option<&'static [&'static str]> {
         "refresh" => refresh::CLAUSES,
         "admin_token" => admin::CLAUSES,
         "rate_limits" => limits::CLAUSES,
+        "ambiguous_credentials" => ambiguous::CLAUSES,
         _ => return None,
     })
 }
@@ -263,6 +266,50 @@ where
     h
 }
 
+/// A hunt over a short fixed list instead of generated values: every item is sent once (proptest
+/// would sample a small space at random and might miss one), a failure is re-run once before it
+/// is confirmed, and the first failure ends the hunt.
+pub fn each<T>(
+    client: &Client,
+    clause: &'static str,
+    items: &[T],
+    test: impl Fn(&T) -> Judged,
+) -> Hunt {
+    let mut h = Hunt {
+        clause,
+        cases: 0,
+        unjudged: 0,
+        failure: None,
+        skipped: None,
+        about: String::new(),
+        budget_spent: false,
+    };
+    for item in items {
+        if !client.budget_left() {
+            h.unjudged += 1;
+            h.cases += 1;
+            continue;
+        }
+        h.cases += 1;
+        match test(item) {
+            Judged::Held => {}
+            Judged::Unjudged => h.unjudged += 1,
+            Judged::Broke(shape, exchanges) => {
+                let confirmed = !matches!(test(item), Judged::Held);
+                h.failure = Some(Failure {
+                    shape,
+                    exchanges,
+                    confirmed,
+                    shrink_note: "one of a fixed list, re-run once".into(),
+                });
+                break;
+            }
+        }
+    }
+    h.budget_spent = !client.budget_left();
+    h
+}
+
 pub fn skipped(clause: &'static str, status: Status, why: impl Into<String>) -> Hunt {
     Hunt {
         clause,
@@ -318,6 +365,7 @@ impl Ctx {
             path,
             headers,
             body,
+            category: Some(e.category.clone()),
         }
     }
 
@@ -415,6 +463,7 @@ pub async fn run(p: &PropertyScenario, scope: &mut Scope<'_>, seed: u64) -> Resu
             "refresh" => refresh::run(&ctx, &chosen),
             "admin_token" => admin::run(&ctx, &chosen),
             "rate_limits" => limits::run_with(&ctx, &chosen, &probes),
+            "ambiguous_credentials" => ambiguous::run(&ctx, &chosen),
             _ => Vec::new(),
         };
         (hunts, ctx.client.sent.load(Ordering::Relaxed))

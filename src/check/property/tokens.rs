@@ -1,10 +1,16 @@
 //! Access tokens: a catalogue of JWT attacks, each a generated family made from a token the
 //! target issued: `alg` none in its case variants, other algorithms, stripped, emptied or foreign
 //! signatures, payloads changed without re-signing, injected `kid`/`jku`/`x5u`/`jwk` headers,
-//! `typ` changes, bad base64, extra segments, the prefix missing or doubled, the token in the
-//! API-key header. With the staging secret (`jwt_secret`), correctly signed tokens that are
-//! expired beyond the leeway or not yet valid (`nbf`/`iat` in the future), and refresh tokens
-//! presented as access tokens and the reverse.
+//! `typ` changes, the prefix missing. With the staging secret (`jwt_secret`), correctly signed
+//! tokens that are expired beyond the leeway or not yet valid (`nbf`/`iat` in the future), and
+//! refresh tokens presented as access tokens and the reverse.
+//!
+//! Every must-level signature case is a forgery: a signature whose decoded bytes differ from the
+//! valid one's, or a changed header or payload. Other spellings of the same bytes (a character
+//! outside base64url or `=` inserted, extra segments) forge nothing: a lenient base64url decoder
+//! (Python's discards what is not in its alphabet) reads the genuine signature, so they are the
+//! `should` clause AUTH-TOKEN-STRICT-ENCODING. Likewise the token in a place the documentation
+//! does not put it (X-API-Key, the prefix doubled or upper-cased) is AUTH-CREDENTIAL-PLACEMENT.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use proptest::prelude::*;
 use serde_json::Value;
 
-use super::{Ctx, Hunt, Judged, hunt, skipped, with_header};
+use super::{Ctx, Hunt, Judged, each, hunt, skipped, with_header};
 use crate::check::jwt::Jwt;
 use crate::probe::Request;
 use crate::verdict::Status;
@@ -27,6 +33,8 @@ pub const CLAUSES: &[&str] = &[
     "AUTH-TOKEN-NOT-YET-VALID",
     "AUTH-REFRESH-NOT-ACCESS",
     "AUTH-ACCESS-NOT-REFRESH",
+    "AUTH-TOKEN-STRICT-ENCODING",
+    "AUTH-CREDENTIAL-PLACEMENT",
 ];
 
 const NONE_VARIANTS: &[&str] = &["none", "None", "NONE", "nOnE", "NoNe"];
@@ -43,8 +51,46 @@ pub enum Tampered {
     PayloadChanged(usize, i64),
     HeaderInjected(usize, Vec<u8>),
     TypChanged(usize),
-    BadBase64(usize, usize, char),
+}
+
+/// Another spelling of the valid token's bytes (AUTH-TOKEN-STRICT-ENCODING).
+#[derive(Debug, Clone)]
+pub enum Respelled {
+    /// A character outside base64url (or `=`) inserted into segment `.0` at `.1`.
+    Inserted(usize, usize, char),
     ExtraSegments(usize),
+}
+
+fn respelled() -> impl Strategy<Value = Respelled> {
+    prop_oneof![
+        (
+            0usize..3,
+            0usize..64,
+            prop_oneof![Just('!'), Just('*'), Just('='), Just('+'), Just('/')]
+        )
+            .prop_map(|(s, p, c)| Respelled::Inserted(s, p, c)),
+        (1usize..4).prop_map(Respelled::ExtraSegments),
+    ]
+}
+
+fn respell(jwt: &str, r: &Respelled) -> (String, String) {
+    match r {
+        Respelled::Inserted(s, pos, c) => {
+            let mut segs: Vec<String> = jwt.split('.').map(str::to_string).collect();
+            let s = s % segs.len();
+            let seg = &mut segs[s];
+            let at = pos % (seg.len() + 1);
+            seg.insert(at, *c);
+            (
+                segs.join("."),
+                format!("valid token with {c:?} inserted at {at} of segment {s} (not base64url)"),
+            )
+        }
+        Respelled::ExtraSegments(n) => (
+            format!("{jwt}{}", ".e30".repeat(*n)),
+            format!("valid token with {n} extra segment(s)"),
+        ),
+    }
 }
 
 fn tampered() -> impl Strategy<Value = Tampered> {
@@ -60,13 +106,6 @@ fn tampered() -> impl Strategy<Value = Tampered> {
         )
             .prop_map(|(i, k)| Tampered::HeaderInjected(i, k)),
         (0..TYPS.len()).prop_map(Tampered::TypChanged),
-        (
-            0usize..3,
-            0usize..64,
-            prop_oneof![Just('!'), Just('*'), Just('='), Just('+'), Just('/')]
-        )
-            .prop_map(|(s, p, c)| Tampered::BadBase64(s, p, c)),
-        (1usize..4).prop_map(Tampered::ExtraSegments),
     ]
 }
 
@@ -159,20 +198,6 @@ fn tamper(jwt: &str, t: &Tampered) -> Option<(String, String)> {
                 format!("valid token with header typ {:?}, not re-signed", TYPS[*i]),
             )
         }
-        Tampered::BadBase64(s, pos, c) => {
-            let mut segs: Vec<String> = parts.iter().map(|x| x.to_string()).collect();
-            let seg = &mut segs[*s];
-            let at = pos % (seg.len() + 1);
-            seg.insert(at, *c);
-            (
-                segs.join("."),
-                format!("valid token with {c:?} inserted at {at} of segment {s} (not base64url)"),
-            )
-        }
-        Tampered::ExtraSegments(n) => (
-            format!("{jwt}{}", ".e30".repeat(*n)),
-            format!("valid token with {n} extra segment(s)"),
-        ),
     })
 }
 
@@ -308,22 +333,31 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                     },
                 )
             }
-            "AUTH-TOKEN-PREFIX" => hunt(&ctx.client, clause, cases.min(16), seed, 0usize..5, |v| {
+            "AUTH-TOKEN-PREFIX" => each(&ctx.client, clause, &[()], |_| {
+                judge(
+                    ctx,
+                    bearer(ctx, &jwt),
+                    "valid token without its prefix".to_string(),
+                )
+            }),
+            "AUTH-TOKEN-STRICT-ENCODING" => {
+                hunt(&ctx.client, clause, cases.min(24), seed, respelled(), |r| {
+                    let (tok, shape) = respell(&jwt, r);
+                    judge(ctx, bearer(ctx, &with_prefix(&tok)), shape)
+                })
+            }
+            "AUTH-CREDENTIAL-PLACEMENT" => each(&ctx.client, clause, &[0usize, 1, 2, 3], |v| {
                 let api = &ctx.client.spec.auth.api_key.header;
                 let (r, shape) = match v {
                     0 => (
-                        bearer(ctx, &jwt),
-                        "valid token without its prefix".to_string(),
-                    ),
-                    1 => (
                         bearer(ctx, &format!("{prefix}{prefix}{jwt}")),
                         "valid token with its prefix doubled".into(),
                     ),
-                    2 => (
+                    1 => (
                         with_header(ctx.request("list_sandboxes", &[]), api, jwt.clone()),
                         format!("the token's bare JWT in {api}"),
                     ),
-                    3 => (
+                    2 => (
                         with_header(ctx.request("list_sandboxes", &[]), api, access.clone()),
                         format!("the valid token in {api}"),
                     ),
