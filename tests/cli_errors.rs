@@ -290,7 +290,9 @@ fn command_line_mistakes_exit_2_without_a_request() {
         if args[0] == "run" {
             args.extend(["--report-dir", report]);
         }
-        let out = conform(&args);
+        // A credential, so each `--target` case reaches the mistake it is about (a target with
+        // none at all is its own usage error: tests/gate.rs).
+        let out = common_cli::conform_with_key(&args);
         if out.code != Some(2) || !out.stderr.contains(needle) {
             problems.push(format!(
                 "{name}: exit {:?} (want 2), stderr without `{needle}`: {}",

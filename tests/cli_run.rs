@@ -6,14 +6,14 @@ mod common_cli;
 
 use std::time::Duration;
 
-use common_cli::{closed_port, conform, spawn, wait};
+use common_cli::{closed_port, spawn, wait};
 
 #[test]
 fn an_unreachable_target_exits_3_naming_the_url_and_the_cause() {
     let url = format!("http://127.0.0.1:{}", closed_port());
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report");
-    let out = conform(&[
+    let out = common_cli::conform_with_key(&[
         "run",
         "--target",
         &url,
@@ -98,7 +98,7 @@ fn ctrl_c_while_waiting_on_a_silent_target_exits_3_with_a_report() {
     let silent = common_cli::Watched::new();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report");
-    let child = spawn(&[
+    let child = common_cli::spawn_with_key(&[
         "run",
         "--target",
         &silent.url,

@@ -41,6 +41,10 @@ const TESTED: &[Fault] = &[
     Fault::RlFileOpsAsGeneral,
     Fault::RlSharedIdentity,
     Fault::RlRace,
+    Fault::RlRefillDouble,
+    Fault::DuplicateKeySplit,
+    Fault::TokenLenientBase64,
+    Fault::ApikeyAsBearer,
 ];
 
 #[test]
@@ -582,4 +586,118 @@ async fn rl_race() {
         assert_eq!(counts[0], limit, "{kind:?}");
         assert!(counts[1] > limit, "{kind:?}: {}", counts[1]);
     }
+}
+
+// ------------------------------------------------------------------------- added with the gate
+
+/// Sends `GET /sandboxes` with each `(header, value)` as its own field, in order.
+async fn get_with(s: &Srv, fields: &[(&str, &str)]) -> Reply {
+    let mut req = s.http.get(s.url("/sandboxes"));
+    for (k, v) in fields {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.expect("request sent");
+    Reply {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: resp.text().await.unwrap_or_default(),
+    }
+}
+
+#[tokio::test]
+async fn rl_refill_double() {
+    let window = Duration::from_secs(2);
+    let good = with_window(LimiterKind::Bucket, window, &[]).await;
+    let bad = with_window(LimiterKind::Bucket, window, &[Fault::RlRefillDouble]).await;
+    for s in [&good, &bad] {
+        // Drained: the bucket is empty.
+        let (n, refusal) = s.create_until_refused(s.key(), 50).await;
+        assert_eq!(n, 10);
+        assert_eq!(refusal.unwrap().status, 429);
+    }
+    // Half a window later: 5 tokens back at 10 per 2 s, 10 at twice the rate.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let g = good.create_until_refused(good.key(), 50).await.0;
+    let b = bad.create_until_refused(bad.key(), 50).await.0;
+    assert!((4..=6).contains(&g), "faultless refilled {g}");
+    assert!(b >= 9, "doubled refilled only {b}");
+}
+
+#[tokio::test]
+async fn duplicate_key_split() {
+    let (good, bad) = pair_limited(Fault::DuplicateKeySplit).await;
+    let h = good.spec.auth.api_key.header.clone();
+    // Faultless: the first field counts (as Go, hyper and Python take it); an unknown first key
+    // is refused whatever follows, a valid first key is charged as itself.
+    let unknown = format!("{}{}", good.key_prefix(), "U".repeat(32));
+    assert_eq!(
+        get_with(&good, &[(&h, &unknown), (&h, &good.c.api_key)])
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        get_with(&good, &[(&h, &good.c.api_key), (&h, &unknown)])
+            .await
+            .status,
+        200
+    );
+    // Faulted: authenticated by the valid last field, charged as the unknown first one, so a
+    // new unknown key per request is never limited.
+    let limit = bad.spec.rate_limits.categories["general"].limit as usize;
+    for i in 0..limit + 20 {
+        let unknown = format!("{}{:0>32}", bad.key_prefix(), i);
+        let r = get_with(&bad, &[(&h, &unknown), (&h, &bad.c.api_key)]).await;
+        assert_eq!(r.status, 200, "request {i}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn token_lenient_base64() {
+    let (good, bad) = pair_default(Fault::TokenLenientBase64).await;
+    for s in [&good, &bad] {
+        let (access, _) = s.login().await;
+        let jwt = &access[s.prefix().len()..];
+        let mut parts: Vec<String> = jwt.split('.').map(str::to_string).collect();
+        parts[2].insert(3, '!');
+        let respelled = format!("{}{}", s.prefix(), parts.join("."));
+        let extra = format!("{access}.e30");
+        let expect = if std::ptr::eq(s, &bad) { 200 } else { 401 };
+        for t in [&respelled, &extra] {
+            assert_eq!(
+                s.get("/sandboxes", Cred::Bearer(t)).await.status,
+                expect,
+                "{t}"
+            );
+        }
+        // A forged signature stays refused either way: leniency forges nothing.
+        let mut sig = parts[2].replace('!', "").into_bytes();
+        sig[0] = if sig[0] == b'A' { b'B' } else { b'A' };
+        parts[2] = String::from_utf8(sig).unwrap();
+        let forged = format!("{}{}", s.prefix(), parts.join("."));
+        assert_eq!(s.get("/sandboxes", Cred::Bearer(&forged)).await.status, 401);
+    }
+}
+
+#[tokio::test]
+async fn apikey_as_bearer() {
+    let (good, bad) = pair_default(Fault::ApikeyAsBearer).await;
+    assert_eq!(
+        good.get("/sandboxes", Cred::Bearer(&good.c.api_key))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        bad.get("/sandboxes", Cred::Bearer(&bad.c.api_key))
+            .await
+            .status,
+        200
+    );
+    // An unknown key as a Bearer token is still refused.
+    let unknown = format!("{}{}", bad.key_prefix(), "Q".repeat(32));
+    assert_eq!(
+        bad.get("/sandboxes", Cred::Bearer(&unknown)).await.status,
+        401
+    );
 }

@@ -232,6 +232,23 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             futures::future::join_all(lanes.iter().map(|l| retry_after_wait(l, scope))).await;
         for (lane, waited) in lanes.iter_mut().zip(waits) {
             let (outcome, waited) = waited?;
+            if outcome.is_none()
+                && let Some((refusal, _)) = &lane.last_refusal
+            {
+                // Refused, but with nothing to honour: undecided, never "not covered".
+                scope.finding_with(
+                    clause,
+                    Status::Inconclusive,
+                    format!(
+                        "{}: the refusal carried no Retry-After to wait (RL-429-RETRY-AFTER judges that)",
+                        lane.probe.category
+                    ),
+                    Evidence {
+                        note: String::new(),
+                        exchanges: vec![scope.probe.exchange(refusal)],
+                    },
+                );
+            }
             if let Some((from, to)) = waited {
                 lane.timeline.waits.push(TimelineWait {
                     from_ms: from,

@@ -133,6 +133,9 @@ struct RateLimitOverrides {
     /// How many windows an identity must be idle to be fresh (default: the spec's).
     #[serde(default)]
     fresh_after_windows: Option<u32>,
+    /// The deployment's algorithm, when known: tighter bounds (default `any`: every reading).
+    #[serde(default)]
+    algorithm: Option<crate::spec::Algorithm>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -337,6 +340,9 @@ impl Target {
             }
             if let Some(f) = rl.fresh_after_windows {
                 spec.rate_limits.fresh_after_windows = f;
+            }
+            if let Some(a) = rl.algorithm {
+                spec.rate_limits.algorithm = a;
             }
             shared_use = rl.shared_use.unwrap_or(0);
         }

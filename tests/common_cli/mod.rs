@@ -75,6 +75,24 @@ pub fn spawn(args: &[&str]) -> Child {
         .expect("the binary starts")
 }
 
+/// `spawn` with a (made-up) `LELANTOS_API_KEY`, for `--target` runs, which need a credential.
+pub fn spawn_with_key(args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("LELANTOS_API_KEY", "lel_madeupkeyforatargetrun0000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// `conform` with a made-up `LELANTOS_API_KEY`; at most 30 s.
+pub fn conform_with_key(args: &[&str]) -> Output {
+    wait(spawn_with_key(args), Duration::from_secs(30))
+}
+
 /// Runs the binary with `args`; at most 30 s.
 pub fn conform(args: &[&str]) -> Output {
     wait(spawn(args), Duration::from_secs(30))
@@ -108,4 +126,84 @@ impl Watched {
 pub fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().unwrap().port()
+}
+
+/// A server started as a child process, stopped (killed and reaped) when dropped: the reference
+/// server (`serve`) or a peer implementation, each printing `listening on http://ADDR` once it
+/// accepts connections.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    /// What it printed on stderr, collected by a thread (shown when a test fails).
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `cmd` and waits (at most `deadline`) for its `listening on` line.
+    pub fn start(mut cmd: Command, deadline: Duration) -> Server {
+        use std::io::BufRead as _;
+        let what = format!("{cmd:?}");
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut err = child.stderr.take().expect("stderr piped");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .expect("lock")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let out = child.stdout.take().expect("stdout piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(out).lines();
+            for line in lines.by_ref().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                    break;
+                }
+            }
+            // Keep draining, so the child never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let mut server = Server {
+            child,
+            url: String::new(),
+            stderr,
+        };
+        match rx.recv_timeout(deadline) {
+            Ok(url) => server.url = url,
+            Err(_) => panic!(
+                "{what} did not say where it listens within {deadline:?}; stderr:\n{}",
+                server.stderr()
+            ),
+        }
+        server
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("lock").clone()
+    }
+
+    /// Whether it is still running (a test that blames the harness first checks the server).
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

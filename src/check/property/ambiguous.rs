@@ -4,8 +4,10 @@
 //! kind); what is checked is only what a client can see go wrong:
 //! - **Limited as the other one.** An unknown key beside a fresh valid key, in either order,
 //!   with a new unknown key on every request: a server that authenticates with the valid key but
-//!   charges the unknown one admits without limit. More admissions than one identity's general
-//!   limit allows (the RL-* burst bound, `crate::rate::from_fresh`) fail the clause.
+//!   charges the unknown one admits without limit. No refusal in three limits' worth, with more
+//!   admissions than one identity's general limit allows (the RL-* burst bound,
+//!   `crate::rate::from_fresh`), fails the clause; a limiter that merely over-admits still
+//!   refuses, and is the RL-*-LIMIT clauses' finding.
 //! - **Scoped by the other one.** Two teams' keys (either order), or a key beside another team's
 //!   access token: one request shape that reads a sandbox of each team saw both teams' data.
 //!
@@ -27,7 +29,7 @@ use crate::verdict::Status;
 pub const CLAUSES: &[&str] = &["AUTH-AMBIGUOUS-CREDENTIALS"];
 
 /// Requests in flight during a burst: fast, so the refill allowance stays small.
-const CONCURRENCY: usize = 32;
+const CONCURRENCY: usize = 16;
 
 /// One fixed case: it draws its unknown keys from the hunt's random source.
 type Case<'a> = Box<dyn Fn(&mut rand::rngs::StdRng) -> Judged + 'a>;
@@ -93,7 +95,13 @@ fn limited_as_the_other(
     let to = admitted.iter().map(|o| o.done_ms()).fold(from, f64::max);
     let span = std::time::Duration::from_secs_f64((to - from).max(0.0) / 1000.0);
     let bound = rate::from_fresh(spec.rate_limits.algorithm, cat.limit, cat.window, span);
-    if admitted.len() as u64 > bound.max {
+    // Charged as the unknown key (a new one each time), nothing is ever refused; a limiter that
+    // only over-admits for the valid key still refuses within three limits' worth, and that is
+    // the RL-*-LIMIT clauses' finding, not this one's.
+    let refused = outcomes
+        .iter()
+        .any(|o| rate::decision(&spec, o.status()) == Decision::Refused);
+    if !refused && admitted.len() as u64 > bound.max {
         let order = if unknown_first {
             "an unknown key, then a fresh valid key"
         } else {
@@ -101,7 +109,7 @@ fn limited_as_the_other(
         };
         return Judged::Broke(
             format!(
-                "{} of {n} requests with two {header} fields ({order}; a new unknown key each time) were admitted over {:.0} ms; one identity's {} allow at most {}: the request was authenticated by one key and rate-limited by the other",
+                "{} of {n} requests with two {header} fields ({order}; a new unknown key each time) were admitted over {:.0} ms and none refused; one identity's {} allow at most {}: the request was authenticated by one key and rate-limited by the other",
                 admitted.len(),
                 to - from,
                 bound.readings,

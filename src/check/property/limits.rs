@@ -56,10 +56,7 @@ fn mix(limit: u32) -> impl Strategy<Value = Mix> {
 }
 
 pub(super) fn is_refusal(ctx: &Ctx, o: &Outcome) -> bool {
-    // As in check::rate_limit: 503 counts as the refusal it is meant to be; RL-429-STATUS
-    // judges the status itself.
-    let over = ctx.client.spec.rate_limits.over_limit.status;
-    o.status().is_some_and(|s| s == over || s == 503)
+    crate::rate::decision(&ctx.client.spec, o.status()) == crate::rate::Decision::Refused
 }
 
 /// A fresh identity: a new API key created through the configured one, with a sandbox for the
@@ -216,9 +213,12 @@ pub fn run_with(ctx: &Ctx, clauses: &[&'static str], probes: &[CategoryProbe]) -
                     .filter(|((id, pi), _)| *id == i && probes[*pi].category == under_test.category)
                     .map(|(_, o)| o)
                     .collect();
+                // A 5xx or no answer is no decision of the limiter: not an admission.
                 let admitted: Vec<&&Outcome> = lane
                     .iter()
-                    .filter(|o| o.status().is_some() && !is_refusal(ctx, o))
+                    .filter(|o| {
+                        crate::rate::decision(&spec, o.status()) == crate::rate::Decision::Admitted
+                    })
                     .collect();
                 let before = used
                     .get(&(i, under_test.category.clone()))
@@ -227,10 +227,13 @@ pub fn run_with(ctx: &Ctx, clauses: &[&'static str], probes: &[CategoryProbe]) -
                 let total = before + admitted.len() as u32;
                 let from = lane.first().map(|o| o.at_ms).unwrap_or(0.0);
                 let to = admitted.iter().map(|o| o.done_ms()).fold(from, f64::max);
-                let refill = (cat.limit as f64 * (to - from).max(0.0)
-                    / cat.window.as_millis() as f64)
-                    .floor() as u32;
-                if total > cat.limit + refill {
+                let bound = crate::rate::from_fresh(
+                    spec.rate_limits.algorithm,
+                    cat.limit,
+                    cat.window,
+                    std::time::Duration::from_secs_f64((to - from).max(0.0) / 1000.0),
+                );
+                if u64::from(total) > bound.max {
                     let ex = admitted
                         .iter()
                         .rev()
@@ -244,13 +247,14 @@ pub fn run_with(ctx: &Ctx, clauses: &[&'static str], probes: &[CategoryProbe]) -
                         .collect();
                     return Judged::Broke(
                         format!(
-                            "identity {} of {}: {total} of {} requests in {} admitted from fresh (limit {}, at most {refill} could refill in {:.0} ms); mix: {} at a time, {} requests in each other category",
+                            "identity {} of {}: {total} of {} requests in {} admitted from fresh over {:.0} ms ({} allow at most {}); mix: {} at a time, {} requests in each other category",
                             i + 1,
                             ids.len(),
                             lane.len() as u32 + before,
                             under_test.category,
-                            cat.limit,
                             to - from,
+                            bound.readings,
+                            bound.max,
                             m.concurrency,
                             m.noise
                         ),

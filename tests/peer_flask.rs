@@ -1,0 +1,233 @@
+//! An implementation of the contract that no one here wrote the way our reference server is
+//! written: Python, Flask, PyJWT and Flask-Limiter (`tests/peers/flask_impl`), in a virtualenv
+//! that `.ci/run` creates (`target/peer-venv`; `LELANTOS_PEER_PYTHON` names another interpreter).
+//! Its conforming configuration passes `run` under every strategy Flask-Limiter offers, back to
+//! back and two at once; each of its typical misconfigurations is caught by the clause it breaks.
+//! A missing virtualenv is a failure, not a skip.
+#![cfg(unix)]
+
+mod common_cli;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common_cli::{BIN, Output, Server, wait};
+
+const WINDOW_SECS: u32 = 2;
+
+fn python() -> PathBuf {
+    let p = std::env::var_os("LELANTOS_PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peer-venv/bin/python")
+        });
+    assert!(
+        p.exists(),
+        "no Python for the Flask peer at {} (run .ci/run, or: python3 -m venv target/peer-venv && target/peer-venv/bin/pip install -r tests/peers/flask_impl/requirements.txt)",
+        p.display()
+    );
+    p
+}
+
+struct Peer {
+    server: Server,
+    dir: tempfile::TempDir,
+}
+
+impl Peer {
+    fn start(strategy: &str, faults: &[&str]) -> Peer {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("creds.json");
+        let mut cmd = Command::new(python());
+        cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/flask_impl/app.py"))
+            .args(["--window", &WINDOW_SECS.to_string(), "--strategy", strategy])
+            .arg("--credentials-out")
+            .arg(&creds);
+        for f in faults {
+            cmd.args(["--fault", f]);
+        }
+        let server = Server::start(cmd, Duration::from_secs(30));
+        let profile = format!(
+            "base_url: {}\ncredentials:\n{}rate_limits:\n  window: {WINDOW_SECS}s\n",
+            server.url,
+            [
+                "api_key",
+                "api_key_other_team",
+                "api_key_revoked",
+                "email",
+                "password",
+                "admin_token",
+                "jwt_secret",
+                "other_team_sandbox",
+            ]
+            .iter()
+            .map(|r| format!("  {r}: {{file: creds.json, pointer: /{r}}}\n"))
+            .collect::<String>()
+        );
+        std::fs::write(dir.path().join("profile.yaml"), profile).unwrap();
+        Peer { server, dir }
+    }
+
+    /// `run --profile` against it: the output and the report.
+    fn run(&mut self, name: &str) -> (Output, serde_json::Value) {
+        let reports = self.dir.path().join(name);
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "--quiet", "--format", "json", "--profile"])
+            .arg(self.dir.path().join("profile.yaml"))
+            .arg("--report-dir")
+            .arg(&reports)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = wait(cmd.spawn().unwrap(), Duration::from_secs(240));
+        assert!(
+            self.server.alive(),
+            "the Flask peer died during the run: {}",
+            self.server.stderr()
+        );
+        let text = std::fs::read_to_string(reports.join("compliance.json")).unwrap_or_else(|e| {
+            panic!(
+                "{name}: no compliance.json ({e}); exit {:?}\n{}",
+                out.code, out.stderr
+            )
+        });
+        (out, serde_json::from_str(&text).unwrap())
+    }
+}
+
+fn failing(report: &serde_json::Value, level: &str) -> Vec<String> {
+    report["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail" && c["level"] == level)
+        .map(|c| format!("{}: {}", c["id"].as_str().unwrap(), c["reason"]))
+        .collect()
+}
+
+fn assert_passes(name: &str, out: &Output, report: &serde_json::Value) {
+    let must = failing(report, "must");
+    assert!(must.is_empty(), "{name}: must clauses failed: {must:#?}");
+    out.assert_code(0, &format!("{name}\n"));
+    assert_eq!(report["verdict"], "pass", "{name}");
+}
+
+/// Every strategy of Flask-Limiter's `limits`: fixed windows, the moving window (an exact log)
+/// and the sliding-window counter (a weighted approximation, fresh only after two windows).
+const STRATEGIES: &[&str] = &["fixed-window", "moving-window", "sliding-window-counter"];
+
+#[test]
+fn the_conforming_peer_passes_under_every_strategy() {
+    for strategy in STRATEGIES {
+        let mut peer = Peer::start(strategy, &[]);
+        let (out, report) = peer.run(strategy);
+        assert_passes(strategy, &out, &report);
+    }
+}
+
+#[test]
+fn the_conforming_peer_passes_back_to_back_and_two_at_once() {
+    // Back to back against one server: the second run starts on what the first left.
+    let mut peer = Peer::start("moving-window", &[]);
+    for round in ["first", "second"] {
+        let (out, report) = peer.run(round);
+        assert_passes(round, &out, &report);
+    }
+    // Two runs at once, each against its own server (one server's budgets are one deployment's:
+    // two gates sharing them would be the profile's `shared_use`).
+    let runs: Vec<_> = ["fixed-window", "sliding-window-counter"]
+        .into_iter()
+        .map(|s| {
+            std::thread::spawn(move || {
+                let mut peer = Peer::start(s, &[]);
+                let (out, report) = peer.run(s);
+                (s, out, report)
+            })
+        })
+        .collect();
+    for r in runs {
+        let (s, out, report) = r.join().unwrap();
+        assert_passes(&format!("{s} (two at once)"), &out, &report);
+    }
+}
+
+/// A misconfiguration, and the clauses of which at least one must fail (and only `must` clauses
+/// among those named may fail: a fault is reported as itself).
+const FAULTS: &[(&str, &[&str])] = &[
+    ("verify-off", &["AUTH-TOKEN-BAD-SIGNATURE"]),
+    (
+        "algs-unpinned",
+        &["AUTH-TOKEN-ALG-NONE", "AUTH-TOKEN-ALG-OTHER"],
+    ),
+    ("exp-not-required", &["AUTH-TOKEN-SESSION-TTL"]),
+    ("limit-by-address", &["RL-PER-IDENTITY"]),
+    ("default-429-body", &["RL-429-BODY"]),
+    (
+        "one-limiter",
+        &[
+            "RL-CATEGORY-INDEPENDENT",
+            "RL-CREATION-LIMIT",
+            "RL-FILES-LIMIT",
+        ],
+    ),
+];
+
+/// What else a fault may drag along (a forged token accepted also passes the alg checks).
+fn also_allowed(fault: &str) -> &'static [&'static str] {
+    match fault {
+        "verify-off" => &["AUTH-TOKEN-ALG-NONE", "AUTH-TOKEN-ALG-OTHER"],
+        // One budget per client address: the run's other identities (the refill check's key,
+        // the second team's key) spend this one's, and the harness says so where it sees it.
+        "limit-by-address" => &["RL-CATEGORY-INDEPENDENT", "RL-GENERAL-LIMIT"],
+        _ => &[],
+    }
+}
+
+#[test]
+fn every_typical_misconfiguration_is_caught() {
+    let runs: Vec<_> = FAULTS
+        .chunks(FAULTS.len().div_ceil(2))
+        .map(|chunk| {
+            std::thread::spawn(move || {
+                chunk
+                    .iter()
+                    .map(|(fault, breaks)| {
+                        let mut peer = Peer::start("fixed-window", &[fault]);
+                        let (out, report) = peer.run(fault);
+                        (*fault, *breaks, out, report)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for r in runs {
+        for (fault, breaks, out, report) in r.join().unwrap() {
+            let must: Vec<String> = failing(&report, "must")
+                .into_iter()
+                .map(|f| f.split(':').next().unwrap().to_string())
+                .collect();
+            if out.code != Some(1) || !breaks.iter().any(|b| must.iter().any(|m| m == b)) {
+                problems.push(format!(
+                    "{fault}: exit {:?}, failing must clauses {must:?}, wanted one of {breaks:?}",
+                    out.code
+                ));
+            }
+            let stray: Vec<&String> = must
+                .iter()
+                .filter(|m| {
+                    !breaks.contains(&m.as_str()) && !also_allowed(fault).contains(&m.as_str())
+                })
+                .collect();
+            if !stray.is_empty() {
+                problems.push(format!(
+                    "{fault}: also failed {stray:?}: {:#?}",
+                    failing(&report, "must")
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
