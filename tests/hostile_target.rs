@@ -350,6 +350,20 @@ async fn check(mode: Mode) -> Result<String, String> {
                     if !matches!(verdict.as_str(), "fail" | "error") {
                         problems.push(format!("compliance.json verdict {verdict:?}"));
                     }
+                    // A 500 is no decision of the limiter: the limits are undecided, never
+                    // failed as "all admitted" (load reads it the same way: nothing admitted).
+                    if mode == Mode::Error500 {
+                        for c in doc["clauses"].as_array().into_iter().flatten() {
+                            let id = c["id"].as_str().unwrap_or("");
+                            if id.starts_with("RL-") && id.ends_with("-LIMIT") {
+                                let reason = c["reason"].as_str().unwrap_or("");
+                                if c["status"] != "inconclusive" || reason.contains("admitted") {
+                                    problems
+                                        .push(format!("{id} on 500s: {} ({reason})", c["status"]));
+                                }
+                            }
+                        }
+                    }
                 }
             }
             format!(

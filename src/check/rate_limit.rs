@@ -165,14 +165,15 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
     wait_fresh(&mut lanes, scope).await?;
     let mut results: Vec<Option<BurstResult>> = Vec::new();
     for i in 0..lanes.len() {
-        let others: u32 = lanes
+        let others: Vec<(usize, u32)> = lanes
             .iter()
             .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, l)| l.used_since_fresh)
-            .sum();
+            .filter(|(j, l)| *j != i && l.used_since_fresh > 0)
+            .map(|(j, l)| (j, l.used_since_fresh))
+            .collect();
         let mut r = burst(&mut lanes[i], scope).await?;
-        r.others_before = others;
+        r.others_before = others.iter().map(|(_, n)| n).sum();
+        r.others = others;
         let exhausted = r.refused;
         results.push(Some(r));
         if exhausted {
@@ -192,6 +193,7 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
         .filter(|(_, r)| r.as_ref().is_some_and(|r| r.verdict.is_some()))
         .map(|(i, _)| i)
         .collect();
+    let mut suspected: Vec<(usize, BurstResult, BurstResult)> = Vec::new();
     if !retry.is_empty() {
         let mut again: Vec<&mut Lane> = lanes
             .iter_mut()
@@ -213,10 +215,20 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
                 .unwrap_or(0);
             let second = burst(lane, scope).await?;
             let first = results[idx].take();
-            if let (Some(f), Some(clause)) = (&first, &s.independence_clause) {
-                borrowed_budget(f, &second, clause, scope);
+            if let Some(f) = &first
+                && s.independence_clause.is_some()
+                && borrowed_budget(f, &second, scope)
+            {
+                suspected.push((idx, f.clone(), second.clone()));
             }
             results[idx] = Some(combine(first, second));
+        }
+    }
+    // A shortfall right after other categories' traffic is replayed before it counts: from a
+    // state two windows idle, the same traffic in the other categories, then this burst.
+    if let Some(clause) = &s.independence_clause {
+        for (i, first, second) in suspected {
+            confirm_borrowed(&mut lanes, i, &first, &second, clause, scope).await?;
         }
     }
     for r in results.into_iter().flatten() {
@@ -442,6 +454,10 @@ fn is_refusal(code: u16, scope: &Scope) -> bool {
     decision(scope, Some(code)) == Decision::Refused
 }
 
+fn is_refusal_outcome(o: &Outcome, scope: &Scope) -> bool {
+    decision(scope, o.status()) == Decision::Refused
+}
+
 fn decision(scope: &Scope, status: Option<u16>) -> Decision {
     crate::rate::decision(&scope.target.spec, status)
 }
@@ -631,6 +647,7 @@ async fn wait_fresh_refs(
     Ok(())
 }
 
+#[derive(Clone)]
 struct BurstResult {
     clause: String,
     refused: bool,
@@ -642,34 +659,97 @@ struct BurstResult {
     deficit: Option<u32>,
     /// Requests admitted in the other categories since fresh, before this burst.
     others_before: u32,
+    /// The same, per other lane: (lane index, admitted).
+    others: Vec<(usize, u32)>,
 }
 
 /// A first burst that fell far short right after traffic in other categories, while a second
-/// burst alone from fresh was within bounds, shows the other categories consumed this one's
-/// budget. A shortfall smaller than half of that traffic is left to `combine` (it may be another
-/// client sharing the key).
-fn borrowed_budget(first: &BurstResult, second: &BurstResult, clause: &str, scope: &Scope) {
+/// burst alone from fresh was within bounds, suggests the other categories consumed this one's
+/// budget (`confirm_borrowed` replays it before it counts). A shortfall smaller than half of
+/// that traffic is left to `combine` (it may be another client sharing the key), and one larger
+/// than the traffic cannot be explained by it.
+fn borrowed_budget(first: &BurstResult, second: &BurstResult, scope: &Scope) -> bool {
     let (Some(deficit), None) = (first.deficit, &second.verdict) else {
-        return;
+        return false;
     };
-    // Traffic elsewhere can explain a shortfall no larger than itself; a larger one is the
-    // category's own state (a weighted window still counting its drain), not borrowed budget.
-    if first.others_before == 0
-        || deficit <= scope.target.shared_use
-        || 2 * deficit < first.others_before
-        || deficit > first.others_before
+    first.others_before > 0
+        && deficit > scope.target.shared_use
+        && 2 * deficit >= first.others_before
+        && deficit <= first.others_before
+}
+
+/// Replays a suspected borrowing: every lane idle for two windows (fresh under every reading,
+/// a sliding-window counter's previous window included), then the first round's traffic in the
+/// other categories, then a burst of lane `i`. The shortfall again fails independence; none
+/// means the first one was this category's own state, and independence holds.
+async fn confirm_borrowed(
+    lanes: &mut [Lane],
+    i: usize,
+    first: &BurstResult,
+    second: &BurstResult,
+    clause: &str,
+    scope: &mut Scope<'_>,
+) -> Result<(), Error> {
     {
-        return;
+        let mut all: Vec<&mut Lane> = lanes.iter_mut().collect();
+        let windows = scope.target.spec.rate_limits.fresh_after_windows.max(2);
+        wait_fresh_refs(&mut all, scope, windows).await?;
     }
-    scope.finding_with(
-        clause,
-        Status::Fail,
-        format!(
-            "right after {} requests in other categories: {}; alone from fresh: {}. The other categories used this one's budget",
-            first.others_before, first.summary, second.summary
+    let mut replayed = 0u32;
+    for &(j, n) in &first.others {
+        let lane = &mut lanes[j];
+        let (probe, health) = (scope.probe, scope.health);
+        let req = lane.request.clone();
+        let outcomes: Vec<Result<Outcome, Error>> = futures::stream::iter(0..n)
+            .map(|_| health.send(probe, req.clone()))
+            .buffer_unordered(BURST_CONCURRENCY)
+            .collect()
+            .await;
+        for o in outcomes {
+            let o = o?;
+            scope.requests += 1;
+            push_event(&mut lane.timeline, &o, "replay", scope);
+            match decision(scope, o.status()) {
+                Decision::Admitted => {
+                    replayed += 1;
+                    lane.used_since_fresh += 1;
+                }
+                Decision::Refused | Decision::Denied | Decision::Undecided => {}
+            }
+        }
+        // Drained to a refusal again, so the Retry-After step (which waits each lane's latest
+        // refusal and expects nothing admitted since) stays meaningful.
+        let (outcomes, _) = drain(lane, scope).await?;
+        for o in &outcomes {
+            scope.requests += 1;
+            push_event(&mut lane.timeline, o, "replay", scope);
+        }
+        if let Some(last) = outcomes.last().filter(|o| is_refusal_outcome(o, scope)) {
+            lane.last_refusal = Some((last.clone(), Instant::now()));
+        }
+        lane.last_request = Some(Instant::now());
+    }
+    let third = burst(&mut lanes[i], scope).await?;
+    match third.deficit {
+        Some(d) if 2 * d >= replayed && replayed > 0 => scope.finding_with(
+            clause,
+            Status::Fail,
+            format!(
+                "right after {} requests in other categories: {}; alone from fresh: {}; replayed from two idle windows, after {replayed} requests in the other categories: {}. The other categories used this one's budget",
+                first.others_before, first.summary, second.summary, third.summary
+            ),
+            third.evidence,
         ),
-        first.evidence.clone(),
-    );
+        _ => scope.finding(
+            clause,
+            Status::Pass,
+            format!(
+                "a shortfall right after other categories' traffic ({}) was not reproduced from two idle windows after the same traffic ({}): the category's own state, not borrowed budget",
+                first.summary, third.summary
+            ),
+        ),
+    }
+    Ok(())
 }
 
 /// Two bursts of one category from fresh: a limit fails only if both are out of bounds the same
@@ -825,6 +905,7 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
         evidence,
         deficit,
         others_before: 0,
+        others: Vec::new(),
     })
 }
 
