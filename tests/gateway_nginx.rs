@@ -20,14 +20,13 @@
 
 mod common_cli;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common_cli::{BIN, Output, wait};
+use common_cli::{BIN, Output, Server, wait};
 
 const TEMPLATE: &str = include_str!("peers/nginx/gateway.conf.template");
 
@@ -277,7 +276,7 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 /// config, logs, credentials and reports are there to look at).
 struct Deployment {
     nginx: Proc,
-    _server: Proc,
+    server: Server,
     port: u16,
     credentials: serde_json::Value,
     dir: Keep,
@@ -316,26 +315,11 @@ impl Deployment {
             &std::fs::read_to_string(dir.path().join("creds.json")).expect("credentials file"),
         )
         .expect("credentials JSON");
-        let mut profile = format!("base_url: http://127.0.0.1:{port}\ncredentials:\n");
-        for role in [
-            "api_key",
-            "api_key_other_team",
-            "api_key_revoked",
-            "email",
-            "password",
-            "admin_token",
-            "jwt_secret",
-            "other_team_sandbox",
-        ] {
-            profile.push_str(&format!(
-                "  {role}: {{file: creds.json, pointer: /{role}}}\n"
-            ));
-        }
-        profile.push_str(&format!("rate_limits:\n  window: {WINDOW_SECS}s\n"));
+        let profile = common_cli::profile_for(&format!("http://127.0.0.1:{port}"), WINDOW_SECS);
         std::fs::write(dir.path().join("profile.yaml"), profile).unwrap();
         Deployment {
             nginx,
-            _server: server,
+            server,
             port,
             credentials,
             dir: Keep(Some(dir)),
@@ -419,7 +403,7 @@ impl Deployment {
             "nginx stderr: {}\nnginx error.log: {}\nserver stderr: {}",
             read("nginx.stderr"),
             read("error.log"),
-            read("serve.stderr")
+            self.server.stderr()
         )
     }
 }
@@ -435,52 +419,26 @@ fn harness() -> Command {
 
 /// `serve` on an ephemeral port with no rate limiting of its own (1 ms windows) and keys for the
 /// load pools; returns once it prints where it listens.
-fn start_server(dir: &Path) -> (Proc, SocketAddr) {
-    let stderr = std::fs::File::create(dir.join("serve.stderr")).unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--window",
-            "1ms",
-            "--identities",
-            "64",
-        ])
-        .arg("--credentials-out")
-        .arg(dir.join("creds.json"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut proc = Proc {
-        name: "lelantos-conform serve",
-        child,
-    };
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(first)) = lines.next() {
-            let _ = tx.send(first);
-        }
-        // Keep draining, so the server never blocks on a full pipe.
-        for _ in lines {}
-    });
-    let line = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(line) => line,
-        Err(_) => panic!(
-            "serve printed no address within 60 s (exited: {:?}): {}",
-            proc.exited(),
-            std::fs::read_to_string(dir.join("serve.stderr")).unwrap_or_default()
-        ),
-    };
-    let addr = line
-        .strip_prefix("listening on http://")
-        .and_then(|a| a.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"));
-    (proc, addr)
+fn start_server(dir: &Path) -> (Server, SocketAddr) {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--window",
+        "1ms",
+        "--identities",
+        "64",
+    ])
+    .arg("--credentials-out")
+    .arg(dir.join("creds.json"));
+    let server = Server::start(cmd, Duration::from_secs(60));
+    let addr = server
+        .url
+        .strip_prefix("http://")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("serve listens at an odd address: {}", server.url));
+    (server, addr)
 }
 
 /// nginx with `gateway` rendered for a free port, as a child (`daemon off`); retried on another

@@ -48,23 +48,7 @@ impl Peer {
             cmd.args(["--fault", f]);
         }
         let server = Server::start(cmd, Duration::from_secs(30));
-        let profile = format!(
-            "base_url: {}\ncredentials:\n{}rate_limits:\n  window: {WINDOW_SECS}s\n",
-            server.url,
-            [
-                "api_key",
-                "api_key_other_team",
-                "api_key_revoked",
-                "email",
-                "password",
-                "admin_token",
-                "jwt_secret",
-                "other_team_sandbox",
-            ]
-            .iter()
-            .map(|r| format!("  {r}: {{file: creds.json, pointer: /{r}}}\n"))
-            .collect::<String>()
-        );
+        let profile = common_cli::profile_for(&server.url, WINDOW_SECS);
         std::fs::write(dir.path().join("profile.yaml"), profile).unwrap();
         Peer { server, dir }
     }

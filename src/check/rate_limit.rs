@@ -243,7 +243,14 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
         let waits =
             futures::future::join_all(lanes.iter().map(|l| retry_after_wait(l, scope))).await;
         for (lane, waited) in lanes.iter_mut().zip(waits) {
-            let (outcome, waited) = waited?;
+            let (outcome, waited, drained) = waited?;
+            for o in &drained {
+                scope.requests += 1;
+                push_event(&mut lane.timeline, o, "drain", scope);
+            }
+            if let Some(last) = drained.last().filter(|o| is_refusal_outcome(o, scope)) {
+                lane.last_refusal = Some((last.clone(), Instant::now()));
+            }
             if outcome.is_none()
                 && let Some((refusal, _)) = &lane.last_refusal
             {
@@ -502,7 +509,19 @@ async fn drain(lane: &Lane, scope: &Scope<'_>) -> Result<(Vec<Outcome>, Verdict)
                 ));
             }
             Some(c) if is_refusal(c, scope) => return Ok((outcomes, None)),
-            Some(c) if decision(scope, Some(c)) == Decision::Undecided => {
+            Some(c)
+                if matches!(
+                    decision(scope, Some(c)),
+                    Decision::Undecided | Decision::Denied
+                ) =>
+            {
+                let why = if decision(scope, Some(c)) == Decision::Denied {
+                    format!("the identity was refused ({c}) while draining")
+                } else {
+                    format!(
+                        "the target answered {c} while draining, which is no decision of the limiter"
+                    )
+                };
                 let last = outcomes
                     .last()
                     .map(|o| scope.probe.exchange(o))
@@ -512,31 +531,7 @@ async fn drain(lane: &Lane, scope: &Scope<'_>) -> Result<(Vec<Outcome>, Verdict)
                     outcomes,
                     Some((
                         Status::Inconclusive,
-                        format!(
-                            "{}: the target answered {c} while draining, which is no decision of the limiter",
-                            lane.probe.category
-                        ),
-                        Evidence {
-                            note: String::new(),
-                            exchanges: last,
-                        },
-                    )),
-                ));
-            }
-            Some(c) if scope.target.spec.auth.denial_statuses.contains(&c) => {
-                let last = outcomes
-                    .last()
-                    .map(|o| scope.probe.exchange(o))
-                    .into_iter()
-                    .collect();
-                return Ok((
-                    outcomes,
-                    Some((
-                        Status::Inconclusive,
-                        format!(
-                            "{}: the identity was refused ({c}) while draining",
-                            lane.probe.category
-                        ),
+                        format!("{}: {why}", lane.probe.category),
                         Evidence {
                             note: String::new(),
                             exchanges: last,
@@ -1044,24 +1039,35 @@ fn no_decision(status: Option<u16>) -> String {
 
 /// Waits the last refusal's Retry-After, in either form (never longer than the window plus a
 /// second), and sends.
+///
+/// The refusal is fresh: the lane is drained again right before (one request, usually, as the
+/// bursts left it exhausted), so nothing the run did in between (replays, other categories on a
+/// shared budget) can take what the Retry-After promised. Returns the retry, the wait, and the
+/// drain's requests.
 async fn retry_after_wait(
     lane: &Lane,
     scope: &Scope<'_>,
-) -> Result<(Option<Outcome>, Option<(f64, f64)>), Error> {
-    let Some((refusal, received)) = &lane.last_refusal else {
-        return Ok((None, None));
+) -> Result<(Option<Outcome>, Option<(f64, f64)>, Vec<Outcome>), Error> {
+    if lane.last_refusal.is_none() {
+        // Never exhausted: nothing to retry.
+        return Ok((None, None, Vec::new()));
+    }
+    let (drained, _) = drain(lane, scope).await?;
+    let received = Instant::now();
+    let Some(refusal) = drained.last().filter(|o| is_refusal_outcome(o, scope)) else {
+        return Ok((None, None, drained));
     };
     let Some(r) = super::scope::refusal(&scope.target.spec, refusal) else {
-        return Ok((None, None));
+        return Ok((None, None, drained));
     };
     if r.retry_after.wait().is_none() {
         // No Retry-After to honour: RL-429-RETRY-AFTER fails it; this clause has nothing to test.
-        return Ok((None, None));
+        return Ok((None, None, drained));
     }
     let wait = r.wait(lane.category.window + Duration::from_secs(1));
     let from = scope.probe.elapsed_ms();
-    scope.health.sleep_until(*received + wait).await?;
+    scope.health.sleep_until(received + wait).await?;
     let to = scope.probe.elapsed_ms();
     let outcome = scope.health.send(scope.probe, lane.request.clone()).await?;
-    Ok((Some(outcome), Some((from, to))))
+    Ok((Some(outcome), Some((from, to)), drained))
 }

@@ -238,9 +238,16 @@ pub fn judge(
                 .take(5)
                 .filter_map(|a| {
                     a.worst.as_ref().map(|w| {
+                        let span = Duration::from_secs_f64((w.to_ms - w.from_ms).max(0.0) / 1000.0);
+                        let bound = crate::rate::any_state(
+                            crate::spec::Algorithm::Any,
+                            a.limit,
+                            Duration::from_millis(a.window_ms),
+                            span,
+                        );
                         format!(
-                            "identity-{}: {} admitted between {:.1} ms and {:.1} ms, at most {} allowed",
-                            a.identity, w.admitted, w.from_ms, w.to_ms, w.allowed
+                            "identity-{}: {} admitted between {:.1} ms and {:.1} ms, at most {} allowed ({})",
+                            a.identity, w.admitted, w.from_ms, w.to_ms, w.allowed, bound.readings
                         )
                     })
                 })

@@ -207,3 +207,25 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A profile for a target whose credentials are in `creds.json` beside it (the format `serve
+/// --credentials-out` writes), with every category's window set to `window_secs`.
+pub fn profile_for(base_url: &str, window_secs: u32) -> String {
+    let mut profile = format!("base_url: {base_url}\ncredentials:\n");
+    for role in [
+        "api_key",
+        "api_key_other_team",
+        "api_key_revoked",
+        "email",
+        "password",
+        "admin_token",
+        "jwt_secret",
+        "other_team_sandbox",
+    ] {
+        profile.push_str(&format!(
+            "  {role}: {{file: creds.json, pointer: /{role}}}\n"
+        ));
+    }
+    profile.push_str(&format!("rate_limits:\n  window: {window_secs}s\n"));
+    profile
+}
