@@ -5,21 +5,17 @@
 //! target with real 60-second windows is judged in about two windows. Findings and timelines go
 //! to shared sinks as they are made, so an interrupted run still reports what it found.
 
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 use crate::check::scope::{Findings, Health, Scope};
 use crate::check::{property, rate_limit, steps, timing};
 use crate::error::Error;
 use crate::probe::Probe;
 use crate::profile::{Role, Target};
-use crate::report::{ScenarioResult, Timeline};
 use crate::scenario::{Kind, Loaded};
 use crate::verdict::Status;
+use crate::verdict::{ScenarioResult, Timeline};
 
 /// What the engine collected; shared, so a caller that stops waiting still has it.
 #[derive(Clone, Default)]
@@ -67,14 +63,6 @@ pub async fn execute(
     Ok(())
 }
 
-/// A scenario's random source: the run's seed mixed with the scenario's id, so one scenario's
-/// values do not depend on which others run.
-fn scenario_rng(seed: u64, id: &str) -> StdRng {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut h);
-    StdRng::seed_from_u64(seed ^ h.finish())
-}
-
 async fn run_one(
     target: &Target,
     probe: &Probe,
@@ -91,7 +79,7 @@ async fn run_one(
         target,
         probe,
         &loaded.id,
-        scenario_rng(seed, &loaded.id),
+        crate::seed::scenario_rng(seed, &loaded.id),
         &collected.findings,
         health,
     );

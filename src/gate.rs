@@ -20,7 +20,7 @@ use wildmatch::WildMatch;
 
 use crate::error::Error;
 use crate::spec::{Level, Spec};
-use crate::verdict::{ClauseVerdict, Status};
+use crate::verdict::{ClauseVerdict, RunVerdict, Status};
 
 /// A parsed `--fail-on` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +139,28 @@ impl FailOn {
     }
 }
 
+impl FailOn {
+    /// The run's verdict under this policy: `error` when the run could not complete, `fail`
+    /// when a clause the policy names failed the gate, `pass` otherwise; with the gate's decision.
+    pub fn verdict(&self, clauses: &[ClauseVerdict], error: bool) -> (RunVerdict, Gate) {
+        let gate = self.judge(clauses);
+        let verdict = if error {
+            RunVerdict::Error
+        } else if !gate.failed_by.is_empty() {
+            RunVerdict::Fail
+        } else {
+            RunVerdict::Pass
+        };
+        (verdict, gate)
+    }
+}
+
+/// `--fail-on LIST`, checked against the spec's clause ids before anything runs.
+pub fn fail_on_option(list: Option<&str>, spec: &Spec) -> Result<Option<FailOn>, Error> {
+    list.map(|l| FailOn::from_option("--fail-on", &[l], spec))
+        .transpose()
+}
+
 /// The gate's decision, recorded in every report (`compliance.json`: `gate`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Gate {
@@ -220,6 +242,28 @@ mod tests {
         let e = FailOn::parse(&["must,inconclusiv"], &spec).unwrap_err();
         assert!(e.contains("did you mean `inconclusive`"), "{e}");
         assert!(FailOn::parse(&["NOPE-*"], &spec).is_err());
+    }
+
+    #[test]
+    fn should_failures_fail_the_run_only_when_named() {
+        let spec = Spec::builtin();
+        let clauses = vec![verdict(
+            "HTTP-WWW-AUTHENTICATE",
+            Level::Should,
+            Status::Fail,
+        )];
+        assert_eq!(
+            FailOn::default().verdict(&clauses, false).0,
+            RunVerdict::Pass
+        );
+        assert_eq!(
+            FailOn::default().verdict(&clauses, true).0,
+            RunVerdict::Error
+        );
+        let should = FailOn::parse(&["should"], &spec).unwrap();
+        let (v, gate) = should.verdict(&clauses, false);
+        assert_eq!(v, RunVerdict::Fail);
+        assert_eq!(gate.failed_by, ["HTTP-WWW-AUTHENTICATE"]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::Progress;
-use crate::report::ScenarioResult;
+use crate::verdict::ScenarioResult;
 
 pub fn make(total: usize, quiet: bool) -> Box<dyn Progress> {
     if quiet {

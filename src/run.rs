@@ -3,35 +3,26 @@
 //! written whatever happens after loading: a dead target or Ctrl-C gives `verdict: error` with
 //! what was judged so far.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::check;
 use crate::engine::{self, Collected};
 use crate::error::Error;
-use crate::gate::FailOn;
 use crate::probe::Probe;
-use crate::profile::{Role, Target};
-use crate::reference::{self, LimiterKind, ServeOptions};
+use crate::reference::{self, LimiterKind};
 use crate::report::{self, Format, RunReport, TargetInfo, Tool};
 use crate::scenario::{self, Loaded};
 use crate::spec::Spec;
-use crate::verdict::{self, RunVerdict};
+use crate::verdict::{self};
 
 /// The spec's area of clauses only a load swarm decides (`run` leaves them out).
 pub const LOAD_AREA: &str = "load";
 
-/// The window of the embedded reference server: short, so a newcomer's run takes seconds.
-pub const EMBEDDED_WINDOW: Duration = Duration::from_secs(2);
-
-/// The embedded server's window for the `timing` command. The reference server throttles failed
-/// admin attempts per client address with the general limit (100 per window), and every timing
-/// request is a failed attempt: with 1 ms windows the throttle admits 100 000 a second, more than
-/// one sequential connection can send, so it never interrupts the measurement. (The throttle is
-/// `run`'s business, AUTH-ADMIN-THROTTLED; against a real target the timing test paces by
-/// Retry-After instead, and needs a budget to match.)
-pub const TIMING_EMBEDDED_WINDOW: Duration = Duration::from_millis(1);
+pub use crate::gate::fail_on_option;
+pub use crate::report::{RunOutcome, default_report_dir};
+pub use crate::spec::load_spec;
+pub use crate::target::{EMBEDDED_WINDOW, TIMING_EMBEDDED_WINDOW, embedded_credentials};
 
 /// The built-in scenario the `timing` command runs (its settings overridden from the command line).
 pub const TIMING_SCENARIO: &str = "admin-timing.yaml#admin-constant-time";
@@ -68,44 +59,12 @@ pub struct TimingArgs {
     pub max_detectable: Option<Duration>,
 }
 
-pub struct RunOutcome {
-    pub report: RunReport,
-    pub report_dir: PathBuf,
-    pub written: Vec<PathBuf>,
-}
-
-impl RunOutcome {
-    pub fn exit_code(&self) -> u8 {
-        match self.report.verdict {
-            RunVerdict::Pass => 0,
-            RunVerdict::Fail => 1,
-            RunVerdict::Error => 3,
-        }
-    }
-}
-
-/// Loads the spec: the file given, or the built-in one.
-pub fn load_spec(path: Option<&Path>) -> Result<Spec, Error> {
-    match path {
-        Some(p) => Spec::load(p),
-        None => Ok(Spec::builtin()),
-    }
-}
-
 pub fn load_scenarios(paths: &[PathBuf], spec: &Spec) -> Result<Vec<Loaded>, Error> {
     if paths.is_empty() {
         scenario::builtin(spec)
     } else {
         scenario::load_paths(paths, spec)
     }
-}
-
-/// `reports/<UTC timestamp>/`, e.g. `reports/2026-11-26T232700Z`.
-pub fn default_report_dir() -> PathBuf {
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
-        .to_string()
-        .replace(':', "");
-    PathBuf::from("reports").join(stamp)
 }
 
 pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
@@ -137,48 +96,29 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
             "--only {g}: matches no clause id (see `lelantos-conform list clauses`)"
         )));
     }
-    let embedded_opts = args.limiter.is_some()
-        || args.window.is_some()
-        || !args.faults.is_empty()
-        || args.leak_ns.is_some();
-    let default_window = if args.timing.is_some() {
-        TIMING_EMBEDDED_WINDOW
-    } else {
-        EMBEDDED_WINDOW
+    let needs = crate::target::Needs {
+        default_window: if args.timing.is_some() {
+            TIMING_EMBEDDED_WINDOW
+        } else {
+            EMBEDDED_WINDOW
+        },
+        identities: 0,
     };
-    let mut server = None;
-    let target = match (&args.target, &args.profile) {
-        (Some(_), Some(_)) => {
-            return Err(Error::Usage("give --target or --profile, not both".into()));
-        }
-        (Some(url), None) => Target::from_url(url, spec.clone())?,
-        (None, Some(p)) => Target::load(p, spec.clone())?,
-        (None, None) => {
-            let opts = ServeOptions {
-                addr: ([127, 0, 0, 1], 0).into(),
-                window: Some(args.window.unwrap_or(default_window)),
-                limiter: args.limiter.unwrap_or_default(),
-                faults: args.faults.clone(),
-                leak_ns: args.leak_ns.unwrap_or(ServeOptions::default().leak_ns),
-                ..ServeOptions::default()
-            };
-            let s = reference::start(Arc::new(spec.clone()), opts).await?;
-            let mut effective = spec.clone();
-            for c in effective.rate_limits.categories.values_mut() {
-                c.window = args.window.unwrap_or(default_window);
-            }
-            let target = Target::embedded(
-                &s.credentials.base_url,
-                embedded_credentials(&s.credentials),
-                effective,
-            );
-            server = Some(s);
-            target
-        }
+    let embedded = crate::target::EmbeddedOptions {
+        limiter: args.limiter,
+        window: args.window,
+        faults: args.faults.clone(),
+        leak_ns: args.leak_ns,
     };
-    if embedded_opts && !target.embedded {
-        return Err(Error::Usage("--limiter, --window, --fault and --leak-ns apply to the embedded server only (no --target or --profile)".into()));
-    }
+    let resolved = crate::target::resolve(
+        &spec,
+        args.target.as_deref(),
+        args.profile.as_deref(),
+        &embedded,
+        needs,
+    )
+    .await?;
+    let (target, server) = (resolved.target, resolved.server);
     let policy = cli_policy.unwrap_or_else(|| target.fail_on.clone());
     let seed = args.seed.unwrap_or_else(rand::random);
     let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
@@ -244,7 +184,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         matches(id) && !load_only.contains(&id)
     });
     let redactor = probe.redactor();
-    let (verdict, gate) = verdict::run_verdict(&clauses, error.is_some(), &policy);
+    let (verdict, gate) = policy.verdict(&clauses, error.is_some());
     let report = RunReport {
         tool: Tool::default(),
         target: TargetInfo {
@@ -272,12 +212,6 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     })
 }
 
-/// `--fail-on LIST`, checked against the spec's clause ids before anything runs.
-pub fn fail_on_option(list: Option<&str>, spec: &Spec) -> Result<Option<FailOn>, Error> {
-    list.map(|l| FailOn::from_option("--fail-on", &[l], spec))
-        .transpose()
-}
-
 /// The `timing` command's scenario: the built-in timing scenario with the command's settings.
 fn timing_scenario(spec: &Spec, t: &TimingArgs) -> Result<Loaded, Error> {
     let mut loaded = scenario::builtin(spec)?
@@ -292,17 +226,4 @@ fn timing_scenario(spec: &Spec, t: &TimingArgs) -> Result<Loaded, Error> {
         ts.max_detectable = Some(t.max_detectable.unwrap_or(d.max_detectable));
     }
     Ok(loaded)
-}
-
-pub fn embedded_credentials(c: &reference::Credentials) -> Vec<(Role, String)> {
-    vec![
-        (Role::ApiKey, c.api_key.clone()),
-        (Role::ApiKeyOtherTeam, c.api_key_other_team.clone()),
-        (Role::ApiKeyRevoked, c.api_key_revoked.clone()),
-        (Role::Email, c.email.clone()),
-        (Role::Password, c.password.clone()),
-        (Role::AdminToken, c.admin_token.clone()),
-        (Role::JwtSecret, c.jwt_secret.clone()),
-        (Role::OtherTeamSandbox, c.other_team_sandbox.clone()),
-    ]
 }

@@ -228,28 +228,53 @@ pub enum RunVerdict {
     Error,
 }
 
-/// The run's verdict under the gate's policy: `error` when the run could not complete, `fail` when
-/// a clause the policy names failed the gate, `pass` otherwise. The gate's decision comes with it.
-pub fn run_verdict(
-    verdicts: &[ClauseVerdict],
-    error: bool,
-    policy: &crate::gate::FailOn,
-) -> (RunVerdict, crate::gate::Gate) {
-    let gate = policy.judge(verdicts);
-    let verdict = if error {
-        RunVerdict::Error
-    } else if !gate.failed_by.is_empty() {
-        RunVerdict::Fail
-    } else {
-        RunVerdict::Pass
-    };
-    (verdict, gate)
+/// How one scenario ran (every report lists them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    /// `file.yaml#name`
+    pub name: String,
+    pub kind: String,
+    pub clauses: Vec<String>,
+    pub duration_ms: u64,
+    pub requests: u64,
+    /// Set when the scenario could not run to its end (skipped for a missing credential, or an error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timeline {
+    pub scenario: String,
+    pub category: String,
+    pub limit: u32,
+    pub window_ms: u64,
+    pub events: Vec<TimelineEvent>,
+    pub waits: Vec<TimelineWait>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    /// Milliseconds since the run started.
+    pub at_ms: f64,
+    pub elapsed_ms: f64,
+    /// The response status; none for a transport error.
+    pub status: Option<u16>,
+    /// `drain`, `burst`, `probe` (independence / other identity) or `retry` (after Retry-After).
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimelineWait {
+    pub from_ms: f64,
+    pub to_ms: f64,
+    pub reason: String,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::FailOn;
 
     #[test]
     fn fail_beats_pass_and_uncovered_is_skipped() {
@@ -268,38 +293,10 @@ mod tests {
         assert_eq!(get("AUTH-KEY-REVOKED").status, Status::Skipped);
         assert_eq!(get("AUTH-KEY-HASHED").status, Status::NotTestable);
         assert_eq!(get("RL-429-BODY").status, Status::Skipped);
-        assert_eq!(
-            run_verdict(&v, false, &FailOn::default()).0,
-            RunVerdict::Fail
-        );
         let s = summarize(&v);
         assert_eq!(
             s.pass + s.fail + s.skipped + s.not_testable + s.inconclusive,
             spec.clauses.len()
         );
-    }
-
-    #[test]
-    fn should_failures_do_not_fail_the_run() {
-        let spec = Spec::builtin();
-        let findings = vec![Finding::new(
-            "HTTP-WWW-AUTHENTICATE",
-            Status::Fail,
-            "a",
-            "missing",
-        )];
-        let v = judge(&spec, &findings, &|_| true);
-        assert_eq!(
-            run_verdict(&v, false, &FailOn::default()).0,
-            RunVerdict::Pass
-        );
-        assert_eq!(
-            run_verdict(&v, true, &FailOn::default()).0,
-            RunVerdict::Error
-        );
-        let should = FailOn::parse(&["should"], &spec).unwrap();
-        let (verdict, gate) = run_verdict(&v, false, &should);
-        assert_eq!(verdict, RunVerdict::Fail);
-        assert_eq!(gate.failed_by, ["HTTP-WWW-AUTHENTICATE"]);
     }
 }

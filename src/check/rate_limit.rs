@@ -28,10 +28,10 @@ use crate::error::Error;
 use crate::probe::{Outcome, Request};
 use crate::profile::Role;
 use crate::rate::Decision;
-use crate::report::{Timeline, TimelineEvent, TimelineWait};
 use crate::scenario::{As, CategoryProbe, RateLimitScenario, RequestSpec};
 use crate::spec::Category;
 use crate::verdict::{Evidence, Status};
+use crate::verdict::{Timeline, TimelineEvent, TimelineWait};
 
 /// Requests in flight during a burst.
 const BURST_CONCURRENCY: usize = 16;

@@ -28,9 +28,9 @@ use super::scope::Scope;
 use crate::error::Error;
 use crate::probe::{Outcome, Request};
 use crate::rate::{self, Decision};
-use crate::report::{Timeline, TimelineEvent};
 use crate::spec::Category;
 use crate::verdict::{Evidence, Status};
+use crate::verdict::{Timeline, TimelineEvent};
 
 /// Requests per window while pacing, as a multiple of the limit.
 const RATE_FACTOR: u32 = 3;

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::seed::SeededRng;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use rand::rngs::StdRng;
 use reqwest::Method;
 use tokio::sync::watch;
 
@@ -141,7 +141,7 @@ pub struct Scope<'a> {
     pub probe: &'a Probe,
     pub scenario: &'a str,
     pub vars: BTreeMap<String, String>,
-    pub rng: StdRng,
+    pub rng: SeededRng,
     pub findings: &'a Findings,
     pub health: &'a Health,
     pub last_retry_after: Option<u64>,
@@ -153,7 +153,7 @@ impl<'a> Scope<'a> {
         target: &'a Target,
         probe: &'a Probe,
         scenario: &'a str,
-        rng: StdRng,
+        rng: SeededRng,
         findings: &'a Findings,
         health: &'a Health,
     ) -> Self {

@@ -15,7 +15,7 @@ use super::report::{LoadReport, Raw};
 use crate::error::Error;
 use crate::redact::Redactor;
 use crate::report::{Format, RunReport, ScenarioResult, Tool};
-use crate::run::{RunOutcome, default_report_dir};
+use crate::report::{RunOutcome, default_report_dir};
 use crate::verdict;
 
 pub fn merge(
@@ -24,7 +24,7 @@ pub fn merge(
     fail_on: Option<&str>,
 ) -> Result<RunOutcome, Error> {
     let policy =
-        crate::run::fail_on_option(fail_on, &crate::spec::Spec::builtin())?.unwrap_or_default();
+        crate::gate::fail_on_option(fail_on, &crate::spec::Spec::builtin())?.unwrap_or_default();
     let policy = &policy;
     let mut parts: Vec<(LoadReport, RunReport)> = Vec::new();
     for d in dirs {
@@ -82,7 +82,7 @@ pub fn merge(
     let decided = load.decided();
     let clauses = verdict::judge(&spec, &judged.findings, &|id| decided.contains(&id));
     let errors: Vec<String> = parts.iter().filter_map(|(_, r)| r.error.clone()).collect();
-    let (verdict, gate) = verdict::run_verdict(&clauses, !errors.is_empty(), policy);
+    let (verdict, gate) = policy.verdict(&clauses, !errors.is_empty());
     let report = RunReport {
         tool: Tool::default(),
         target: first_run.target.clone(),

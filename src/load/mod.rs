@@ -13,7 +13,8 @@ pub mod judge;
 pub mod merge;
 pub mod record;
 pub mod report;
-pub mod threshold;
+// Thresholds are parsed when scenarios load; the swarm only evaluates them.
+pub use crate::scenario::threshold;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,11 +24,12 @@ use std::time::{Duration, Instant, SystemTime};
 use goose::prelude::*;
 
 use crate::error::Error;
-use crate::profile::{Role, Target};
-use crate::reference::{self, LimiterKind, ServeOptions};
+use crate::profile::Role;
+use crate::reference::{self, LimiterKind};
 use crate::report::{Format, RunReport, ScenarioResult, TargetInfo, Tool};
-use crate::run::{RunOutcome, default_report_dir, load_spec};
+use crate::report::{RunOutcome, default_report_dir};
 use crate::scenario::{Kind, LoadScenario, Loaded};
+use crate::spec::load_spec;
 use crate::spec::{Category, Spec};
 use crate::verdict;
 
@@ -87,7 +89,7 @@ pub fn segment_users(users: usize, (i, n): (usize, usize)) -> (usize, usize) {
 
 /// The environment variable naming a file of extra API keys for `pool` and `per_user`
 /// identities against a real target: one key a line, or `serve`'s credentials JSON.
-pub const POOL_ENV: &str = "LELANTOS_API_KEY_POOL";
+pub use crate::target::POOL_ENV;
 
 struct Endpoint {
     name: String,
@@ -515,29 +517,6 @@ fn method(m: &str) -> Result<GooseMethod, Error> {
     })
 }
 
-/// Reads the pool file `LELANTOS_API_KEY_POOL` names.
-fn pool_from_env() -> Result<Vec<String>, Error> {
-    let Ok(path) = std::env::var(POOL_ENV) else {
-        return Ok(Vec::new());
-    };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::Usage(format!("{POOL_ENV}={path}: cannot read: {e}")))?;
-    if let Ok(j) = serde_json::from_str::<serde_json::Value>(&text)
-        && let Some(keys) = j.get("extra_api_keys").and_then(|v| v.as_array())
-    {
-        return Ok(keys
-            .iter()
-            .filter_map(|k| k.as_str().map(str::to_string))
-            .collect());
-    }
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_string)
-        .collect())
-}
-
 fn pick_scenario(loaded: Vec<Loaded>, path: &std::path::Path) -> Result<Loaded, Error> {
     let mut loads: Vec<Loaded> = loaded
         .into_iter()
@@ -558,7 +537,7 @@ fn pick_scenario(loaded: Vec<Loaded>, path: &std::path::Path) -> Result<Loaded, 
 
 pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     let spec = load_spec(None)?;
-    let cli_policy = crate::run::fail_on_option(args.fail_on.as_deref(), &spec)?;
+    let cli_policy = crate::gate::fail_on_option(args.fail_on.as_deref(), &spec)?;
     let loaded = crate::scenario::load_paths(std::slice::from_ref(&args.scenario), &spec)?;
     let loaded = pick_scenario(loaded, &args.scenario)?;
     let Some(Kind::Load(load)) = loaded.scenario.kind() else {
@@ -624,48 +603,25 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         "pool" => load.pool_size.unwrap_or(1),
         _ => 0,
     };
-    let embedded_opts = args.limiter.is_some() || args.window.is_some() || !args.faults.is_empty();
-    let mut server = None;
-    let mut pool = Vec::new();
-    let target = match (&args.target, &args.profile) {
-        (Some(_), Some(_)) => {
-            return Err(Error::Usage("give --target or --profile, not both".into()));
-        }
-        (Some(url), None) => Target::from_url(url, spec.clone())?,
-        (None, Some(p)) => Target::load(p, spec.clone())?,
-        (None, None) => {
-            let window = args.window.unwrap_or(crate::run::EMBEDDED_WINDOW);
-            let opts = ServeOptions {
-                addr: ([127, 0, 0, 1], 0).into(),
-                window: Some(window),
-                limiter: args.limiter.unwrap_or_default(),
-                faults: args.faults.clone(),
-                identities: identities_needed,
-                ..ServeOptions::default()
-            };
-            let s = reference::start(Arc::new(spec.clone()), opts).await?;
-            let mut effective = spec.clone();
-            for c in effective.rate_limits.categories.values_mut() {
-                c.window = window;
-            }
-            pool = s.credentials.extra_api_keys.clone();
-            let target = Target::embedded(
-                &s.credentials.base_url,
-                crate::run::embedded_credentials(&s.credentials),
-                effective,
-            );
-            server = Some(s);
-            target
-        }
+    let embedded = crate::target::EmbeddedOptions {
+        limiter: args.limiter,
+        window: args.window,
+        faults: args.faults.clone(),
+        leak_ns: None,
     };
-    if embedded_opts && !target.embedded {
-        return Err(Error::Usage(
-            "--limiter, --window and --fault apply to the embedded server only (no --target or --profile)".into(),
-        ));
-    }
-    if !target.embedded {
-        pool = pool_from_env()?;
-    }
+    let needs = crate::target::Needs {
+        default_window: crate::target::EMBEDDED_WINDOW,
+        identities: identities_needed,
+    };
+    let resolved = crate::target::resolve(
+        &spec,
+        args.target.as_deref(),
+        args.profile.as_deref(),
+        &embedded,
+        needs,
+    )
+    .await?;
+    let (target, server, pool) = (resolved.target, resolved.server, resolved.pool);
     let policy = cli_policy.unwrap_or_else(|| target.fail_on.clone());
     let keys: Vec<String> = match load.identities.as_str() {
         "shared" => target
@@ -848,7 +804,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         .iter()
         .map(|e| (e.name.clone(), e.category))
         .collect();
-    let (verdict, gate) = verdict::run_verdict(&clauses, error.is_some(), &policy);
+    let (verdict, gate) = policy.verdict(&clauses, error.is_some());
     let report = RunReport {
         tool: Tool::default(),
         target: TargetInfo {

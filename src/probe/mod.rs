@@ -8,7 +8,6 @@ pub use observe::Observers;
 pub use timer::{Timed, Timer};
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -100,7 +99,6 @@ pub struct Probe {
     base_url: Arc<str>,
     redactor: Arc<std::sync::RwLock<Redactor>>,
     started: Instant,
-    sent: Arc<AtomicU64>,
     observers: Observers,
     /// Headers that carry credentials: their values are always shown as fingerprints, known
     /// secret or not (a forged token a faulty target accepts is a working credential too).
@@ -127,7 +125,6 @@ impl Probe {
             base_url: base_url.trim_end_matches('/').into(),
             redactor: Arc::new(std::sync::RwLock::new(redactor)),
             started: Instant::now(),
-            sent: Arc::new(AtomicU64::new(0)),
             observers: Observers::new(spec),
             credential_headers: [
                 &spec.auth.api_key.header,
@@ -150,10 +147,6 @@ impl Probe {
 
     pub fn started(&self) -> Instant {
         self.started
-    }
-
-    pub fn requests_sent(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
     }
 
     pub fn observers(&self) -> &Observers {
@@ -192,7 +185,6 @@ impl Probe {
     }
 
     pub async fn send(&self, request: Request) -> Outcome {
-        self.sent.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}{}", self.base_url, request.path);
         let mut builder = self.client.request(request.method.clone(), &url);
         for (k, v) in &request.headers {

@@ -4,9 +4,7 @@
 
 use crate::gate::FailOn;
 use crate::spec::Level;
-use crate::verdict::{
-    ClauseVerdict, Evidence, Exchange, RunVerdict, Status, run_verdict, summarize,
-};
+use crate::verdict::{ClauseVerdict, Evidence, Exchange, RunVerdict, Status, summarize};
 
 use super::{RunReport, ScenarioResult, TargetInfo, Timeline, TimelineEvent, TimelineWait, Tool};
 
@@ -185,7 +183,7 @@ pub fn report() -> RunReport {
         seed: 1234,
         started_at: "2026-01-01T00:00:00Z".into(),
         duration_ms: 5210,
-        verdict: run_verdict(&clauses, false, &FailOn::default()).0,
+        verdict: FailOn::default().verdict(&clauses, false).0,
         gate: FailOn::default().judge(&clauses),
         summary: summarize(&clauses),
         clauses,

@@ -17,7 +17,10 @@ pub use model::*;
 
 use std::path::{Path, PathBuf};
 
+use std::time::SystemTime;
+
 use crate::error::Error;
+use crate::verdict::RunVerdict;
 
 /// The report files a run can write; the terminal table is always printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +65,31 @@ impl Format {
         }
         Ok(out)
     }
+}
+
+/// A finished command: the report and where its files went.
+pub struct RunOutcome {
+    pub report: RunReport,
+    pub report_dir: PathBuf,
+    pub written: Vec<PathBuf>,
+}
+
+impl RunOutcome {
+    pub fn exit_code(&self) -> u8 {
+        match self.report.verdict {
+            RunVerdict::Pass => 0,
+            RunVerdict::Fail => 1,
+            RunVerdict::Error => 3,
+        }
+    }
+}
+
+/// `reports/<UTC timestamp>/`, e.g. `reports/2026-11-26T232700Z`.
+pub fn default_report_dir() -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace(':', "");
+    PathBuf::from("reports").join(stamp)
 }
 
 fn render(report: &RunReport, format: Format) -> String {

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::verdict::{ClauseVerdict, RunVerdict, Summary};
+// Result types that execution produces live below it, in `verdict`; reports render them.
+pub use crate::verdict::{ScenarioResult, Timeline, TimelineEvent, TimelineWait};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
@@ -55,47 +57,4 @@ pub struct TargetInfo {
     /// The profile file, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ScenarioResult {
-    /// `file.yaml#name`
-    pub name: String,
-    pub kind: String,
-    pub clauses: Vec<String>,
-    pub duration_ms: u64,
-    pub requests: u64,
-    /// Set when the scenario could not run to its end (skipped for a missing credential, or an error).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Timeline {
-    pub scenario: String,
-    pub category: String,
-    pub limit: u32,
-    pub window_ms: u64,
-    pub events: Vec<TimelineEvent>,
-    pub waits: Vec<TimelineWait>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TimelineEvent {
-    /// Milliseconds since the run started.
-    pub at_ms: f64,
-    pub elapsed_ms: f64,
-    /// The response status; none for a transport error.
-    pub status: Option<u16>,
-    /// `drain`, `burst`, `probe` (independence / other identity) or `retry` (after Retry-After).
-    pub phase: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TimelineWait {
-    pub from_ms: f64,
-    pub to_ms: f64,
-    pub reason: String,
 }

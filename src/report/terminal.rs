@@ -211,8 +211,7 @@ mod tests {
         for c in r.clauses.iter_mut().filter(|c| c.status == Status::Fail) {
             c.status = Status::Pass;
         }
-        let (verdict, gate) =
-            crate::verdict::run_verdict(&r.clauses, false, &crate::gate::FailOn::default());
+        let (verdict, gate) = crate::gate::FailOn::default().verdict(&r.clauses, false);
         (r.verdict, r.gate) = (verdict, gate);
         let out = render(&r, false);
         assert!(out.contains("verdict: PASS "), "{out}");

@@ -2,6 +2,9 @@
 //! names the file, line and column: unknown fields, clause ids, roles, endpoints, filters.
 
 mod model;
+pub mod property;
+pub mod template;
+pub mod threshold;
 
 pub use model::*;
 
@@ -12,53 +15,9 @@ use crate::profile::Role;
 use crate::spec::Spec;
 use crate::yaml::Source;
 
-/// The scenarios shipped with the tool, used when `--scenarios` is not given.
-pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "scenarios/api-keys.yaml",
-        include_str!("../../scenarios/api-keys.yaml"),
-    ),
-    (
-        "scenarios/access-tokens.yaml",
-        include_str!("../../scenarios/access-tokens.yaml"),
-    ),
-    (
-        "scenarios/admin-token.yaml",
-        include_str!("../../scenarios/admin-token.yaml"),
-    ),
-    (
-        "scenarios/every-request.yaml",
-        include_str!("../../scenarios/every-request.yaml"),
-    ),
-    (
-        "scenarios/rate-limits.yaml",
-        include_str!("../../scenarios/rate-limits.yaml"),
-    ),
-    (
-        "scenarios/admin-timing.yaml",
-        include_str!("../../scenarios/admin-timing.yaml"),
-    ),
-    (
-        "scenarios/load-burst.yaml",
-        include_str!("../../scenarios/load-burst.yaml"),
-    ),
-    (
-        "scenarios/load-identities.yaml",
-        include_str!("../../scenarios/load-identities.yaml"),
-    ),
-    (
-        "scenarios/load-mixed.yaml",
-        include_str!("../../scenarios/load-mixed.yaml"),
-    ),
-    (
-        "scenarios/load-refresh-storm.yaml",
-        include_str!("../../scenarios/load-refresh-storm.yaml"),
-    ),
-    (
-        "scenarios/properties.yaml",
-        include_str!("../../scenarios/properties.yaml"),
-    ),
-];
+/// The scenarios shipped with the tool, used when `--scenarios` is not given: every file of
+/// `scenarios/`, listed by `build.rs`.
+pub const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_scenarios.rs"));
 
 /// `as:` values besides the credential roles.
 const AS_EXTRA: &[&str] = &["none", "access_token"];
@@ -197,14 +156,14 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             ),
         )),
         Some(Kind::Property(p)) => {
-            match crate::check::property::decides(&p.check) {
+            match property::decides(&p.check) {
                 None => errors.push(src.error_at(
                     "check",
                     &p.check,
                     format!(
                         "unknown property `{}`{}",
                         p.check,
-                        did_you_mean(&p.check, crate::check::property::NAMES.iter().copied())
+                        did_you_mean(&p.check, property::NAMES.iter().copied())
                     ),
                 )),
                 Some(decided) => {
@@ -389,7 +348,7 @@ fn validate_load(
         }
     }
     for t in &load.thresholds {
-        if let Err(why) = crate::load::threshold::Threshold::parse(t) {
+        if let Err(why) = threshold::Threshold::parse(t) {
             errors.push(src.error_at("thresholds", t, why));
         }
     }
@@ -602,7 +561,7 @@ fn check_category(key: &str, name: &str, src: &Source, spec: &Spec, errors: &mut
 }
 
 fn check_template(text: &str, src: &Source, errors: &mut Vec<FileError>) {
-    if let Err(why) = crate::check::template::check(text) {
+    if let Err(why) = template::check(text) {
         errors.push(src.error_at("", text, why));
     }
 }
@@ -633,11 +592,6 @@ pub(crate) fn is_class(n: &str) -> bool {
     n.len() == 3 && n.as_bytes()[0].is_ascii_digit() && &n[1..] == "xx"
 }
 
-/// Whether the file at `path` is in a scenario directory the user named (for `validate`).
-pub fn looks_like_scenarios(top: &serde_yaml_ng::Value) -> bool {
-    top.get("scenarios").is_some()
-}
-
 pub fn id_of(path: &Path, name: &str) -> String {
     format!(
         "{}#{name}",
@@ -650,6 +604,21 @@ pub fn id_of(path: &Path, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_file_of_the_scenarios_folder_is_built_in() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".yaml"))
+            .map(|n| format!("scenarios/{n}"))
+            .collect();
+        files.sort();
+        let built: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(built, files);
+        assert!(built.iter().any(|n| n.ends_with("load-ramp.yaml")));
+    }
 
     fn load(text: &str) -> Result<Vec<Loaded>, Error> {
         load_source(&Source::inline("t.yaml", text), &Spec::builtin())

@@ -17,6 +17,14 @@ use crate::yaml::Source;
 pub const DEFAULT_SPEC: &str = include_str!("../../specs/lelantos.yaml");
 pub const DEFAULT_SPEC_NAME: &str = "specs/lelantos.yaml";
 
+/// Loads the spec: the file given, or the built-in one.
+pub fn load_spec(path: Option<&Path>) -> Result<Spec, Error> {
+    match path {
+        Some(p) => Spec::load(p),
+        None => Ok(Spec::builtin()),
+    }
+}
+
 impl Spec {
     /// Loads and validates a spec file; every problem found is reported, each with its position.
     pub fn load(path: &Path) -> Result<Spec, Error> {

@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::seed::SeededRng;
 use rand::Rng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use reqwest::Method;
 
@@ -54,9 +54,9 @@ impl Samples {
 }
 
 /// The three wrong tokens, each as long as the real one.
-pub fn tokens(token: &str, rng: &mut StdRng) -> [String; 3] {
+pub fn tokens(token: &str, rng: &mut SeededRng) -> [String; 3] {
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let other = |c: u8, rng: &mut StdRng| loop {
+    let other = |c: u8, rng: &mut SeededRng| loop {
         let r = ALNUM[rng.random_range(0..ALNUM.len())];
         if r != c {
             return r;
@@ -94,7 +94,7 @@ pub async fn run(
     timer: &Timer,
     endpoint: &Endpoint<'_>,
     settings: &Settings,
-    rng: &mut StdRng,
+    rng: &mut SeededRng,
     tick: &(dyn Fn(u64) + Sync),
     done: &(dyn Fn(&Samples) -> bool + Sync),
 ) -> Result<Samples, Error> {
@@ -197,11 +197,10 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     #[test]
     fn wrong_tokens_have_the_length_and_differ_where_said() {
-        let mut rng = StdRng::seed_from_u64(3);
+        let mut rng = crate::seed::from_u64(3);
         let token = "abcdefghijklmnopqrstuvwxyz0123456789ABCD";
         for _ in 0..100 {
             let [first, last, random] = tokens(token, &mut rng);

@@ -300,12 +300,12 @@ fn summaries(samples: &Samples) -> Vec<ClassSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{Rng, SeedableRng, rngs::StdRng};
+    use rand::Rng;
     use std::time::Duration;
 
     /// Synthetic times: a floor, exponential-ish noise, and `shift` ns on the last-byte class.
     fn synthetic(n: usize, shift: f64, seed: u64) -> Samples {
-        let mut rng = StdRng::seed_from_u64(seed);
+        let mut rng = crate::seed::from_u64(seed);
         let mut s = Samples::default();
         for batch in &mut s.times {
             for (ci, class) in batch.iter_mut().enumerate() {

@@ -15,12 +15,6 @@ use super::{Ctx, Hunt, Judged, hunt, skipped, with_header};
 use crate::probe::Request;
 use crate::verdict::Status;
 
-pub const CLAUSES: &[&str] = &[
-    "AUTH-ADMIN-EXACT",
-    "AUTH-ADMIN-REFUSES-APIKEY",
-    "AUTH-ADMIN-REFUSES-BEARER",
-];
-
 /// Admin endpoints: those whose only credential is the admin token.
 fn endpoints(ctx: &Ctx) -> Vec<String> {
     ctx.client

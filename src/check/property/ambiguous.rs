@@ -26,13 +26,11 @@ use crate::probe::{Outcome, Request};
 use crate::rate::{self, Decision};
 use crate::verdict::Status;
 
-pub const CLAUSES: &[&str] = &["AUTH-AMBIGUOUS-CREDENTIALS"];
-
 /// Requests in flight during a burst: fast, so the refill allowance stays small.
 const CONCURRENCY: usize = 16;
 
 /// One fixed case: it draws its unknown keys from the hunt's random source.
-type Case<'a> = Box<dyn Fn(&mut rand::rngs::StdRng) -> Judged + 'a>;
+type Case<'a> = Box<dyn Fn(&mut crate::seed::SeededRng) -> Judged + 'a>;
 
 /// A key of the valid key's length and prefix that no one was issued.
 fn unknown_key(rng: &mut impl Rng, prefix: &str, len: usize) -> String {
@@ -188,7 +186,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
             ));
             continue;
         };
-        let rng = rand::rngs::StdRng::from_seed(ctx.seed());
+        let rng = crate::seed::SeededRng::from_seed(ctx.seed());
         let spec = ctx.client.spec.clone();
         let h = spec.auth.api_key.header.clone();
         let created = Mutex::new(Vec::new());

@@ -16,14 +16,6 @@ use super::{Ctx, Hunt, Judged, each, hunt, skipped, with_header};
 use crate::probe::Request;
 use crate::verdict::Status;
 
-pub const CLAUSES: &[&str] = &[
-    "AUTH-KEY-ALTERED",
-    "AUTH-KEY-MALFORMED",
-    "AUTH-KEY-UNKNOWN",
-    "AUTH-KEY-REVOKED",
-    "AUTH-CREDENTIAL-PLACEMENT",
-];
-
 /// Endpoints that take an API key and need no parameters.
 const ENDPOINTS: &[&str] = &["list_sandboxes", "list_api_keys"];
 

@@ -15,15 +15,12 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use proptest::prelude::*;
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
 use super::{Ctx, Hunt, Judged, hunt, skipped, with_header};
 use crate::probe::{Outcome, Request};
 use crate::scenario::CategoryProbe;
 use crate::verdict::Status;
-
-pub const CLAUSES: &[&str] = &["RL-GENERAL-LIMIT", "RL-CREATION-LIMIT", "RL-FILES-LIMIT"];
 
 #[derive(Debug, Clone)]
 pub struct Mix {
@@ -186,7 +183,7 @@ pub fn run_with(ctx: &Ctx, clauses: &[&'static str], probes: &[CategoryProbe]) -
                     seq.extend(std::iter::repeat_n((i, pi), n as usize));
                 }
             }
-            seq.shuffle(&mut rand::rngs::StdRng::seed_from_u64(m.order));
+            seq.shuffle(&mut crate::seed::from_u64(m.order));
             let requests: Vec<Request> = seq
                 .iter()
                 .map(|(i, pi)| {

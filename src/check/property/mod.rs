@@ -44,27 +44,7 @@ use crate::scenario::PropertyScenario;
 use crate::spec::Spec;
 use crate::verdict::{Evidence, Status};
 
-/// The property families and the clauses each can decide.
-pub const NAMES: &[&str] = &[
-    "api_keys",
-    "access_tokens",
-    "refresh",
-    "admin_token",
-    "rate_limits",
-    "ambiguous_credentials",
-];
-
-pub fn decides(check: &str) -> Option<&'static [&'static str]> {
-    Some(match check {
-        "api_keys" => keys::CLAUSES,
-        "access_tokens" => tokens::CLAUSES,
-        "refresh" => refresh::CLAUSES,
-        "admin_token" => admin::CLAUSES,
-        "rate_limits" => limits::CLAUSES,
-        "ambiguous_credentials" => ambiguous::CLAUSES,
-        _ => return None,
-    })
-}
+pub use crate::scenario::property::{NAMES, decides};
 
 /// Cases per clause when the scenario does not say.
 const DEFAULT_CASES: u32 = 48;
@@ -327,7 +307,7 @@ pub struct Ctx {
     pub client: Client,
     pub cases: u32,
     /// One ChaCha seed per clause, drawn in the order the property asks for them.
-    seeds: std::sync::Mutex<rand::rngs::StdRng>,
+    seeds: std::sync::Mutex<crate::seed::SeededRng>,
     pub vars: std::collections::BTreeMap<String, String>,
 }
 

@@ -6,8 +6,6 @@
 use super::{Ctx, Hunt, Judged, accepted, hunt, skipped};
 use crate::verdict::Status;
 
-pub const CLAUSES: &[&str] = &["AUTH-REFRESH-RACE", "AUTH-REFRESH-SINGLE-USE"];
-
 /// The new refresh token a successful refresh returned.
 fn returned_refresh(ctx: &Ctx, o: &crate::probe::Outcome) -> Option<String> {
     let body = o.response()?.json()?;

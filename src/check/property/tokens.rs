@@ -24,19 +24,6 @@ use crate::check::jwt::Jwt;
 use crate::probe::Request;
 use crate::verdict::Status;
 
-pub const CLAUSES: &[&str] = &[
-    "AUTH-TOKEN-ALG-NONE",
-    "AUTH-TOKEN-ALG-OTHER",
-    "AUTH-TOKEN-BAD-SIGNATURE",
-    "AUTH-TOKEN-PREFIX",
-    "AUTH-TOKEN-EXPIRED",
-    "AUTH-TOKEN-NOT-YET-VALID",
-    "AUTH-REFRESH-NOT-ACCESS",
-    "AUTH-ACCESS-NOT-REFRESH",
-    "AUTH-TOKEN-STRICT-ENCODING",
-    "AUTH-CREDENTIAL-PLACEMENT",
-];
-
 const NONE_VARIANTS: &[&str] = &["none", "None", "NONE", "nOnE", "NoNe"];
 const OTHER_ALGS: &[&str] = &["HS384", "HS512", "RS256", "ES256", "PS256"];
 const INJECTED: &[&str] = &["kid", "jku", "x5u", "jwk"];

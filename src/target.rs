@@ -1,0 +1,152 @@
+//! Which target a command checks, resolved once for `run`, `timing` and `load`: the embedded
+//! reference server (started here, on loopback), a profile, or a bare URL with credentials from
+//! the environment. Embedded-only options given with a real target are a usage error, found
+//! before anything starts.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::profile::{Role, Target};
+use crate::reference::{self, Fault, LimiterKind, RunningServer, ServeOptions};
+use crate::spec::Spec;
+
+/// The window of the embedded reference server: short, so a newcomer's run takes seconds.
+pub const EMBEDDED_WINDOW: Duration = Duration::from_secs(2);
+
+/// The embedded server's window for the `timing` command. The reference server throttles failed
+/// admin attempts per client address with the general limit (100 per window), and every timing
+/// request is a failed attempt: with 1 ms windows the throttle admits 100 000 a second, more than
+/// one sequential connection can send, so it never interrupts the measurement. (The throttle is
+/// `run`'s business, AUTH-ADMIN-THROTTLED; against a real target the timing test paces by
+/// Retry-After instead, and needs a budget to match.)
+pub const TIMING_EMBEDDED_WINDOW: Duration = Duration::from_millis(1);
+
+/// A file of API keys for load pools against a real target (one a line, or `serve`'s
+/// credentials JSON with `extra_api_keys`).
+pub const POOL_ENV: &str = "LELANTOS_API_KEY_POOL";
+
+/// The embedded server's settings (`--limiter`, `--window`, `--fault`, `--leak-ns`).
+#[derive(Debug, Clone, Default)]
+pub struct EmbeddedOptions {
+    pub limiter: Option<LimiterKind>,
+    pub window: Option<Duration>,
+    pub faults: Vec<Fault>,
+    pub leak_ns: Option<u64>,
+}
+
+impl EmbeddedOptions {
+    fn given(&self) -> bool {
+        self.limiter.is_some()
+            || self.window.is_some()
+            || !self.faults.is_empty()
+            || self.leak_ns.is_some()
+    }
+}
+
+/// What a command needs of an embedded server: its default window and extra identities.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    pub default_window: Duration,
+    pub identities: usize,
+}
+
+/// A resolved target: the deployment, the embedded server when one was started (the caller
+/// shuts it down), and the pool of extra API keys.
+pub struct Resolved {
+    pub target: Target,
+    pub server: Option<RunningServer>,
+    pub pool: Vec<String>,
+}
+
+/// Resolves `--target URL`, `--profile FILE` or neither (the embedded server).
+pub async fn resolve(
+    spec: &Spec,
+    url: Option<&str>,
+    profile: Option<&Path>,
+    embedded: &EmbeddedOptions,
+    needs: Needs,
+) -> Result<Resolved, Error> {
+    if url.is_some() || profile.is_some() {
+        if embedded.given() {
+            return Err(Error::Usage("--limiter, --window, --fault and --leak-ns apply to the embedded server only (no --target or --profile)".into()));
+        }
+        let target = match (url, profile) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Usage("give --target or --profile, not both".into()));
+            }
+            (Some(u), None) => Target::from_url(u, spec.clone())?,
+            (None, Some(p)) => Target::load(p, spec.clone())?,
+            (None, None) => unreachable!("one of them is given"),
+        };
+        return Ok(Resolved {
+            target,
+            server: None,
+            pool: pool_from_env()?,
+        });
+    }
+    if embedded.window.is_some_and(|w| w.is_zero()) {
+        return Err(Error::Usage("--window must be longer than 0".into()));
+    }
+    let window = embedded.window.unwrap_or(needs.default_window);
+    let opts = ServeOptions {
+        addr: ([127, 0, 0, 1], 0).into(),
+        window: Some(window),
+        limiter: embedded.limiter.unwrap_or_default(),
+        faults: embedded.faults.clone(),
+        leak_ns: embedded.leak_ns.unwrap_or(ServeOptions::default().leak_ns),
+        identities: needs.identities,
+    };
+    let server = reference::start(Arc::new(spec.clone()), opts).await?;
+    let mut effective = spec.clone();
+    for c in effective.rate_limits.categories.values_mut() {
+        c.window = window;
+    }
+    let target = Target::embedded(
+        &server.credentials.base_url,
+        embedded_credentials(&server.credentials),
+        effective,
+    );
+    Ok(Resolved {
+        target,
+        pool: server.credentials.extra_api_keys.clone(),
+        server: Some(server),
+    })
+}
+
+pub fn embedded_credentials(c: &reference::Credentials) -> Vec<(Role, String)> {
+    vec![
+        (Role::ApiKey, c.api_key.clone()),
+        (Role::ApiKeyOtherTeam, c.api_key_other_team.clone()),
+        (Role::ApiKeyRevoked, c.api_key_revoked.clone()),
+        (Role::Email, c.email.clone()),
+        (Role::Password, c.password.clone()),
+        (Role::AdminToken, c.admin_token.clone()),
+        (Role::JwtSecret, c.jwt_secret.clone()),
+        (Role::OtherTeamSandbox, c.other_team_sandbox.clone()),
+    ]
+}
+
+/// Reads the pool file `LELANTOS_API_KEY_POOL` names (none: an empty pool).
+fn pool_from_env() -> Result<Vec<String>, Error> {
+    let Ok(path) = std::env::var(POOL_ENV) else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::Usage(format!("{POOL_ENV}={path}: cannot read: {e}")))?;
+    if let Ok(j) = serde_json::from_str::<serde_json::Value>(&text)
+        && let Some(keys) = j.get("extra_api_keys").and_then(|v| v.as_array())
+    {
+        return Ok(keys
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect());
+    }
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
