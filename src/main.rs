@@ -112,6 +112,9 @@ enum Command {
         /// The load scenario file (scenarios/load-*.yaml).
         #[arg(long, value_name = "FILE")]
         scenario: PathBuf,
+        /// The contract (default: the built-in specs/lelantos.yaml).
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
         /// Concurrent users (default: the scenario's; not with a scenario `plan`).
         #[arg(long, value_name = "N")]
         users: Option<usize>,
@@ -358,6 +361,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Load {
             at,
             scenario,
+            spec,
             users,
             duration,
             report_dir,
@@ -368,6 +372,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             gate,
         } => {
             let args = lelantos_conform::load::LoadArgs {
+                spec,
                 fail_on: gate.fail_on,
                 segment,
                 start_at,

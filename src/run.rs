@@ -204,6 +204,9 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         timelines: collected.timelines.lock().expect("lock").clone(),
         timing: collected.timing.lock().expect("lock").clone(),
     };
+    // Redaction happens once, over the finished model, with the run's final redactor (every
+    // role credential, every key and token learned during the run).
+    let report = report.redacted(&redactor);
     let written = report::write_all(&report, &report_dir, &formats)?;
     Ok(RunOutcome {
         report,

@@ -82,7 +82,25 @@ impl Source {
     }
 
     pub fn locate(&self, key: &str, needle: &str) -> (usize, usize) {
+        self.locate_nth(key, needle, 0)
+    }
+
+    /// `error_at` for the `nth` (0-based) keyed occurrence of `needle`: a value that stands
+    /// several times (a duplicate name) is reported where it repeats, not where it first stands.
+    pub fn error_at_nth(
+        &self,
+        key: &str,
+        needle: &str,
+        nth: usize,
+        message: impl Into<String>,
+    ) -> FileError {
+        let (line, column) = self.locate_nth(key, needle, nth);
+        FileError::new(&self.path, line, column, message)
+    }
+
+    fn locate_nth(&self, key: &str, needle: &str, nth: usize) -> (usize, usize) {
         let mut fallback = None;
+        let mut seen = 0;
         for (i, line) in self.text.lines().enumerate() {
             if line.trim_start().starts_with('#') {
                 continue;
@@ -99,7 +117,11 @@ impl Source {
                 || before.ends_with('[')
                 || before.ends_with(',')
             {
-                return (i + 1, col + 1);
+                if seen == nth {
+                    return (i + 1, col + 1);
+                }
+                seen += 1;
+                continue;
             }
             if fallback.is_none() {
                 fallback = Some((i + 1, col + 1));

@@ -36,6 +36,13 @@ fn scenario(step_request: &str, extra: &str) -> String {
     )
 }
 
+/// A valid load scenario with `extra` lines (6-space indent, under `load:`) after line 9.
+fn load(extra: &str) -> String {
+    format!(
+        "scenarios:\n  - name: l\n    clauses: [LOAD-NO-5XX]\n    requires: [api_key]\n    load:\n      users: 2\n      duration: 1s\n      identities: shared\n      tasks: [{{endpoint: list_sandboxes, weight: 1}}]\n{extra}      no_5xx_clause: LOAD-NO-5XX\n"
+    )
+}
+
 fn cases(target: &str) -> Vec<Case> {
     let spec =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/lelantos.yaml"))
@@ -110,6 +117,90 @@ fn cases(target: &str) -> Vec<Case> {
             line: 7,
             column: 60,
             message: "unknown filter `uper` (did you mean `upper`?)",
+            ends: None,
+        },
+        Case {
+            name: "repeat-category-typo",
+            kind: Kind::Scenarios,
+            // Once ran as limit 100 (`unwrap_or(100)`): now a validation error at the typo.
+            text: scenario(
+                "{endpoint: list_sandboxes, as: none}",
+                "        repeat: over_limit:genral\n",
+            ),
+            line: 8,
+            column: 28,
+            message: "unknown category `genral` (did you mean `general`?)",
+            ends: None,
+        },
+        Case {
+            name: "status-class-7xx",
+            kind: Kind::Scenarios,
+            text: scenario(
+                "{endpoint: list_sandboxes, as: none}",
+                "        expect: {status: 7xx}\n",
+            ),
+            line: 8,
+            column: 26,
+            message: "unknown status `7xx`: write a code, a class like 2xx, or `denied`",
+            ends: None,
+        },
+        Case {
+            name: "duplicate-name-at-its-own-line",
+            kind: Kind::Scenarios,
+            text: {
+                let one = scenario("{endpoint: list_sandboxes, as: none}", "");
+                format!("{one}{}", one.trim_start_matches("scenarios:\n"))
+            },
+            line: 8,
+            column: 11,
+            message: "duplicate scenario name `x`",
+            ends: None,
+        },
+        Case {
+            name: "load-wait-min-above-max",
+            kind: Kind::Scenarios,
+            text: load("      wait: {min: 20ms, max: 10ms}\n"),
+            line: 10,
+            column: 19,
+            message: "wait: min 20ms is above max 10ms",
+            ends: None,
+        },
+        Case {
+            name: "load-hatch-rate-zero",
+            kind: Kind::Scenarios,
+            text: load("      hatch_rate: 0\n"),
+            line: 10,
+            column: 7,
+            message: "hatch_rate is users per second, above 0",
+            ends: None,
+        },
+        Case {
+            name: "profile-window-zero",
+            kind: Kind::Profile,
+            text: format!("base_url: {target}\nrate_limits:\n  window: 0s\n"),
+            line: 3,
+            column: 3,
+            message: "rate_limits.window: 0 is no window (a reading needs a window longer than 0)",
+            ends: None,
+        },
+        Case {
+            name: "profile-limit-zero",
+            kind: Kind::Profile,
+            text: format!(
+                "base_url: {target}\nrate_limits:\n  categories:\n    general: {{limit: 0}}\n"
+            ),
+            line: 4,
+            column: 22,
+            message: "category `general`: a limit of 0 admits nothing: no reading of the contract can use it",
+            ends: None,
+        },
+        Case {
+            name: "profile-timeout-zero",
+            kind: Kind::Profile,
+            text: format!("base_url: {target}\ntimeouts:\n  connect: 0s\n"),
+            line: 3,
+            column: 3,
+            message: "timeouts.connect: 0 would time out every request",
             ends: None,
         },
         Case {

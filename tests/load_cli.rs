@@ -390,3 +390,39 @@ fn a_plan_with_hatch_rate_or_duration_is_a_usage_error_with_its_position() {
         out.stderr
     );
 }
+
+/// `load --spec` judges (and the embedded server enforces) the contract given, not the built-in
+/// one: with a general limit of 7, the accounting's limit is 7 and the swarm is held to it.
+#[test]
+fn load_honours_another_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/lelantos.yaml"))
+            .unwrap()
+            .replacen(
+                "general: {limit: 100, window: 60s}",
+                "general: {limit: 7, window: 60s}",
+                1,
+            );
+    let spec_path = dir.path().join("spec.yaml");
+    std::fs::write(&spec_path, spec).unwrap();
+    let out = load(
+        dir.path(),
+        "scenarios/load-burst.yaml",
+        &["--duration", "2s", "--spec", spec_path.to_str().unwrap()],
+    );
+    out.assert_code(0, "");
+    let j = load_json(dir.path());
+    let general: Vec<&serde_json::Value> = j["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["category"] == "general")
+        .collect();
+    assert!(!general.is_empty(), "{j}");
+    for a in general {
+        assert_eq!(a["limit"], 7, "{a}");
+        // 2 s of 2-second windows: at most the limit in each window touched.
+        assert!(a["admitted"].as_u64().unwrap() <= 7 * 3, "{a}");
+    }
+}

@@ -66,28 +66,39 @@ async fn no_secret_reaches_any_report_or_output() {
         assert!(reports.join(f).exists(), "{f} missing");
     }
 
+    assert_clean(&[&out], &[&reports], &refs);
+    server.shutdown().await;
+}
+
+/// No secret, full issued token or full key in the outputs or any file of the folders.
+fn assert_clean(outs: &[&std::process::Output], dirs: &[&std::path::Path], secrets: &[&str]) {
     // Tokens the target issued during the run are secrets too: no full token anywhere.
     let token = regex::Regex::new(r"sk_lel_[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}").unwrap();
     let key = regex::Regex::new(r"lel_[A-Za-z0-9]{12,}").unwrap();
-    let mut texts = vec![
-        (
-            "stdout".to_string(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        ),
-        (
-            "stderr".to_string(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ),
-    ];
-    for entry in std::fs::read_dir(&reports).unwrap() {
-        let p = entry.unwrap().path();
+    let mut texts = Vec::new();
+    for (i, out) in outs.iter().enumerate() {
         texts.push((
-            p.display().to_string(),
-            std::fs::read_to_string(&p).unwrap(),
+            format!("stdout {i}"),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ));
+        texts.push((
+            format!("stderr {i}"),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
         ));
     }
+    for dir in dirs {
+        let found = find_secrets(dir, secrets);
+        assert!(found.is_empty(), "secrets in {}: {found:?}", dir.display());
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            texts.push((
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            ));
+        }
+    }
     for (name, text) in &texts {
-        for s in &refs {
+        for s in secrets {
             assert!(!text.contains(s), "{name} holds a secret");
         }
         assert!(
@@ -97,5 +108,89 @@ async fn no_secret_reaches_any_report_or_output() {
         );
         assert!(!key.is_match(text), "{name} holds a full key");
     }
+}
+
+/// The same for `load` (two segments, a pool of keys, refresh tokens rotated under the storm)
+/// and for `report merge` of the segments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_any_load_or_merge_artefact() {
+    let opts = ServeOptions {
+        addr: ([127, 0, 0, 1], 0).into(),
+        window: Some(Duration::from_secs(1)),
+        faults: vec![Fault::EchoCredential, Fault::KeyListFull],
+        identities: 24,
+        ..ServeOptions::default()
+    };
+    let server = reference::start(Arc::new(Spec::builtin()), opts)
+        .await
+        .unwrap();
+    let dir = harness::tempdir("load-secrets");
+    let profile = harness::profile(&dir, &server.credentials, 1, "");
+    let pool = dir.join("pool.txt");
+    std::fs::write(&pool, server.credentials.extra_api_keys.join("\n")).unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let run = |args: Vec<String>| {
+        let (profile, pool) = (profile.clone(), pool.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_lelantos-conform"))
+                .args(&args)
+                .arg("--profile")
+                .arg(&profile)
+                .env("LELANTOS_API_KEY_POOL", &pool)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap()
+        })
+    };
+    let mut outs = Vec::new();
+    let mut dirs = Vec::new();
+    for (scenario, parts) in [("load-identities", 2), ("load-refresh-storm", 1)] {
+        for i in 0..parts {
+            let d = dir.join(format!("{scenario}-{i}"));
+            let mut args: Vec<String> = ["load", "--quiet", "--duration", "2s", "--scenario"]
+                .map(String::from)
+                .to_vec();
+            args.push(format!("{root}/scenarios/{scenario}.yaml"));
+            args.extend(["--report-dir".into(), d.display().to_string()]);
+            if parts > 1 {
+                args.extend(["--segment".into(), format!("{i}/{parts}")]);
+            }
+            outs.push(run(args).await.unwrap());
+            dirs.push(d);
+        }
+    }
+    let merged = dir.join("merged");
+    let out = Command::new(env!("CARGO_BIN_EXE_lelantos-conform"))
+        .args(["report", "merge"])
+        .arg(&dirs[0])
+        .arg(&dirs[1])
+        .arg("--report-dir")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(
+        merged.join("load.json").exists(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    outs.push(out);
+    dirs.push(merged);
+    for d in &dirs {
+        assert!(
+            d.join("compliance.json").exists(),
+            "{} has no report",
+            d.display()
+        );
+    }
+    let mut secrets: Vec<String> = harness::secrets(&server.credentials)
+        .into_iter()
+        .filter(|(role, _)| !matches!(*role, "email" | "other_team_sandbox"))
+        .map(|(_, v)| v)
+        .collect();
+    secrets.extend(server.credentials.extra_api_keys.iter().cloned());
+    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let outs: Vec<&std::process::Output> = outs.iter().collect();
+    let dirs: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
+    assert_clean(&outs, &dirs, &refs);
     server.shutdown().await;
 }

@@ -120,7 +120,17 @@ pub fn merge(
         raw,
     );
     let report_dir = report_dir.unwrap_or_else(default_report_dir);
-    let redactor = Redactor::default();
+    // The parts were redacted when written; the merge knows no secret itself, so it redacts
+    // what is shaped like a credential of the contract (a key or token prefix and its body).
+    let spec = crate::spec::Spec::builtin();
+    let redactor = Redactor::new(
+        std::iter::empty::<&str>(),
+        &[
+            spec.auth.api_key.prefix.as_str(),
+            spec.auth.access_token.prefix.as_str(),
+        ],
+    );
+    let report = report.redacted(&redactor);
     let mut written = crate::report::write_all(&report, &report_dir, &Format::ALL)?;
     written.push(merged.write(&report_dir, &redactor)?);
     super::write_html_section(&report_dir, &merged, &redactor)?;

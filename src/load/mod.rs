@@ -39,6 +39,8 @@ use record::{Recorder, Retry, Sample};
 pub struct LoadArgs {
     pub target: Option<String>,
     pub profile: Option<PathBuf>,
+    /// `--spec`: the contract (default: the built-in one).
+    pub spec: Option<PathBuf>,
     pub scenario: PathBuf,
     pub users: Option<usize>,
     pub duration: Option<Duration>,
@@ -536,7 +538,7 @@ fn pick_scenario(loaded: Vec<Loaded>, path: &std::path::Path) -> Result<Loaded, 
 }
 
 pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
-    let spec = load_spec(None)?;
+    let spec = load_spec(args.spec.as_deref())?;
     let cli_policy = crate::gate::fail_on_option(args.fail_on.as_deref(), &spec)?;
     let loaded = crate::scenario::load_paths(std::slice::from_ref(&args.scenario), &spec)?;
     let loaded = pick_scenario(loaded, &args.scenario)?;
@@ -798,7 +800,8 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     let clauses = verdict::judge(&target.spec, &judged.findings, &|id| {
         decided.iter().any(|c| c == id)
     });
-    let redactor = target.redactor();
+    let prefixes = target.secret_prefixes();
+    let redactor = target.redactor().with(&pool, &prefixes);
     let endpoint_names: Vec<(String, u16)> = ctx
         .endpoints
         .iter()
@@ -852,6 +855,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     );
     // This process's users (a segment's share); the scenario in `raw` keeps the whole swarm's.
     load_report.users = local_users;
+    let report = report.redacted(&redactor);
     let mut written = crate::report::write_all(&report, &report_dir, &Format::ALL)?;
     written.push(load_report.write(&report_dir, &redactor)?);
     write_html_section(&report_dir, &load_report, &redactor)?;

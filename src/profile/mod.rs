@@ -314,6 +314,9 @@ impl Target {
         let mut shared_use = 0;
         if let Some(rl) = file.rate_limits {
             if let Some(w) = rl.window {
+                if w.is_zero() {
+                    errors.push(source.key_error("window", "rate_limits.window: 0 is no window (a reading needs a window longer than 0)"));
+                }
                 for c in spec.rate_limits.categories.values_mut() {
                     c.window = w;
                 }
@@ -332,9 +335,23 @@ impl Target {
                     continue;
                 };
                 if let Some(l) = o.limit {
+                    if l == 0 {
+                        errors.push(source.error_at(
+                            "limit",
+                            "0",
+                            format!("category `{name}`: a limit of 0 admits nothing: no reading of the contract can use it"),
+                        ));
+                    }
                     c.limit = l;
                 }
                 if let Some(w) = o.window {
+                    if w.is_zero() {
+                        errors.push(source.error_at(
+                            "window",
+                            "0s",
+                            format!("category `{name}`: 0 is no window"),
+                        ));
+                    }
                     c.window = w;
                 }
             }
@@ -396,6 +413,14 @@ impl Target {
         if let Some(t) = file.timeouts {
             timeouts.connect = t.connect.unwrap_or(timeouts.connect);
             timeouts.request = t.request.unwrap_or(timeouts.request);
+            for (name, given) in [("connect", t.connect), ("request", t.request)] {
+                if given.is_some_and(|d| d.is_zero()) {
+                    errors.push(source.key_error(
+                        name,
+                        format!("timeouts.{name}: 0 would time out every request"),
+                    ));
+                }
+            }
         }
         let mut fail_on = FailOn::default();
         if let Some(words) = &file.fail_on {

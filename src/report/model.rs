@@ -35,6 +35,30 @@ pub struct RunReport {
     pub timing: Vec<crate::timing::TimingResult>,
 }
 
+impl RunReport {
+    /// The finished model with every string passed through `redactor`: what every renderer and
+    /// the terminal see, whichever part of the run put a value there (a reason quoting a
+    /// response, an evidence exchange, the error, a merged part written elsewhere).
+    pub fn redacted(&self, redactor: &crate::redact::Redactor) -> RunReport {
+        fn walk(v: &mut serde_json::Value, r: &crate::redact::Redactor) {
+            match v {
+                serde_json::Value::String(s) => {
+                    let clean = r.redact(s);
+                    if clean != *s {
+                        *s = clean;
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, r)),
+                serde_json::Value::Object(m) => m.values_mut().for_each(|x| walk(x, r)),
+                _ => {}
+            }
+        }
+        let mut value = serde_json::to_value(self).expect("a report serializes");
+        walk(&mut value, redactor);
+        serde_json::from_value(value).unwrap_or_else(|_| self.clone())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tool {
     pub name: String,

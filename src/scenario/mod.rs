@@ -80,20 +80,24 @@ pub fn load_paths(paths: &[PathBuf], spec: &Spec) -> Result<Vec<Loaded>, Error> 
 pub fn load_source(src: &Source, spec: &Spec) -> Result<Vec<Loaded>, Error> {
     let file: ScenarioFile = src.parse()?;
     let mut errors = Vec::new();
-    let mut names = std::collections::HashSet::new();
+    let mut names: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let file_name = src
         .path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
     for s in &file.scenarios {
-        if !names.insert(s.name.as_str()) {
-            errors.push(src.error_at(
+        let seen = names.entry(s.name.as_str()).or_default();
+        if *seen > 0 {
+            // Where it repeats, not where it first stands.
+            errors.push(src.error_at_nth(
                 "name",
                 &s.name,
+                *seen,
                 format!("duplicate scenario name `{}`", s.name),
             ));
         }
+        *seen += 1;
         validate(s, src, spec, &mut errors);
     }
     if !errors.is_empty() {
@@ -305,7 +309,7 @@ fn validate_load(
             ));
         }
         if load.hatch_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
-            errors.push(src.error_at("hatch_rate", "", "hatch_rate is users per second, above 0"));
+            errors.push(src.key_error("hatch_rate", "hatch_rate is users per second, above 0"));
         }
         if let Err(why) = crate::yaml::duration::parse(&load.duration) {
             errors.push(src.error_at("duration", &load.duration, why));
@@ -316,6 +320,17 @@ fn validate_load(
             if let Err(why) = crate::yaml::duration::parse(d) {
                 errors.push(src.error_at("wait", d, why));
             }
+        }
+        if let (Ok(min), Ok(max)) = (
+            crate::yaml::duration::parse(&w.min),
+            crate::yaml::duration::parse(&w.max),
+        ) && min > max
+        {
+            errors.push(src.error_at(
+                "min",
+                &w.min,
+                format!("wait: min {} is above max {}", w.min, w.max),
+            ));
         }
     }
     match load.identities.as_str() {
@@ -389,6 +404,20 @@ fn validate_step(
         && let Err(why) = parse_wait(w)
     {
         errors.push(src.error_at("wait", w, why));
+    }
+    match &step.repeat {
+        Some(Repeat::Named(text)) => match text.strip_prefix("over_limit:") {
+            Some(cat) => check_category("repeat", cat, src, spec, errors),
+            None => errors.push(src.error_at(
+                "repeat",
+                text,
+                format!("repeat `{text}`: write a count or over_limit:<category>"),
+            )),
+        },
+        Some(Repeat::Times(0)) => {
+            errors.push(src.error_at("repeat", "0", "repeat 0 sends nothing: give at least 1"))
+        }
+        _ => {}
     }
     if let Some(r) = &step.request {
         match (&r.endpoint, &r.method, &r.path) {
@@ -588,8 +617,9 @@ fn check_status(s: &StatusSet, src: &Source, errors: &mut Vec<FileError>) {
     }
 }
 
+/// A status class: `1xx` to `5xx` (HTTP has no other).
 pub(crate) fn is_class(n: &str) -> bool {
-    n.len() == 3 && n.as_bytes()[0].is_ascii_digit() && &n[1..] == "xx"
+    n.len() == 3 && (b'1'..=b'5').contains(&n.as_bytes()[0]) && &n[1..] == "xx"
 }
 
 pub fn id_of(path: &Path, name: &str) -> String {
