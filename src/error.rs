@@ -46,7 +46,10 @@ pub enum Error {
     /// A command line or configuration mistake that has no file position (exit 2).
     #[error("{0}")]
     Usage(String),
-    /// The target could not be reached or the run could not complete (exit 3).
+    /// The target could not be reached at all: the first request got no answer (exit 3).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The run could not complete: the target stopped answering, an interruption (exit 3).
     #[error("{0}")]
     Target(String),
     /// A local I/O failure, e.g. writing a report (exit 3).
@@ -69,7 +72,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Files(_) | Error::Usage(_) => 2,
-            Error::Target(_) | Error::Io { .. } => 3,
+            Error::Unreachable(_) | Error::Target(_) | Error::Io { .. } => 3,
         }
     }
 

@@ -163,12 +163,11 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     if let Some(s) = server {
         s.shutdown().await;
     }
-    if let Some(Error::Target(msg)) = &error
-        && msg.starts_with("cannot reach")
+    if let Some(Error::Unreachable(msg)) = &error
         && collected.findings.snapshot().is_empty()
     {
         // Nothing was judged: an unreachable target is an error to the caller, not a report.
-        return Err(Error::Target(msg.clone()));
+        return Err(Error::Unreachable(msg.clone()));
     }
 
     let mut findings = collected.findings.snapshot();

@@ -320,7 +320,7 @@ async fn check(mode: Mode) -> Result<String, String> {
         problems.push(format!("took {took:?}"));
     }
     let what = match result {
-        Err(Error::Target(msg)) => {
+        Err(Error::Target(msg) | Error::Unreachable(msg)) => {
             if !msg.contains(&server.url) {
                 problems.push(format!("the error does not name {}: {msg}", server.url));
             }

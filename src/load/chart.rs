@@ -250,11 +250,3 @@ pub fn section(r: &LoadReport) -> String {
     out.push_str("</section>\n");
     out
 }
-
-/// Puts the load section into a rendered `report.html`, before `</main>`.
-pub fn insert(html: &str, section: &str) -> String {
-    match html.rfind("</main>") {
-        Some(i) => format!("{}{section}{}", &html[..i], &html[i..]),
-        None => format!("{html}{section}"),
-    }
-}

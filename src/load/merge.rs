@@ -131,9 +131,10 @@ pub fn merge(
         ],
     );
     let report = report.redacted(&redactor);
-    let mut written = crate::report::write_all(&report, &report_dir, &Format::ALL)?;
+    let section = redactor.redact(&super::chart::section(&merged));
+    let mut written =
+        crate::report::write_all_with(&report, &report_dir, &Format::ALL, &[section])?;
     written.push(merged.write(&report_dir, &redactor)?);
-    super::write_html_section(&report_dir, &merged, &redactor)?;
     Ok(RunOutcome {
         report,
         report_dir,

@@ -856,9 +856,10 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     // This process's users (a segment's share); the scenario in `raw` keeps the whole swarm's.
     load_report.users = local_users;
     let report = report.redacted(&redactor);
-    let mut written = crate::report::write_all(&report, &report_dir, &Format::ALL)?;
+    let section = redactor.redact(&chart::section(&load_report));
+    let mut written =
+        crate::report::write_all_with(&report, &report_dir, &Format::ALL, &[section])?;
     written.push(load_report.write(&report_dir, &redactor)?);
-    write_html_section(&report_dir, &load_report, &redactor)?;
     Ok(RunOutcome {
         report,
         report_dir,
@@ -890,21 +891,6 @@ fn install_logger() {
     if log::set_logger(&QUIET).is_ok() {
         log::set_max_level(log::LevelFilter::Error);
     }
-}
-
-/// The load charts go into the same report.html as the clause verdicts.
-pub(crate) fn write_html_section(
-    report_dir: &std::path::Path,
-    load_report: &report::LoadReport,
-    redactor: &crate::redact::Redactor,
-) -> Result<(), Error> {
-    let html_path = report_dir.join("report.html");
-    if let Ok(html) = std::fs::read_to_string(&html_path) {
-        let html = chart::insert(&html, &redactor.redact(&chart::section(load_report)));
-        std::fs::write(&html_path, html)
-            .map_err(|e| Error::io(format!("cannot write {}", html_path.display()), e))?;
-    }
-    Ok(())
 }
 
 fn build_attack(

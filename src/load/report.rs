@@ -356,8 +356,7 @@ impl LoadReport {
     pub fn write(&self, dir: &Path, redactor: &Redactor) -> Result<PathBuf, Error> {
         let path = dir.join("load.json");
         let text = serde_json::to_string_pretty(self).expect("serializable");
-        std::fs::write(&path, redactor.redact(&text))
-            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+        crate::report::write_atomic(&path, redactor.redact(&text).as_bytes())?;
         Ok(path)
     }
 }

@@ -176,7 +176,7 @@ impl Probe {
         let url = format!("{}/", self.base_url);
         match self.client.get(&url).send().await {
             Ok(_) => Ok(()),
-            Err(e) => Err(Error::Target(format!(
+            Err(e) => Err(Error::Unreachable(format!(
                 "cannot reach {}: {}",
                 self.base_url,
                 describe(&e)

@@ -94,6 +94,12 @@ pub fn esc(text: &str) -> String {
 }
 
 pub fn render(report: &RunReport) -> String {
+    render_with(report, &[])
+}
+
+/// The page with more sections at the end of its main part (a load swarm's charts), rendered
+/// by their command from its own data and already escaped.
+pub fn render_with(report: &RunReport, sections: &[String]) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let verdict = match report.verdict {
         RunVerdict::Pass => "pass",
@@ -112,6 +118,9 @@ pub fn render(report: &RunReport) -> String {
     scenarios(&mut out, report);
     timelines(&mut out, report);
     timing(&mut out, report);
+    for s in sections {
+        out.push_str(s);
+    }
     out.push_str("</main>\n");
     let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
     out

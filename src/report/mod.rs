@@ -107,6 +107,17 @@ pub fn write_all(
     dir: &Path,
     formats: &[Format],
 ) -> Result<Vec<PathBuf>, Error> {
+    write_all_with(report, dir, formats, &[])
+}
+
+/// `write_all`, with more sections for `report.html` (a load swarm's charts): every file is
+/// still written once, atomically.
+pub fn write_all_with(
+    report: &RunReport,
+    dir: &Path,
+    formats: &[Format],
+    html_sections: &[String],
+) -> Result<Vec<PathBuf>, Error> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Error::io(
             format!("cannot create report directory {}", dir.display()),
@@ -116,7 +127,11 @@ pub fn write_all(
     let mut written = Vec::new();
     for &format in formats {
         let path = dir.join(format.file_name());
-        write_atomic(&path, render(report, format).as_bytes())?;
+        let text = match format {
+            Format::Html => html::render_with(report, html_sections),
+            other => render(report, other),
+        };
+        write_atomic(&path, text.as_bytes())?;
         written.push(path);
     }
     Ok(written)
