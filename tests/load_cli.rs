@@ -69,6 +69,10 @@ fn rl_race_is_caught_as_over_admission() {
     ] {
         assert!(dir.path().join(f).exists(), "{f} missing");
     }
+    // One page, written once with the load section inside its main part.
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert_eq!(html.matches("<section id=\"load\">").count(), 1);
+    assert!(html.find("<section id=\"load\">") < html.find("</main>"));
 }
 
 #[test]
