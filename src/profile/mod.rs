@@ -497,7 +497,7 @@ mod tests {
         unsafe { std::env::set_var("LC_TEST_PROFILE_KEY", "lel_fromenvironment0001") };
         let t = load(
             "base_url: http://127.0.0.1:9/\ncredentials:\n  api_key: {env: LC_TEST_PROFILE_KEY}\n\
-             rate_limits:\n  window: 2s\n  categories:\n    general: {limit: 50}\n\
+             rate_limits:\n  window: 2s\n  algorithm: sliding_window\n  categories:\n    general: {limit: 50}\n\
              endpoints:\n  login: {path: /v1/auth/token, returns: {access_token: /token}}\ndenial_statuses: [401]\n",
         )
         .unwrap();
@@ -506,6 +506,10 @@ mod tests {
         assert_eq!(t.credential(Role::AdminToken), None);
         let g = t.spec.category("general").unwrap();
         assert_eq!((g.limit, g.window), (50, Duration::from_secs(2)));
+        assert_eq!(
+            t.spec.rate_limits.algorithm,
+            crate::spec::Algorithm::SlidingWindow
+        );
         assert_eq!(
             t.spec.category("sandbox_creation").unwrap().window,
             Duration::from_secs(2)
