@@ -135,6 +135,11 @@ impl FailOn {
                 .filter(|c| c.level == Level::Must && c.status == Status::Inconclusive)
                 .map(|c| c.id.clone())
                 .collect(),
+            must_skipped: clauses
+                .iter()
+                .filter(|c| c.level == Level::Must && c.status == Status::Skipped)
+                .map(|c| c.id.clone())
+                .collect(),
         }
     }
 }
@@ -170,9 +175,25 @@ pub struct Gate {
     pub failed_by: Vec<String>,
     /// `must` clauses the run could not decide (status `inconclusive`), gating or not.
     pub must_undecided: Vec<String>,
+    /// `must` clauses skipped (a credential or capability missing), gating or not.
+    #[serde(default)]
+    pub must_skipped: Vec<String>,
 }
 
 impl Gate {
+    /// The verdict line's note on skipped `must` clauses: a gate that checked less than the
+    /// contract says so, whatever the policy.
+    pub fn skipped_note(&self) -> Option<String> {
+        let n = self.must_skipped.len();
+        (n > 0).then(|| {
+            format!(
+                "{n} must clause{} skipped (a credential or capability missing; see each reason): {}",
+                if n == 1 { "" } else { "s" },
+                self.must_skipped.join(", ")
+            )
+        })
+    }
+
     /// The verdict line's note on undecided `must` clauses, e.g. `2 must clauses undecided:
     /// RL-GENERAL-LIMIT, AUTH-ADMIN-CONSTANT-TIME`; none when every `must` clause was decided.
     pub fn undecided_note(&self) -> Option<String> {
@@ -276,6 +297,14 @@ mod tests {
         let g = FailOn::default().judge(&clauses);
         assert_eq!(g.failed_by, ["A"]);
         assert_eq!(g.must_undecided, ["B"]);
+        assert!(g.skipped_note().is_none());
+        let s = FailOn::default().judge(&[verdict("S", Level::Must, Status::Skipped)]);
+        assert_eq!(s.must_skipped, ["S"]);
+        assert!(
+            s.skipped_note()
+                .unwrap()
+                .starts_with("1 must clause skipped")
+        );
         assert_eq!(
             g.undecided_note().as_deref(),
             Some("1 must clause undecided: B")

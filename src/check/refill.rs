@@ -98,13 +98,16 @@ pub async fn pace(p: &Paced, scope: &Scope<'_>, identity: &str) -> Result<Judged
         let o = scope.health.send(scope.probe, p.request.clone()).await?;
         requests += 1;
         timeline.events.push(event(&o, "drain"));
+        // Only the over-limit status says the budget is spent; a 503 may be a passing fault of
+        // the deployment, and pacing from it would hold a budget not yet spent to the bound.
+        let over = o.status() == Some(spec.rate_limits.over_limit.status);
         match rate::decision(spec, o.status()) {
-            Decision::Refused => {
+            Decision::Refused if over => {
                 refusal = Some(o);
                 break;
             }
             Decision::Admitted => {}
-            Decision::Denied | Decision::Undecided => {
+            Decision::Refused | Decision::Denied | Decision::Undecided => {
                 let why = format!(
                     "{cat}: the paced identity's drain got {}, so the refill could not be watched",
                     o.status()
@@ -138,7 +141,7 @@ pub async fn pace(p: &Paced, scope: &Scope<'_>, identity: &str) -> Result<Judged
     // 2. Pace, open-loop, from the refusal's answer until SPAN_SHARE of a window after its sending.
     let window_ms = window.as_secs_f64() * 1000.0;
     let deadline_ms = refusal.at_ms + SPAN_SHARE * window_ms;
-    let period = window / (RATE_FACTOR * limit.max(1));
+    let period = (window / (RATE_FACTOR * limit.max(1))).max(Duration::from_micros(1));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut in_flight = FuturesUnordered::new();

@@ -198,10 +198,15 @@ mod tests {
             at("│ api-key ") < at("AUTH-KEY-HEADER")
                 && at("AUTH-KEY-HASHED") < at("│ admin-token ")
         );
-        let undecided = fixture::report().gate.must_undecided.join(", ");
+        let g = fixture::report().gate;
+        let skipped = g
+            .skipped_note()
+            .map(|n| format!("  {n}\n"))
+            .unwrap_or_default();
         assert!(out.ends_with(&format!(
-            "verdict: FAIL  1 pass, 2 fail, 1 skipped, 1 not testable, 1 inconclusive  (5.2 s)\n  1 must clause undecided: {undecided}\n  failed by: {}\n",
-            fixture::report().gate.failed_by.join(", ")
+            "verdict: FAIL  1 pass, 2 fail, 1 skipped, 1 not testable, 1 inconclusive  (5.2 s)\n  1 must clause undecided: {}\n{skipped}  failed by: {}\n",
+            g.must_undecided.join(", "),
+            g.failed_by.join(", ")
         )), "{out}");
     }
 

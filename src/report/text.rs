@@ -104,6 +104,7 @@ pub fn gate_notes(report: &RunReport) -> Vec<String> {
     let g = &report.gate;
     let mut notes = Vec::new();
     notes.extend(g.undecided_note());
+    notes.extend(g.skipped_note());
     if g.fail_on.len() > 1 {
         notes.push(format!("gate: --fail-on {}", g.fail_on.join(",")));
     }

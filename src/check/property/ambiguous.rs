@@ -85,11 +85,13 @@ fn limited_as_the_other(
         };
         outcomes.append(&mut o);
     }
-    let admitted: Vec<&Outcome> = outcomes
+    // Served (2xx): a server may answer ambiguous credentials 400 before its limiter runs.
+    let admitted: Vec<&Outcome> = outcomes.iter().filter(|o| accepted(o)).collect();
+    let from = outcomes
         .iter()
-        .filter(|o| rate::decision(&spec, o.status()) == Decision::Admitted)
-        .collect();
-    let from = outcomes.first().map_or(0.0, |o| o.at_ms);
+        .map(|o| o.at_ms)
+        .fold(f64::INFINITY, f64::min);
+    let from = if from.is_finite() { from } else { 0.0 };
     let to = admitted.iter().map(|o| o.done_ms()).fold(from, f64::max);
     let span = std::time::Duration::from_secs_f64((to - from).max(0.0) / 1000.0);
     let bound = rate::from_fresh(spec.rate_limits.algorithm, cat.limit, cat.window, span);
