@@ -86,7 +86,7 @@ async fn run_one(
     let missing: Vec<Role> = s
         .requires
         .iter()
-        .filter_map(|r| Role::from_name(r))
+        .copied()
         .filter(|r| target.credential(*r).is_none())
         .collect();
     let mut note = None;

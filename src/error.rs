@@ -12,6 +12,8 @@ pub struct FileError {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// The source line at `line`, shown under the message with a caret at the column.
+    pub source_line: Option<String>,
 }
 
 impl FileError {
@@ -21,6 +23,7 @@ impl FileError {
             line,
             column,
             message: message.into(),
+            source_line: None,
         }
     }
 }
@@ -34,7 +37,23 @@ impl fmt::Display for FileError {
             self.line,
             self.column,
             self.message
-        )
+        )?;
+        // As Hurl shows it: the line with its number in a gutter, a caret under the column.
+        if let Some(text) = &self.source_line {
+            let number = self.line.to_string();
+            let pad = " ".repeat(number.len());
+            // Tabs stay tabs so the caret lines up under them.
+            let before = self.column.saturating_sub(1);
+            let mut under: String = text
+                .chars()
+                .take(before)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            // Past the end of a line shown without its value: the caret still marks the column.
+            under.extend(std::iter::repeat_n(' ', before - under.chars().count()));
+            write!(f, "\n {pad} |\n {number} | {text}\n {pad} | {under}^")?;
+        }
+        Ok(())
     }
 }
 

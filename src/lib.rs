@@ -22,6 +22,7 @@ pub mod run;
 pub mod scenario;
 pub mod seed;
 pub mod spec;
+pub mod stop;
 pub mod target;
 pub mod timing;
 pub mod validate;

@@ -53,6 +53,8 @@ enum Command {
         seed: Option<u64>,
         #[command(flatten)]
         gate: GateOpts,
+        #[command(flatten)]
+        limits: LimitOpts,
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
@@ -94,6 +96,8 @@ enum Command {
         seed: Option<u64>,
         #[command(flatten)]
         gate: GateOpts,
+        #[command(flatten)]
+        limits: LimitOpts,
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
@@ -138,6 +142,8 @@ enum Command {
         start_at: Option<std::time::SystemTime>,
         #[command(flatten)]
         gate: GateOpts,
+        #[command(flatten)]
+        limits: LimitOpts,
     },
     /// Work on written reports.
     Report {
@@ -229,6 +235,16 @@ struct GateOpts {
     fail_on: Option<String>,
 }
 
+/// How long a run may take.
+#[derive(Args)]
+struct LimitOpts {
+    /// Stop the run after this long (e.g. 10m): every report is written, verdict `error`, exit 3.
+    /// Default: the profile's max_duration, else five of the longest rate-limit window plus a
+    /// minute (load: plus the swarm's duration).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    max_duration: Option<Duration>,
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     lelantos_conform::yaml::duration::parse(text)
 }
@@ -276,7 +292,11 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            match &e {
+                // Each file error on its own, with its source line.
+                Error::Files(errors) => errors.iter().for_each(|f| eprintln!("error: {f}")),
+                e => eprintln!("error: {e}"),
+            }
             ExitCode::from(e.exit_code() as u8)
         }
     }
@@ -293,12 +313,14 @@ fn run(cli: Cli) -> Result<u8, Error> {
             format,
             seed,
             gate,
+            limits,
             quiet,
             embedded,
             leak_ns,
         } => {
             let args = RunArgs {
                 fail_on: gate.fail_on,
+                max_duration: limits.max_duration,
                 target: at.target,
                 profile: at.profile,
                 spec,
@@ -326,6 +348,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             format,
             seed,
             gate,
+            limits,
             quiet,
             embedded,
             leak_ns,
@@ -354,6 +377,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     max_detectable,
                 }),
                 fail_on: gate.fail_on,
+                max_duration: limits.max_duration,
                 ..RunArgs::default()
             };
             Ok(show(runtime()?.block_on(lelantos_conform::run::run(args))?))
@@ -370,10 +394,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
             segment,
             start_at,
             gate,
+            limits,
         } => {
             let args = lelantos_conform::load::LoadArgs {
                 spec,
                 fail_on: gate.fail_on,
+                max_duration: limits.max_duration,
                 segment,
                 start_at,
                 target: at.target,
@@ -521,32 +547,10 @@ async fn serve(spec: Arc<Spec>, opts: ServeOptions, out: Option<PathBuf>) -> Res
             }
         })
     };
-    wait_for_stop().await;
+    lelantos_conform::stop::signal().await;
     report.abort();
     if let Some(s) = server.lock().await.take() {
         s.shutdown().await;
     }
     Ok(0)
-}
-
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

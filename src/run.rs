@@ -48,6 +48,9 @@ pub struct RunArgs {
     pub timing: Option<TimingArgs>,
     /// `--fail-on`: replaces the profile's `fail_on:` (default `must`).
     pub fail_on: Option<String>,
+    /// `--max-duration`: the longest the run may take (default: the profile's, else five of the
+    /// longest window plus a minute).
+    pub max_duration: Option<Duration>,
 }
 
 /// The `timing` command's settings; what is not given comes from `timing::Settings::default()`
@@ -71,6 +74,9 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     // Everything from files is loaded and validated before the first request.
     let spec = load_spec(args.spec.as_deref())?;
     let cli_policy = fail_on_option(args.fail_on.as_deref(), &spec)?;
+    if args.max_duration.is_some_and(|d| d.is_zero()) {
+        return Err(Error::Usage("--max-duration must be longer than 0".into()));
+    }
     let formats = match &args.format {
         Some(f) => Format::parse_list(f)?,
         None => Format::ALL.to_vec(),
@@ -122,6 +128,10 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     let policy = cli_policy.unwrap_or_else(|| target.fail_on.clone());
     let seed = args.seed.unwrap_or_else(rand::random);
     let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
+    // Before the first request: a folder that cannot take the reports, or that another run is
+    // writing, is a usage error now rather than a run lost at its end.
+    let folder = report::ReportDir::claim(&report_dir)?;
+    let limit = target.max_duration(args.max_duration);
 
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let started = Instant::now();
@@ -156,9 +166,15 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         )
         .await
     };
+    // Ctrl-C, SIGTERM or the time limit: every report is still written, verdict `error`.
+    let mut stopped = None;
     let error = tokio::select! {
         r = work => r.err(),
-        _ = tokio::signal::ctrl_c() => Some(Error::Target("interrupted (Ctrl-C): the report holds what was judged so far".into())),
+        s = crate::stop::signal_or_limit(Some(limit)) => {
+            let e = Error::Target(s.message());
+            stopped = Some(s);
+            Some(e)
+        }
     };
     if let Some(s) = server {
         s.shutdown().await;
@@ -179,9 +195,23 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         .filter(|c| c.area == LOAD_AREA)
         .map(|c| c.id.as_str())
         .collect();
-    let clauses = verdict::judge(&target.spec, &findings, &|id| {
+    let mut clauses = verdict::judge(&target.spec, &findings, &|id| {
         matches(id) && !load_only.contains(&id)
     });
+    // Clauses the run meant to decide and never reached say why: the run stopped first.
+    let cause = match (&stopped, &error) {
+        (Some(s), _) => Some(s.reason()),
+        (None, Some(Error::Target(m))) => Some(format!("not run: the run stopped first ({m})")),
+        _ => None,
+    };
+    if let Some(cause) = cause {
+        let planned = |id: &str| {
+            scenarios
+                .iter()
+                .any(|s| s.scenario.clauses.iter().any(|c| c == id))
+        };
+        verdict::not_run(&mut clauses, &planned, &cause);
+    }
     let redactor = probe.redactor();
     let (verdict, gate) = policy.verdict(&clauses, error.is_some());
     let report = RunReport {
@@ -206,7 +236,8 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     // Redaction happens once, over the finished model, with the run's final redactor (every
     // role credential, every key and token learned during the run).
     let report = report.redacted(&redactor);
-    let written = report::write_all(&report, &report_dir, &formats)?;
+    let written = report::write_all(&report, folder.path(), &formats)?;
+    drop(folder);
     Ok(RunOutcome {
         report,
         report_dir,

@@ -31,6 +31,13 @@ impl Checked {
 /// Checks one file against `spec` (scenarios name its clauses; profiles override it).
 pub fn file(path: &Path, spec: &Spec) -> Result<Checked, Error> {
     let source = Source::read(path)?;
+    // What may be a profile is shown without its values until it is known not to be one (an
+    // inline secret must not be echoed under a syntax error).
+    let source = if source.text.lines().any(|l| l.starts_with("base_url")) {
+        source.hiding_values()
+    } else {
+        source
+    };
     let top: serde_yaml_ng::Value = source.parse()?;
     let has = |k: &str| top.get(k).is_some();
     if has("clauses") && has("endpoints") {

@@ -109,6 +109,20 @@ pub struct Summary {
     pub inconclusive: usize,
 }
 
+/// The reason of a clause no scenario touched.
+pub const NOT_COVERED: &str = "not covered by the scenarios of this run";
+
+/// After the run stopped early: a clause that a scenario of this run was to decide, and that
+/// got no finding, did not run because the run stopped, and its reason says so (`reason`
+/// names the cause) instead of "not covered".
+pub fn not_run(clauses: &mut [ClauseVerdict], planned: &dyn Fn(&str) -> bool, reason: &str) {
+    for c in clauses.iter_mut() {
+        if c.status == Status::Skipped && c.reason == NOT_COVERED && planned(&c.id) {
+            c.reason = reason.to_string();
+        }
+    }
+}
+
 /// Judges findings per clause. A clause fails if any finding fails; passes if one passes and none
 /// fails; otherwise it is inconclusive if a scenario tried and could not decide, or skipped (with
 /// the reasons) if nothing could run. Clauses no scenario touched are skipped, "not covered".
@@ -170,11 +184,7 @@ pub fn judge(spec: &Spec, findings: &[Finding], only: &dyn Fn(&str) -> bool) -> 
                     Vec::new(),
                 )
             } else {
-                (
-                    Status::Skipped,
-                    "not covered by the scenarios of this run".to_string(),
-                    Vec::new(),
-                )
+                (Status::Skipped, NOT_COVERED.to_string(), Vec::new())
             };
             ClauseVerdict {
                 id: clause.id.clone(),

@@ -175,6 +175,34 @@ fn cases(target: &str) -> Vec<Case> {
             ends: None,
         },
         Case {
+            name: "load-duration-zero-at-its-value",
+            kind: Kind::Scenarios,
+            text: load("").replace("duration: 1s", "duration: 0s"),
+            line: 7,
+            column: 17,
+            message: "a swarm of 0s sends nothing: give a duration above 0",
+            ends: None,
+        },
+        Case {
+            name: "profile-leeway-without-unit",
+            kind: Kind::Profile,
+            text: format!("base_url: {target}\nleeway: 30\n"),
+            line: 2,
+            column: 9,
+            message: "invalid duration `30`",
+            ends: None,
+        },
+        Case {
+            name: "profile-duplicate-key-where-it-repeats",
+            kind: Kind::Profile,
+            text: format!("base_url: {target}\nleeway: 5s\nbase_url: {target}\n"),
+            line: 3,
+            column: 1,
+            // serde says "duplicate entry with key" or "duplicate field", by what it reads into.
+            message: "duplicate ",
+            ends: None,
+        },
+        Case {
             name: "profile-window-zero",
             kind: Kind::Profile,
             text: format!("base_url: {target}\nrate_limits:\n  window: 0s\n"),
@@ -235,7 +263,8 @@ fn cases(target: &str) -> Vec<Case> {
     ]
 }
 
-/// The one line of stderr must be `error: FILE:LINE:COLUMN: message...`.
+/// Stderr must be one error: `error: FILE:LINE:COLUMN: message...`, then the source line under
+/// a gutter with a caret at the column (a profile's line without its value).
 fn check_stderr(case: &Case, file: &str, command: &str, out: &Output) -> Vec<String> {
     let mut problems = Vec::new();
     let what = format!("{} via `{command}`", case.name);
@@ -251,7 +280,23 @@ fn check_stderr(case: &Case, file: &str, command: &str, out: &Output) -> Vec<Str
         case.line, case.column, case.message
     );
     match lines.as_slice() {
-        [one] => {
+        [one, gutter, shown, caret] => {
+            let number = case.line.to_string();
+            let pad = " ".repeat(number.len());
+            let source = case.text.lines().nth(case.line - 1).unwrap_or_default();
+            let want_shown = match case.kind {
+                Kind::Profile => match source.split_once(':') {
+                    Some((key, _)) => format!(" {number} | {key}: …"),
+                    None => format!(" {number} | …"),
+                },
+                _ => format!(" {number} | {source}"),
+            };
+            let want_caret = format!(" {pad} | {}^", " ".repeat(case.column - 1));
+            if *gutter != format!(" {pad} |") || *shown != want_shown || *caret != want_caret {
+                problems.push(format!(
+                    "{what}: the source line and caret:\n{gutter}\n{shown}\n{caret}\nwant\n{want_shown}\n{want_caret}"
+                ));
+            }
             if !one.starts_with(&want) {
                 problems.push(format!("{what}:\n  got  {one}\n  want {want}"));
             }
@@ -261,7 +306,10 @@ fn check_stderr(case: &Case, file: &str, command: &str, out: &Output) -> Vec<Str
                 problems.push(format!("{what}: does not end with {end}: {one}"));
             }
         }
-        _ => problems.push(format!("{what}: not one line of stderr: {:?}", out.stderr)),
+        _ => problems.push(format!(
+            "{what}: not one error with its source line: {:?}",
+            out.stderr
+        )),
     }
     if out.stdout.contains("PlantedInlineSecret") || out.stderr.contains("PlantedInlineSecret") {
         problems.push(format!("{what}: the inline secret was echoed"));
@@ -326,6 +374,36 @@ fn every_error_of_a_file_is_reported_at_once() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn every_wrong_word_of_a_file_is_reported_at_its_own_position() {
+    // serde stops at the first error: the words (roles, repeat targets, statuses, types, waits)
+    // are each reported anyway, with the validation errors after them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("words.yaml");
+    std::fs::write(
+        &path,
+        "scenarios:\n  - name: x\n    clauses: [AUTH-NO-CREDENTIALS]\n    steps:\n      - name: s\n        clause: AUTH-NO-CREDENTIALS\n        request: {endpoint: list_sandboxs, as: nobody}\n        repeat: many\n        expect: {status: [200, 7xx], json: {/a: {type: strng}}}\n      - name: w\n        wait: 5\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let out = conform(&["validate", file]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    for want in [
+        "7:48: unknown role `nobody`",
+        "8:17: repeat `many`: write a count or over_limit:<category>",
+        "9:32: unknown status `7xx`",
+        "9:56: unknown type `strng`: one of string, integer, number, boolean, array, object, null (did you mean `string`?)",
+        "11:15: wait 5: give a unit",
+        "7:29: unknown endpoint `list_sandboxs`",
+    ] {
+        assert!(
+            out.stderr.contains(&format!("error: {file}:{want}")),
+            "{want}\n{}",
+            out.stderr
+        );
+    }
 }
 
 #[test]

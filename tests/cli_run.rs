@@ -34,6 +34,18 @@ fn an_unreachable_target_exits_3_naming_the_url_and_the_cause() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_mid_run_exits_3_with_a_report_of_what_was_judged() {
+    interrupted_mid_run(libc::SIGINT, "Ctrl-C");
+}
+
+/// Kubernetes, `timeout` and CI cancellations send SIGTERM: the same as Ctrl-C.
+#[cfg(unix)]
+#[test]
+fn sigterm_mid_run_exits_3_with_a_report_of_what_was_judged() {
+    interrupted_mid_run(libc::SIGTERM, "SIGTERM");
+}
+
+#[cfg(unix)]
+fn interrupted_mid_run(sig: libc::c_int, name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report");
     // A 3 s window: 1.5 s in, the embedded run is in its rate-limit stage (it needs ~7 s).
@@ -49,10 +61,10 @@ fn ctrl_c_mid_run_exits_3_with_a_report_of_what_was_judged() {
     let signal = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));
         // SAFETY: kill(2) on the child's pid; the child is not reaped before `wait` below.
-        unsafe { libc::kill(pid, libc::SIGINT) }
+        unsafe { libc::kill(pid, sig) }
     });
     let out = wait(child, Duration::from_secs(30));
-    assert_eq!(signal.join().unwrap(), 0, "SIGINT delivered");
+    assert_eq!(signal.join().unwrap(), 0, "{name} delivered");
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     assert!(
         out.took < Duration::from_secs(5),
@@ -63,9 +75,27 @@ fn ctrl_c_mid_run_exits_3_with_a_report_of_what_was_judged() {
     let doc: serde_json::Value = serde_json::from_str(&text).expect("compliance.json parses");
     assert_eq!(doc["verdict"], "error", "{text}");
     assert!(
-        doc["error"].as_str().unwrap_or("").contains("interrupted"),
+        doc["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("interrupted ({name})")),
         "{}",
         doc["error"]
+    );
+    // What never ran says why: not "not covered", but the interruption.
+    let not_run = doc["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["reason"].as_str()
+                == Some(&format!("not run: the run was interrupted ({name}) first"))
+        })
+        .count();
+    assert!(not_run > 0, "no clause says it did not run: {text}");
+    assert!(
+        !text.contains("not covered by the scenarios of this run"),
+        "a clause the run meant to decide reads as not covered: {text}"
     );
     let passed = doc["clauses"]
         .as_array()
@@ -120,4 +150,79 @@ fn ctrl_c_while_waiting_on_a_silent_target_exits_3_with_a_report() {
     let text = std::fs::read_to_string(report.join("compliance.json")).expect("compliance.json");
     let doc: serde_json::Value = serde_json::from_str(&text).expect("compliance.json parses");
     assert_eq!(doc["verdict"], "error", "{text}");
+}
+
+/// A target that answers every request 429 with `Retry-After: 3600`: the run ends at its time
+/// limit with every report (once it ran for 45 minutes and more).
+#[test]
+fn a_target_that_always_says_wait_an_hour_ends_at_the_time_limit_with_a_report() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        // Bounded: the test process ends; each connection is served until it closes.
+        for conn in listener.incoming().take(10_000) {
+            let Ok(conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut conn = conn;
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+                        return;
+                    }
+                    let json = r#"{"error": "rate limit exceeded", "retryAfter": 3600}"#;
+                    let answer = format!(
+                        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3600\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+                        json.len()
+                    );
+                    if conn.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let out = common_cli::conform_with_key(&[
+        "run",
+        "--target",
+        &url,
+        "--quiet",
+        "--max-duration",
+        "4s",
+        "--report-dir",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(out.took < Duration::from_secs(15), "took {:?}", out.took);
+    let text = std::fs::read_to_string(report.join("compliance.json")).expect("compliance.json");
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["verdict"], "error", "{text}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("--max-duration 4s"),
+        "{}",
+        doc["error"]
+    );
+    for file in ["junit.xml", "compliance.md", "report.html"] {
+        assert!(report.join(file).exists(), "{file} missing");
+    }
 }

@@ -265,6 +265,17 @@ fn segments_merge_exactly() {
 /// Ctrl-C stops the swarm through goose's killswitch; the report is still written (exit 3).
 #[test]
 fn ctrl_c_stops_the_swarm_and_writes_the_report() {
+    signal_stops_the_swarm(libc::SIGINT, "Ctrl-C");
+}
+
+/// SIGTERM (Kubernetes, `timeout`, CI cancellation) does what Ctrl-C does; once it left only
+/// goose-report.html and exit 143.
+#[test]
+fn sigterm_stops_the_swarm_and_writes_the_report() {
+    signal_stops_the_swarm(libc::SIGTERM, "SIGTERM");
+}
+
+fn signal_stops_the_swarm(sig: libc::c_int, name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new(BIN)
         .args(["load", "--quiet", "--scenario"])
@@ -277,13 +288,25 @@ fn ctrl_c_stops_the_swarm_and_writes_the_report() {
         .expect("spawn");
     std::thread::sleep(Duration::from_secs(4));
     // SAFETY: signalling our own child by its pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, sig) };
     let out = wait(child, Duration::from_secs(30));
     assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
     assert!(out.took < Duration::from_secs(30));
     let report = load_json(dir.path());
     assert_eq!(report["verdict"], "error");
     assert!(dir.path().join("report.html").exists());
+    let compliance: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("compliance.json")).expect("compliance.json"),
+    )
+    .unwrap();
+    assert!(
+        compliance["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("interrupted ({name})")),
+        "{}",
+        compliance["error"]
+    );
 }
 
 #[test]

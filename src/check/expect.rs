@@ -5,26 +5,21 @@ use serde_json::Value;
 
 use super::template::{Env, TemplateError, expand};
 use crate::probe::Response;
-use crate::scenario::{Expect, StatusItem, StatusSet, ValueCheck, is_class};
+use crate::scenario::{Expect, JsonType, StatusItem, StatusSet, ValueCheck};
 
 /// Whether `code` is in the set; `denied` means the effective denial statuses.
 pub fn status_matches(set: &StatusSet, code: u16, denied: &[u16]) -> bool {
-    let one = |item: &StatusItem| match item {
-        StatusItem::Code(c) => *c == code,
-        StatusItem::Name(n) if n == "denied" => denied.contains(&code),
-        StatusItem::Name(n) if is_class(n) => (n.as_bytes()[0] - b'0') as u16 == code / 100,
-        StatusItem::Name(_) => false,
-    };
-    match set {
-        StatusSet::One(i) => one(i),
-        StatusSet::Many(v) => v.iter().any(one),
-    }
+    set.0.iter().any(|item| match *item {
+        StatusItem::Code(c) => c == code,
+        StatusItem::Denied => denied.contains(&code),
+        StatusItem::Class(d) => u16::from(d) == code / 100,
+    })
 }
 
 pub fn describe_set(set: &StatusSet, denied: &[u16]) -> String {
-    let one = |item: &StatusItem| match item {
+    let one = |item: &StatusItem| match *item {
         StatusItem::Code(c) => c.to_string(),
-        StatusItem::Name(n) if n == "denied" => format!(
+        StatusItem::Denied => format!(
             "a denial ({})",
             denied
                 .iter()
@@ -32,12 +27,9 @@ pub fn describe_set(set: &StatusSet, denied: &[u16]) -> String {
                 .collect::<Vec<_>>()
                 .join("/")
         ),
-        StatusItem::Name(n) => n.clone(),
+        StatusItem::Class(d) => format!("{d}xx"),
     };
-    match set {
-        StatusSet::One(i) => one(i),
-        StatusSet::Many(v) => v.iter().map(one).collect::<Vec<_>>().join(" or "),
-    }
+    set.0.iter().map(one).collect::<Vec<_>>().join(" or ")
 }
 
 /// Whether the set admits the over-limit status (then a 429 is an answer, not something to wait out).
@@ -100,18 +92,6 @@ pub fn check(
     Ok(failures)
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 fn as_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -150,11 +130,15 @@ fn check_value(
     let Some(value) = value else {
         return Ok(Some(format!("{what} is missing")));
     };
-    if let Some(t) = &check.type_ {
-        let actual = json_type(value);
+    if let Some(t) = check.type_ {
+        let actual = JsonType::of(value);
         // An integer is a number too.
-        if actual != t && !(t == "number" && actual == "integer") {
-            return Ok(Some(format!("{what} is {actual}, not {t}")));
+        if actual != t && !(t == JsonType::Number && actual == JsonType::Integer) {
+            return Ok(Some(format!(
+                "{what} is {}, not {}",
+                actual.name(),
+                t.name()
+            )));
         }
     }
     if let Some(eq) = &check.equals {
@@ -164,7 +148,7 @@ fn check_value(
         }
     }
     if let Some(re) = &check.matches {
-        let re = regex::Regex::new(re).map_err(|e| TemplateError::Invalid(e.to_string()))?;
+        let re = &re.0;
         if !re.is_match(&as_text(value)) {
             return Ok(Some(format!(
                 "{what} `{}` does not match /{re}/",

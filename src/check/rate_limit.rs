@@ -28,7 +28,7 @@ use crate::error::Error;
 use crate::probe::{Outcome, Request};
 use crate::profile::Role;
 use crate::rate::Decision;
-use crate::scenario::{As, CategoryProbe, RateLimitScenario, RequestSpec};
+use crate::scenario::{As, AsRole, CategoryProbe, RateLimitScenario, RequestSpec};
 use crate::spec::Category;
 use crate::verdict::{Evidence, Status};
 use crate::verdict::{Timeline, TimelineEvent, TimelineWait};
@@ -93,7 +93,7 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             method: None,
             path: None,
             params: cp.params.clone(),
-            as_: Some(As::Role(s.as_.clone())),
+            as_: Some(As::Role(s.as_)),
             headers: BTreeMap::new(),
             body: None,
             raw_body: None,
@@ -329,7 +329,7 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             .collect();
         let judged = futures::future::join_all(
             own.iter()
-                .map(|p| super::refill::pace(p, scope, s.as_.as_str())),
+                .map(|p| super::refill::pace(p, scope, s.as_.name())),
         )
         .await;
         for (p, j) in own.iter().zip(judged) {
@@ -385,12 +385,10 @@ async fn create_key(
     let Some(endpoint) = spec.endpoint("create_api_key") else {
         return Ok(None);
     };
-    let key_role = Role::from_name(&s.as_).is_some_and(|r| {
-        matches!(
-            r,
-            Role::ApiKey | Role::ApiKeyOtherTeam | Role::ApiKeyRevoked
-        )
-    });
+    let key_role = matches!(
+        s.as_,
+        AsRole::Credential(Role::ApiKey | Role::ApiKeyOtherTeam | Role::ApiKeyRevoked)
+    );
     if !key_role || spec.endpoint("revoke_api_key").is_none() {
         return Ok(None);
     }
@@ -399,7 +397,7 @@ async fn create_key(
         method: None,
         path: None,
         params: BTreeMap::new(),
-        as_: Some(As::Role(s.as_.clone())),
+        as_: Some(As::Role(s.as_)),
         headers: BTreeMap::new(),
         body: None,
         raw_body: None,
@@ -440,7 +438,7 @@ async fn revoke_key(s: &RateLimitScenario, scope: &mut Scope<'_>, id: &str) -> R
         method: None,
         path: None,
         params: [("id".to_string(), id.to_string())].into(),
-        as_: Some(As::Role(s.as_.clone())),
+        as_: Some(As::Role(s.as_)),
         headers: BTreeMap::new(),
         body: None,
         raw_body: None,
@@ -974,7 +972,7 @@ async fn per_identity(
     let Some(other) = &s.other_identity else {
         return Ok(());
     };
-    if let Some(role) = Role::from_name(other)
+    if let AsRole::Credential(role) = *other
         && scope.target.credential(role).is_none()
     {
         scope.finding(clause, Status::Skipped, role.missing());
@@ -988,12 +986,30 @@ async fn per_identity(
         );
         return Ok(());
     };
+    // Exhausted afresh, right before: a refusal from earlier in the run may lie a window back,
+    // and a budget shared by every identity (one per client address) would then admit the other
+    // identity from its refill, passing a limiter that has no per-identity budget at all.
+    let (drained, _) = drain(lane, scope).await?;
+    for o in &drained {
+        push_event(&mut lane.timeline, o, "drain", scope);
+    }
+    if !drained.last().is_some_and(|o| is_refusal_outcome(o, scope)) {
+        scope.finding(
+            clause,
+            Status::Inconclusive,
+            format!(
+                "{} could not be exhausted again for {} right before the request as {other}",
+                lane.probe.category, s.as_
+            ),
+        );
+        return Ok(());
+    }
     let spec = RequestSpec {
         endpoint: Some(lane.probe.endpoint.clone()),
         method: None,
         path: None,
         params: lane.probe.params.clone(),
-        as_: Some(As::Role(other.clone())),
+        as_: Some(As::Role(*other)),
         headers: BTreeMap::new(),
         body: None,
         raw_body: None,

@@ -15,7 +15,7 @@ use super::template::{Env, TemplateError, expand, expand_json};
 use crate::error::Error;
 use crate::probe::{Outcome, Probe, Request};
 use crate::profile::{Role, Target};
-use crate::scenario::{As, RequestSpec};
+use crate::scenario::{As, AsRole, RequestSpec};
 use crate::spec::Spec;
 use crate::verdict::{Evidence, Finding, Status};
 
@@ -298,17 +298,21 @@ impl<'a> Scope<'a> {
             )
         };
         Ok(match a {
-            As::Role(r) => match r.as_str() {
-                "none" => None,
-                "access_token" => {
+            As::Role(r) => match *r {
+                AsRole::None => None,
+                AsRole::AccessToken => {
                     let t = self
                         .vars
                         .get("access_token")
                         .ok_or_else(|| TemplateError::Missing("access_token".into()))?;
                     Some(bearer(t))
                 }
-                "admin_token" => Some((auth.admin_token.header.clone(), self.role("admin_token")?)),
-                key => Some((auth.api_key.header.clone(), self.role(key)?)),
+                AsRole::Credential(Role::AdminToken) => {
+                    Some((auth.admin_token.header.clone(), self.role("admin_token")?))
+                }
+                AsRole::Credential(key) => {
+                    Some((auth.api_key.header.clone(), self.role(key.name())?))
+                }
             },
             As::Value(v) => {
                 if let Some(k) = &v.api_key {

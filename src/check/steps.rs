@@ -11,7 +11,7 @@ use super::template::TemplateError;
 use crate::error::Error;
 use crate::probe::Outcome;
 use crate::profile::Role;
-use crate::scenario::{Assertion, Repeat, Step, WaitFor, parse_wait};
+use crate::scenario::{Assertion, Lifetime, Repeat, Step, WaitFor};
 use crate::verdict::{Evidence, Status};
 
 /// How many times a request that met the over-limit status is sent again (after Retry-After)
@@ -39,7 +39,7 @@ pub async fn run(steps: &[Step], scope: &mut Scope<'_>) -> Result<(), Error> {
         if let Some(role) = step
             .requires
             .iter()
-            .filter_map(|r| Role::from_name(r))
+            .copied()
             .find(|r| scope.target.credential(*r).is_none())
         {
             if let Some(c) = &step.clause {
@@ -58,7 +58,7 @@ pub async fn run(steps: &[Step], scope: &mut Scope<'_>) -> Result<(), Error> {
 
 async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Error> {
     if let Some(w) = &step.wait {
-        let d = match parse_wait(w).map_err(Error::Usage)? {
+        let d = match *w {
             WaitFor::Duration(d) => d,
             WaitFor::RetryAfter => Duration::from_secs(scope.last_retry_after.unwrap_or(1)),
         };
@@ -95,7 +95,7 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
             .is_some_and(|c| admits(&c.status, over));
     let parallel = step.parallel.unwrap_or(1).max(1);
     // `repeat` counts requests; sent `parallel` at a time, that is this many batches.
-    let times = repeat_count(step, scope).div_ceil(parallel);
+    let times = repeat_count(step, scope)?.div_ceil(parallel);
 
     let mut failures: Vec<(String, Outcome)> = Vec::new();
     let mut outcomes: Vec<Outcome> = Vec::new();
@@ -269,23 +269,30 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
     }
 }
 
-fn repeat_count(step: &Step, scope: &Scope) -> u32 {
-    match &step.repeat {
+/// A category's name was checked against the spec when the scenario was validated; the target's
+/// spec is that spec (a profile changes limits, never names), so a missing one is an error, never
+/// a default limit.
+fn repeat_count(step: &Step, scope: &Scope) -> Result<u32, Error> {
+    Ok(match &step.repeat {
         None => 1,
         Some(Repeat::Times(n)) => (*n).clamp(1, 10_000),
-        Some(Repeat::Named(text)) => {
-            let cat = text.strip_prefix("over_limit:").unwrap_or(text);
+        Some(Repeat::OverLimit(cat)) => {
             let limit = scope
                 .target
                 .spec
                 .category(cat)
                 .map(|c| c.limit)
-                .unwrap_or(100);
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "step `{}`: repeat over_limit:{cat}: the target's spec has no category `{cat}`",
+                        step.name
+                    ))
+                })?;
             // More than any reading admits within a fraction of a window, even a fixed window
             // rolling over mid-burst (twice the limit).
             2 * limit + 10
         }
-    }
+    })
 }
 
 fn template_problem(step: &Step, scope: &Scope, e: &TemplateError) -> Option<Halt> {
@@ -382,10 +389,9 @@ fn assert_step(step: &Step, a: &Assertion, scope: &mut Scope) {
                     ));
                 }
                 if let Some(l) = &a.jwt_lifetime {
-                    let want = if l == "session_ttl" {
-                        spec.auth.access_token.session_ttl
-                    } else {
-                        spec.auth.access_token.refresh_ttl
+                    let want = match l {
+                        Lifetime::Session => spec.auth.access_token.session_ttl,
+                        Lifetime::Refresh => spec.auth.access_token.refresh_ttl,
                     };
                     match (jwt.claim_i64("iat"), jwt.claim_i64("exp")) {
                         (Some(iat), Some(exp)) => {

@@ -28,8 +28,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::record::Observed;
-use super::threshold::Threshold;
-use crate::scenario::LoadScenario;
+use crate::scenario::threshold::Metric;
+use crate::scenario::{On429, Swarm};
 use crate::spec::Category;
 use crate::verdict::{Evidence, Finding, Status};
 
@@ -153,7 +153,7 @@ pub struct ThresholdResult {
 }
 
 pub fn judge(
-    load: &LoadScenario,
+    load: &Swarm,
     scenario: &str,
     categories: &[(String, Category)],
     obs: &Observed,
@@ -210,7 +210,7 @@ pub fn judge(
             per_window,
         });
     }
-    for (cat, clause) in &load.limit_clauses {
+    for (cat, clause) in &load.written.limit_clauses {
         let mine: Vec<&Account> = accounts.iter().filter(|a| &a.category == cat).collect();
         let clause = Some(clause.clone());
         let over: Vec<&&Account> = mine.iter().filter(|a| a.over_admitted > 0).collect();
@@ -271,13 +271,13 @@ pub fn judge(
     let none_seen = || "no 429 during the swarm: nothing to check".to_string();
     for (clause, bad, what, prefix) in [
         (
-            &load.retry_after_clause,
+            &load.written.retry_after_clause,
             ch.retry_after_invalid,
             "without a valid Retry-After",
             "retry-after:",
         ),
         (
-            &load.body_clause,
+            &load.written.body_clause,
             ch.body_invalid,
             "without the documented body",
             "body:",
@@ -329,17 +329,17 @@ pub fn judge(
         }
     }
     let retries = obs.retries.len() as u64;
-    if load.on_429 == "honour" {
+    if load.on_429 == On429::Honour {
         if retries == 0 {
             find(
-                &load.retry_admits_clause,
+                &load.written.retry_admits_clause,
                 Status::Inconclusive,
                 "no retry after Retry-After during the swarm".into(),
                 vec![],
             );
         } else if retries_refused == 0 {
             find(
-                &load.retry_admits_clause,
+                &load.written.retry_admits_clause,
                 Status::Pass,
                 format!(
                     "{retries} retries after honouring Retry-After: each admitted, or its budget taken by another admitted request"
@@ -348,7 +348,7 @@ pub fn judge(
             );
         } else {
             find(
-                &load.retry_admits_clause,
+                &load.written.retry_admits_clause,
                 Status::Fail,
                 format!(
                     "{retries_refused} of {retries} retries after honouring Retry-After were refused with nothing else admitted meanwhile"
@@ -361,7 +361,7 @@ pub fn judge(
     // Independence: refusals unexplained by their own category's admissions.
     let mut unexplained = 0u64;
     let mut ind_ev = Vec::new();
-    if load.independence_clause.is_some() {
+    if load.written.independence_clause.is_some() {
         for r in &obs.refusals {
             let Some((name, c)) = categories.get(r.category as usize) else {
                 continue;
@@ -386,14 +386,14 @@ pub fn judge(
         }
         if obs.refusals.is_empty() {
             find(
-                &load.independence_clause,
+                &load.written.independence_clause,
                 Status::Inconclusive,
                 "no 429 during the swarm: independence not exercised".into(),
                 vec![],
             );
         } else if unexplained == 0 {
             find(
-                &load.independence_clause,
+                &load.written.independence_clause,
                 Status::Pass,
                 format!(
                     "every one of {} 429s is explained by its own category's admissions",
@@ -403,7 +403,7 @@ pub fn judge(
             );
         } else {
             find(
-                &load.independence_clause,
+                &load.written.independence_clause,
                 Status::Fail,
                 format!(
                     "{unexplained} of {} 429s came with fewer than limit - 1 admissions in their own category in the window before",
@@ -417,14 +417,14 @@ pub fn judge(
     // Refresh tokens under the storm.
     if ch.refresh_rotations == 0 {
         find(
-            &load.refresh_clause,
+            &load.written.refresh_clause,
             Status::Inconclusive,
             "no refresh succeeded during the storm".into(),
             vec![],
         );
     } else if ch.replays_admitted == 0 {
         find(
-            &load.refresh_clause,
+            &load.written.refresh_clause,
             Status::Pass,
             format!(
                 "{} rotations; every replay of a used token refused ({} refused, {} throttled)",
@@ -434,7 +434,7 @@ pub fn judge(
         );
     } else {
         find(
-            &load.refresh_clause,
+            &load.written.refresh_clause,
             Status::Fail,
             format!(
                 "{} used refresh tokens were accepted again under the storm ({} rotations)",
@@ -449,14 +449,14 @@ pub fn judge(
     let five = obs.five_xx();
     if five == 0 {
         find(
-            &load.no_5xx_clause,
+            &load.written.no_5xx_clause,
             Status::Pass,
             format!("no 5xx in {requests} requests"),
             vec![],
         );
     } else {
         find(
-            &load.no_5xx_clause,
+            &load.written.no_5xx_clause,
             Status::Fail,
             format!("{five} of {requests} requests answered 5xx"),
             vec![],
@@ -464,14 +464,14 @@ pub fn judge(
     }
     if obs.errors == 0 {
         find(
-            &load.connections_clause,
+            &load.written.connections_clause,
             Status::Pass,
             format!("no transport error in {requests} requests"),
             vec![],
         );
     } else {
         find(
-            &load.connections_clause,
+            &load.written.connections_clause,
             Status::Fail,
             format!(
                 "{} of {requests} requests ended in a transport error",
@@ -488,24 +488,22 @@ pub fn judge(
     let secs = elapsed.as_secs_f64().max(1e-9);
     let mut results = Vec::new();
     for t in &load.thresholds {
-        let Ok(t) = Threshold::parse(t) else { continue };
-        let observed = match t.metric.as_str() {
-            "p50" => ms(0.5),
-            "p90" => ms(0.9),
-            "p99" => ms(0.99),
-            "p99.9" => ms(0.999),
-            "max" => overall.max() as f64 / 1000.0,
-            "mean" => overall.mean() / 1000.0,
-            "errors" => obs.errors as f64,
-            "5xx" => five as f64,
-            "requests" => requests as f64,
-            "over_admitted" => over_admitted as f64,
-            "violations" => {
+        let observed = match t.metric {
+            Metric::P50 => ms(0.5),
+            Metric::P90 => ms(0.9),
+            Metric::P99 => ms(0.99),
+            Metric::P999 => ms(0.999),
+            Metric::Max => overall.max() as f64 / 1000.0,
+            Metric::Mean => overall.mean() / 1000.0,
+            Metric::Errors => obs.errors as f64,
+            Metric::FiveXx => five as f64,
+            Metric::Requests => requests as f64,
+            Metric::OverAdmitted => over_admitted as f64,
+            Metric::Violations => {
                 (ch.retry_after_invalid + ch.body_invalid + retries_refused + ch.replays_admitted)
                     as f64
             }
-            "rps" => requests as f64 / secs,
-            _ => continue,
+            Metric::Rps => requests as f64 / secs,
         };
         results.push(ThresholdResult {
             threshold: t.text.clone(),
@@ -521,14 +519,14 @@ pub fn judge(
             .collect();
         if failed.is_empty() {
             find(
-                &load.thresholds_clause,
+                &load.written.thresholds_clause,
                 Status::Pass,
                 format!("{} thresholds hold", results.len()),
                 vec![],
             );
         } else {
             find(
-                &load.thresholds_clause,
+                &load.written.thresholds_clause,
                 Status::Fail,
                 format!("thresholds failed: {}", failed.join("; ")),
                 vec![],

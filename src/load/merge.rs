@@ -74,8 +74,16 @@ pub fn merge(
     }
     obs.sort();
     let elapsed = Duration::from_nanos(elapsed_ns);
-    let mut load = first.raw.scenario.clone();
-    load.users = parts.iter().map(|(l, _)| l.users).sum();
+    // The scenario as its first part's load.json kept it, resolved as `load` resolved it.
+    let mut load = crate::scenario::Swarm::plan(&first.raw.scenario).map_err(|problems| {
+        let why: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        Error::Usage(format!(
+            "report merge: raw.scenario of {}: {}",
+            first.scenario,
+            why.join("; ")
+        ))
+    })?;
+    load.set_users(parts.iter().map(|(l, _)| l.users).sum());
     let categories = first.raw.categories.clone();
     let judged = judge::judge(&load, &first.scenario, &categories, &obs, elapsed, false);
     let spec = crate::spec::Spec::builtin();
@@ -106,7 +114,14 @@ pub fn merge(
         timing: Vec::new(),
     };
     let planned = Duration::from_millis(first.planned_duration_ms);
-    let raw = Raw::build(epoch, None, &load, &categories, &first.raw.endpoints, &obs);
+    let raw = Raw::build(
+        epoch,
+        None,
+        &load.written,
+        &categories,
+        &first.raw.endpoints,
+        &obs,
+    );
     let merged = LoadReport::build(
         &report,
         &first.scenario,
@@ -132,9 +147,12 @@ pub fn merge(
     );
     let report = report.redacted(&redactor);
     let section = redactor.redact(&super::chart::section(&merged));
+    // Claimed only now: the parts are read, so a folder that is also a part loses nothing.
+    let folder = crate::report::ReportDir::claim(&report_dir)?;
     let mut written =
-        crate::report::write_all_with(&report, &report_dir, &Format::ALL, &[section])?;
-    written.push(merged.write(&report_dir, &redactor)?);
+        crate::report::write_all_with(&report, folder.path(), &Format::ALL, &[section])?;
+    written.push(merged.write(folder.path(), &redactor)?);
+    drop(folder);
     Ok(RunOutcome {
         report,
         report_dir,

@@ -28,7 +28,7 @@ use crate::profile::Role;
 use crate::reference::{self, LimiterKind};
 use crate::report::{Format, RunReport, ScenarioResult, TargetInfo, Tool};
 use crate::report::{RunOutcome, default_report_dir};
-use crate::scenario::{Kind, LoadScenario, Loaded};
+use crate::scenario::{Identities, Kind, Loaded, On429, Swarm};
 use crate::spec::load_spec;
 use crate::spec::{Category, Spec};
 use crate::verdict;
@@ -56,6 +56,9 @@ pub struct LoadArgs {
     pub start_at: Option<SystemTime>,
     /// `--fail-on`: replaces the profile's `fail_on:` (default `must`).
     pub fail_on: Option<String>,
+    /// `--max-duration`: the longest the whole command may take (default: the profile's, else
+    /// the swarm's duration plus five of the longest window plus a minute).
+    pub max_duration: Option<Duration>,
 }
 
 /// Parses `I/N` (0-based index `I` of `N` segments, as a Kubernetes Indexed Job numbers pods).
@@ -107,7 +110,7 @@ struct Ctx {
     /// Global index of this process's first user (segments).
     user_offset: usize,
     spec: Arc<Spec>,
-    load: LoadScenario,
+    load: Swarm,
     categories: Vec<(String, Category)>,
     endpoints: Vec<Endpoint>,
     /// The API-key header, and the key of each identity as a ready header value (marked
@@ -155,8 +158,8 @@ impl Ctx {
 
     fn identity(&self, user: usize) -> u32 {
         let user = user + self.user_offset;
-        match self.load.identities.as_str() {
-            "shared" => 0,
+        match self.load.identities {
+            Identities::Shared => 0,
             _ => (user % self.keys.len()) as u32,
         }
     }
@@ -393,7 +396,7 @@ impl Ctx {
     }
 
     async fn task(&self, user: &mut GooseUser, task: usize) -> TransactionResult {
-        let t = &self.load.tasks[task];
+        let t = &self.load.written.tasks[task];
         let plan = self.task_plans[task];
         let Some(ep) = plan.endpoint else {
             return self.refresh_rotation(user).await;
@@ -542,34 +545,31 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     let cli_policy = crate::gate::fail_on_option(args.fail_on.as_deref(), &spec)?;
     let loaded = crate::scenario::load_paths(std::slice::from_ref(&args.scenario), &spec)?;
     let loaded = pick_scenario(loaded, &args.scenario)?;
-    let Some(Kind::Load(load)) = loaded.scenario.kind() else {
-        unreachable!("picked a load scenario")
+    let Some(mut load) = loaded.swarm.clone() else {
+        unreachable!("picked a load scenario, resolved when it was validated")
     };
-    let mut load = load.clone();
     // A plan fixes both the users and the time, so `--users`/`--duration` beside it are a usage
     // error rather than a guess at which steps to stretch or scale.
-    let plan = match &load.plan {
-        Some(plan) => {
-            if args.users.is_some() || args.duration.is_some() {
-                return Err(Error::Usage(format!(
-                    "scenario {} has a `plan`: it gives the users and the time, so --users and --duration do not apply (edit the plan instead)",
-                    loaded.id
-                )));
-            }
-            let steps = plan.steps().map_err(Error::Usage)?;
-            // From here on the swarm's users are the plan's peak (identities, segments, report)
-            // and its duration the plan's total length (progress, accounting, report).
-            load.users = crate::scenario::plan_peak(&steps);
-            load.duration = format!("{}s", crate::scenario::plan_length(&steps).as_secs());
-            Some(steps)
-        }
-        None => None,
-    };
+    if load.plan.is_some() && (args.users.is_some() || args.duration.is_some()) {
+        return Err(Error::Usage(format!(
+            "scenario {} has a `plan`: it gives the users and the time, so --users and --duration do not apply (edit the plan instead)",
+            loaded.id
+        )));
+    }
+    if args.max_duration.is_some_and(|d| d.is_zero()) {
+        return Err(Error::Usage("--max-duration must be longer than 0".into()));
+    }
     if let Some(u) = args.users {
         if u == 0 {
             return Err(Error::Usage("--users must be at least 1".into()));
         }
-        load.users = u;
+        load.set_users(u);
+    }
+    if let Some(d) = args.duration {
+        if d.is_zero() {
+            return Err(Error::Usage("--duration must be longer than 0".into()));
+        }
+        load.set_duration(d);
     }
     let total_users = load.users;
     let (local_users, user_offset) = match args.segment {
@@ -579,7 +579,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     // A segment runs its share of every step: `segment_users` of each step's users, so the
     // segments together run exactly each step's users, and its peak is its share of the peak
     // (the share is monotone in the users), matching `local_users` and `user_offset`.
-    let plan = plan.map(|steps| match args.segment {
+    let plan = load.plan.clone().map(|steps| match args.segment {
         Some(seg) => steps
             .iter()
             .map(|&(users, secs)| (segment_users(users, seg).0, secs))
@@ -592,19 +592,8 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
             args.segment
         )));
     }
-    let duration = match (args.duration, &plan) {
-        (Some(d), _) => d,
-        (None, Some(steps)) => crate::scenario::plan_length(steps),
-        (None, None) => crate::yaml::duration::parse(&load.duration).map_err(Error::Usage)?,
-    };
-    if duration.is_zero() {
-        return Err(Error::Usage("--duration must be longer than 0".into()));
-    }
-    let identities_needed = match load.identities.as_str() {
-        "per_user" => load.users,
-        "pool" => load.pool_size.unwrap_or(1),
-        _ => 0,
-    };
+    let duration = load.duration;
+    let identities_needed = load.identities.keys_needed(load.users);
     let embedded = crate::target::EmbeddedOptions {
         limiter: args.limiter,
         window: args.window,
@@ -625,20 +614,20 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     .await?;
     let (target, server, pool) = (resolved.target, resolved.server, resolved.pool);
     let policy = cli_policy.unwrap_or_else(|| target.fail_on.clone());
-    let keys: Vec<String> = match load.identities.as_str() {
-        "shared" => target
+    let keys: Vec<String> = match load.identities {
+        Identities::Shared => target
             .credential(Role::ApiKey)
             .map(|k| vec![k.to_string()])
             .unwrap_or_default(),
         _ => pool.iter().take(identities_needed).cloned().collect(),
     };
-    let uses_keys = load.tasks.iter().any(|t| t.endpoint != "refresh");
+    let uses_keys = load.written.tasks.iter().any(|t| t.endpoint != "refresh");
     if uses_keys && keys.len() < identities_needed.max(1) {
         return Err(Error::Usage(format!(
             "scenario {} needs {} API keys ({}); {} available (against a real target, {POOL_ENV} names a file of keys)",
             loaded.id,
             identities_needed.max(1),
-            load.identities,
+            load.identities.name(),
             keys.len()
         )));
     }
@@ -664,13 +653,14 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
             needs_key: e.auth.contains(&crate::spec::AuthMethod::ApiKey),
         });
     }
-    let needs_sandbox = load.tasks.iter().any(|t| {
+    let needs_sandbox = load.written.tasks.iter().any(|t| {
         target
             .spec
             .endpoint(&t.endpoint)
             .is_some_and(|e| e.path.contains("{id}"))
     });
     let mut upload_paths: Vec<String> = load
+        .written
         .tasks
         .iter()
         .filter_map(|t| t.params.get("path").cloned())
@@ -685,17 +675,8 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         target.timeouts,
         target.redactor(),
     )?;
-    probe.preflight().await?;
     let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
-    std::fs::create_dir_all(&report_dir).map_err(|e| {
-        Error::io(
-            format!(
-                "cannot create the report directory {}",
-                report_dir.display()
-            ),
-            e,
-        )
-    })?;
+    let folder = crate::report::ReportDir::claim(&report_dir)?;
     let header = &target.spec.auth.api_key.header;
     let key_header = reqwest::header::HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
         Error::Usage(format!(
@@ -716,6 +697,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let task_plans = load
+        .written
         .tasks
         .iter()
         .map(|t| {
@@ -740,9 +722,12 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    // Every input is checked (the folder, the header, the keys, the tasks) before this first
+    // request.
+    probe.preflight().await?;
     let ctx = Arc::new(Ctx {
         spec: target.spec.clone(),
-        honour: load.on_429 == "honour",
+        honour: load.on_429 == On429::Honour,
         categories: categories.clone(),
         endpoints,
         key_header,
@@ -751,7 +736,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         user_offset,
         email: target.credential(Role::Email).map(str::to_string),
         password: target.credential(Role::Password).map(str::to_string),
-        recorder: Recorder::new(load.independence_clause.is_some()),
+        recorder: Recorder::new(load.written.independence_clause.is_some()),
         needs_sandbox,
         upload_paths,
         load: load.clone(),
@@ -776,7 +761,22 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     install_logger();
     let progress = spawn_progress(ctx.clone(), args.quiet, duration);
     goose::reset_killswitch();
+    // SIGTERM or the time limit stop the swarm as goose's own Ctrl-C does: its killswitch.
+    let limit = args
+        .max_duration
+        .or(target.max_duration)
+        .unwrap_or_else(|| duration + target.max_duration(None));
+    let stopped = Arc::new(std::sync::Mutex::new(None));
+    let watcher = {
+        let stopped = stopped.clone();
+        tokio::spawn(async move {
+            let stop = crate::stop::signal_or_limit(Some(limit)).await;
+            goose::trigger_killswitch(&stop.message());
+            *stopped.lock().expect("lock") = Some(stop);
+        })
+    };
     let result = attack.execute().await;
+    watcher.abort();
     progress.abort();
     if !args.quiet {
         eprintln!();
@@ -790,8 +790,12 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         Ok(_) => None,
         Err(e) => Some(format!("goose: {e}")),
     };
+    let stopped = stopped.lock().expect("lock").take();
     if interrupted && error.is_none() {
-        error = Some("interrupted (Ctrl-C): the report holds what the swarm saw".into());
+        error = Some(match &stopped {
+            Some(stop) => stop.message(),
+            None => crate::stop::Stop::Signal("Ctrl-C").message(),
+        });
     }
     let obs = ctx.recorder.finish();
     let epoch = ctx.recorder.epoch_unix_ns;
@@ -847,7 +851,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         report::Raw::build(
             epoch,
             args.segment,
-            &load,
+            &load.written,
             &categories,
             &endpoint_names,
             &obs,
@@ -858,8 +862,9 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     let report = report.redacted(&redactor);
     let section = redactor.redact(&chart::section(&load_report));
     let mut written =
-        crate::report::write_all_with(&report, &report_dir, &Format::ALL, &[section])?;
-    written.push(load_report.write(&report_dir, &redactor)?);
+        crate::report::write_all_with(&report, folder.path(), &Format::ALL, &[section])?;
+    written.push(load_report.write(folder.path(), &redactor)?);
+    drop(folder);
     Ok(RunOutcome {
         report,
         report_dir,
@@ -921,10 +926,8 @@ fn build_attack(
         std::path::Path::new("load"),
         "swarm",
     ));
-    if let Some(w) = &load.wait {
-        let min = crate::yaml::duration::parse(&w.min).map_err(Error::Usage)?;
-        let max = crate::yaml::duration::parse(&w.max).map_err(Error::Usage)?;
-        scenario = scenario.set_wait_time(min, max).map_err(goose_err)?;
+    if let Some(w) = load.wait {
+        scenario = scenario.set_wait_time(w.min, w.max).map_err(goose_err)?;
     }
     let start = ctx.clone();
     scenario = scenario.register_transaction(
@@ -935,7 +938,7 @@ fn build_attack(
         .set_name("on_start")
         .set_on_start(),
     );
-    for (i, t) in load.tasks.iter().enumerate() {
+    for (i, t) in load.written.tasks.iter().enumerate() {
         let c = ctx.clone();
         scenario = scenario.register_transaction(
             Transaction::new(Arc::new(move |user| {

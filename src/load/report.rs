@@ -23,7 +23,7 @@ use super::record::{CLASSES, Checks, Observed};
 use crate::error::Error;
 use crate::redact::Redactor;
 use crate::report::RunReport;
-use crate::scenario::LoadScenario;
+use crate::scenario::{LoadScenario, Swarm};
 use crate::spec::Category;
 
 pub const LOAD_MODEL: &str = "closed-loop (goose 0.19): each user sends its next request only after the previous one was answered, plus the scenario's wait";
@@ -261,7 +261,7 @@ impl LoadReport {
     pub fn build(
         run: &RunReport,
         scenario: &str,
-        load: &LoadScenario,
+        load: &Swarm,
         planned: Duration,
         categories: &[(String, Category)],
         endpoints: &[(String, u16)],
@@ -273,11 +273,7 @@ impl LoadReport {
         let overall = obs.overall();
         let wait_us = load
             .wait
-            .as_ref()
-            .map(|w| {
-                let p = |t: &str| crate::yaml::duration::parse(t).unwrap_or_default();
-                (p(&w.min) + p(&w.max)).as_micros() as u64 / 2
-            })
+            .map(|w| (w.min + w.max).as_micros() as u64 / 2)
             .unwrap_or(0);
         let expected = (overall.value_at_quantile(0.5) + wait_us).max(1);
         let corrected = |h: &Histogram<u64>| Percentiles::of(&h.clone_correct(expected));
@@ -329,8 +325,8 @@ impl LoadReport {
             duration_ms: elapsed.as_millis() as u64,
             planned_duration_ms: planned.as_millis() as u64,
             users: load.users,
-            identities: load.identities.clone(),
-            on_429: load.on_429.clone(),
+            identities: load.identities.name().to_string(),
+            on_429: load.on_429.name().to_string(),
             verdict: run.verdict,
             load_model: LOAD_MODEL.into(),
             latency_method: LATENCY_METHOD.into(),

@@ -117,6 +117,10 @@ struct ProfileFile {
     /// What fails the gate (`--fail-on` replaces it): see `crate::gate`.
     #[serde(default)]
     fail_on: Option<Vec<String>>,
+    /// The longest a run may take (`--max-duration` replaces it); default: five of the
+    /// longest window plus a minute.
+    #[serde(default, with = "crate::yaml::duration::option")]
+    max_duration: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,11 +190,29 @@ pub struct Target {
     pub shared_use: u32,
     /// The profile's `fail_on:` (default: `must`).
     pub fail_on: FailOn,
+    /// The profile's `max_duration:`.
+    pub max_duration: Option<Duration>,
 }
 
 impl Target {
     pub fn credential(&self, role: Role) -> Option<&str> {
         self.credentials.get(&role).map(String::as_str)
+    }
+
+    /// How long a run may take: `cli`, else the profile's, else five of the spec's longest
+    /// window plus a minute.
+    pub fn max_duration(&self, cli: Option<Duration>) -> Duration {
+        cli.or(self.max_duration).unwrap_or_else(|| {
+            let window = self
+                .spec
+                .rate_limits
+                .categories
+                .values()
+                .map(|c| c.window)
+                .max()
+                .unwrap_or(Duration::from_secs(60));
+            crate::stop::default_limit(window)
+        })
     }
 
     /// The redactor for this target's credentials.
@@ -240,6 +262,7 @@ impl Target {
             timeouts: Timeouts::default(),
             shared_use: 0,
             fail_on: FailOn::default(),
+            max_duration: None,
         })
     }
 
@@ -258,6 +281,7 @@ impl Target {
             timeouts: Timeouts::default(),
             shared_use: 0,
             fail_on: FailOn::default(),
+            max_duration: None,
         }
     }
 
@@ -274,11 +298,13 @@ impl Target {
     /// Checks a profile without reading its secrets (for `validate`: a credentials file may not
     /// exist yet); `credentials` then holds nothing.
     pub fn check_source(source: &Source, spec: Spec) -> Result<usize, Error> {
+        let source = &source.hiding_values();
         let declared = source.parse::<ProfileFile>()?.credentials.len();
         Self::parse(source, spec, false).map(|_| declared)
     }
 
     fn parse(source: &Source, mut spec: Spec, resolve: bool) -> Result<Target, Error> {
+        let source = &source.hiding_values();
         let file: ProfileFile = source.parse()?;
         let mut errors: Vec<FileError> = Vec::new();
         if let Err(why) = check_url(&file.base_url) {
@@ -429,6 +455,12 @@ impl Target {
                 Err(why) => errors.push(source.key_error("fail_on", format!("fail_on: {why}"))),
             }
         }
+        if file.max_duration.is_some_and(|d| d.is_zero()) {
+            errors.push(source.key_error(
+                "max_duration",
+                "max_duration: 0 would stop every run before its first request",
+            ));
+        }
         if !errors.is_empty() {
             return Err(Error::Files(errors));
         }
@@ -441,11 +473,21 @@ impl Target {
             timeouts,
             shared_use,
             fail_on,
+            max_duration: file.max_duration,
         })
     }
 }
 
 fn check_url(url: &str) -> Result<(), String> {
+    // Userinfo first, and never echoed: `user:password@` is a secret in the URL.
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(
+            "the URL carries credentials (`user:password@host`): refused like an inline secret, so it never reaches a report; give the API's credentials under `credentials:` from {env: NAME} or {file: PATH}"
+                .into(),
+        );
+    }
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!(
@@ -464,6 +506,22 @@ mod tests {
 
     fn load(text: &str) -> Result<Target, Error> {
         Target::from_source(&Source::inline("p.yaml", text), Spec::builtin())
+    }
+
+    #[test]
+    fn userinfo_in_the_url_is_refused_without_quoting_it() {
+        for url in [
+            "http://admin:S3cretPw@127.0.0.1:1",
+            "http://S3cretPw@127.0.0.1:1/api",
+            "https://u:S3cretPw@host",
+        ] {
+            let err = load(&format!("base_url: {url}\n")).unwrap_err().to_string();
+            assert!(err.starts_with("p.yaml:1:"), "{err}");
+            assert!(err.contains("carries credentials"), "{err}");
+            assert!(!err.contains("S3cretPw"), "{err}");
+        }
+        // An `@` in the path or query is no userinfo.
+        assert!(load("base_url: http://127.0.0.1:1/a@b\n").is_ok());
     }
 
     #[test]

@@ -305,6 +305,11 @@ pub fn write_credentials(path: &Path, credentials: &Credentials) -> Result<(), E
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("cannot write credentials to {}", path.display()), e)
+        // A path the user gave that cannot take the file: a usage error (exit 2), raised before
+        // the server serves anything.
+        Error::Usage(format!(
+            "--credentials-out {}: cannot write the credentials file: {e}",
+            path.display()
+        ))
     })
 }

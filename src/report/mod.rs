@@ -5,6 +5,7 @@ mod cdf;
 pub mod chart;
 #[cfg(test)]
 mod fixture;
+mod folder;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -13,6 +14,7 @@ mod model;
 pub mod terminal;
 mod text;
 
+pub use folder::{LOCK, REPORT_FILES, ReportDir};
 pub use model::*;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +64,11 @@ impl Format {
             if !out.contains(&f) {
                 out.push(f);
             }
+        }
+        if out.is_empty() {
+            return Err(Error::Usage(
+                "--format: give at least one of json, junit, md, html (a run that writes no report checks nothing anyone can see)".into(),
+            ));
         }
         Ok(out)
     }

@@ -3,24 +3,22 @@
 
 mod model;
 pub mod property;
+pub mod swarm;
 pub mod template;
 pub mod threshold;
 
 pub use model::*;
+pub use swarm::{Identities, On429, Pause, Swarm};
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, FileError, did_you_mean};
-use crate::profile::Role;
 use crate::spec::Spec;
 use crate::yaml::Source;
 
 /// The scenarios shipped with the tool, used when `--scenarios` is not given: every file of
 /// `scenarios/`, listed by `build.rs`.
 pub const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_scenarios.rs"));
-
-/// `as:` values besides the credential roles.
-const AS_EXTRA: &[&str] = &["none", "access_token"];
 
 pub fn builtin(spec: &Spec) -> Result<Vec<Loaded>, Error> {
     let mut out = Vec::new();
@@ -78,27 +76,28 @@ pub fn load_paths(paths: &[PathBuf], spec: &Spec) -> Result<Vec<Loaded>, Error> 
 }
 
 pub fn load_source(src: &Source, spec: &Spec) -> Result<Vec<Loaded>, Error> {
-    let file: ScenarioFile = src.parse()?;
-    let mut errors = Vec::new();
+    let (file, mut errors) = src.parse_all::<ScenarioFile>().map_err(Error::Files)?;
+    let wrong: Vec<(usize, usize)> = errors.iter().map(|e| (e.line, e.column)).collect();
     let mut names: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let file_name = src
         .path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    for s in &file.scenarios {
+    let mut swarms = Vec::new();
+    for (i, s) in file.scenarios.iter().enumerate() {
+        let here = Here {
+            src,
+            path: format!("scenarios[{i}]"),
+            wrong: &wrong,
+        };
         let seen = names.entry(s.name.as_str()).or_default();
         if *seen > 0 {
             // Where it repeats, not where it first stands.
-            errors.push(src.error_at_nth(
-                "name",
-                &s.name,
-                *seen,
-                format!("duplicate scenario name `{}`", s.name),
-            ));
+            errors.push(here.at(".name", format!("duplicate scenario name `{}`", s.name)));
         }
         *seen += 1;
-        validate(s, src, spec, &mut errors);
+        swarms.push(validate(s, &here, spec, &mut errors));
     }
     if !errors.is_empty() {
         return Err(Error::Files(errors));
@@ -106,14 +105,17 @@ pub fn load_source(src: &Source, spec: &Spec) -> Result<Vec<Loaded>, Error> {
     Ok(file
         .scenarios
         .into_iter()
-        .map(|scenario| Loaded {
+        .zip(swarms)
+        .map(|(scenario, swarm)| Loaded {
             id: format!("{file_name}#{}", scenario.name),
+            swarm,
             scenario,
         })
         .collect())
 }
 
-fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>) {
+/// Validates `s`; a load scenario comes back resolved.
+fn validate(s: &Scenario, src: &Here, spec: &Spec, errors: &mut Vec<FileError>) -> Option<Swarm> {
     let clause_ids: Vec<&str> = spec.clauses.iter().map(|c| c.id.as_str()).collect();
     let check_clause = |id: &str, key: &str, errors: &mut Vec<FileError>| {
         if !clause_ids.contains(&id) {
@@ -137,9 +139,6 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             format!("scenario `{}` names no clause", s.name),
         ));
     }
-    for r in &s.requires {
-        check_role(r, "requires", src, errors);
-    }
     let covered = |id: &str, key: &str, errors: &mut Vec<FileError>| {
         check_clause(id, key, errors);
         if clause_ids.contains(&id) && !s.clauses.iter().any(|c| c == id) {
@@ -160,29 +159,20 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             ),
         )),
         Some(Kind::Property(p)) => {
-            match property::decides(&p.check) {
-                None => errors.push(src.error_at(
-                    "check",
-                    &p.check,
-                    format!(
-                        "unknown property `{}`{}",
-                        p.check,
-                        did_you_mean(&p.check, property::NAMES.iter().copied())
-                    ),
-                )),
-                Some(decided) => {
-                    for c in &s.clauses {
-                        if clause_ids.contains(&c.as_str()) && !decided.contains(&c.as_str()) {
-                            errors.push(src.error_at(
-                                "clauses",
-                                c,
-                                format!(
-                                    "property `{}` cannot decide `{c}`; it decides {}",
-                                    p.check,
-                                    decided.join(", ")
-                                ),
-                            ));
-                        }
+            // A family that was a wrong word (reported already) decides nothing to check.
+            if !src.is_wrong(".property.check") {
+                let decided = p.check.decides();
+                for c in &s.clauses {
+                    if clause_ids.contains(&c.as_str()) && !decided.contains(&c.as_str()) {
+                        errors.push(src.error_at(
+                            "clauses",
+                            c,
+                            format!(
+                                "property `{}` cannot decide `{c}`; it decides {}",
+                                p.check.name(),
+                                decided.join(", ")
+                            ),
+                        ));
                     }
                 }
             }
@@ -196,8 +186,8 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             }
         }
         Some(Kind::Steps(steps)) => {
-            for step in steps {
-                validate_step(step, src, spec, errors, &covered);
+            for (j, step) in steps.iter().enumerate() {
+                validate_step(step, &src.below(&format!(".steps[{j}]")), spec, errors, &covered);
             }
         }
         Some(Kind::Timing(t)) => {
@@ -235,14 +225,11 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
                 errors.push(src.error_at("budget", "", "budget: longer than 0".to_string()));
             }
         }
-        Some(Kind::Load(load)) => validate_load(load, src, spec, errors, &covered),
+        Some(Kind::Load(load)) => return validate_load(load, src, spec, errors, &covered),
         Some(Kind::RateLimit(rl)) => {
-            check_as(&rl.as_, src, errors);
-            if let Some(o) = &rl.other_identity {
-                check_as(o, src, errors);
-            }
-            for step in &rl.setup {
-                validate_step(step, src, spec, errors, &covered);
+            for (j, step) in rl.setup.iter().enumerate() {
+                let at = src.below(&format!(".rate_limit.setup[{j}]"));
+                validate_step(step, &at, spec, errors, &covered);
             }
             for c in &rl.categories {
                 check_category("category", &c.category, src, spec, errors);
@@ -265,122 +252,90 @@ fn validate(s: &Scenario, src: &Source, spec: &Spec, errors: &mut Vec<FileError>
             }
         }
     }
+    None
+}
+
+/// Where in the file a scenario (or a step of it) stands: errors are placed inside it.
+struct Here<'a> {
+    src: &'a Source,
+    path: String,
+    /// Where the file's wrong words stood (reported already; a placeholder reads there).
+    wrong: &'a [(usize, usize)],
+}
+
+impl Here<'_> {
+    fn below(&self, rel: &str) -> Here<'_> {
+        Here {
+            src: self.src,
+            path: format!("{}{rel}", self.path),
+            wrong: self.wrong,
+        }
+    }
+
+    /// Whether the value at `rel` was a wrong word.
+    fn is_wrong(&self, rel: &str) -> bool {
+        self.src
+            .position(&format!("{}{rel}", self.path))
+            .is_some_and(|at| self.wrong.contains(&at))
+    }
+
+    /// `needle` under `key`, searched within this node's lines.
+    fn error_at(&self, key: &str, needle: &str, message: impl Into<String>) -> FileError {
+        self.src.error_in(&self.path, key, needle, message)
+    }
+
+    /// The key `name` of this node.
+    fn key_error(&self, name: &str, message: impl Into<String>) -> FileError {
+        self.src.key_at(&format!("{}.{name}", self.path), message)
+    }
+
+    /// The value at `rel` below this node (`.load.identities`).
+    fn at(&self, rel: &str, message: impl Into<String>) -> FileError {
+        self.src.at(&format!("{}{rel}", self.path), message)
+    }
 }
 
 fn validate_load(
     load: &LoadScenario,
-    src: &Source,
+    src: &Here,
     spec: &Spec,
     errors: &mut Vec<FileError>,
     covered: &dyn Fn(&str, &str, &mut Vec<FileError>),
-) {
+) -> Option<Swarm> {
     for c in load.decided() {
         covered(c, "", errors);
     }
     for cat in load.limit_clauses.keys() {
         check_category("limit_clauses", cat, src, spec, errors);
     }
-    if let Some(plan) = &load.plan {
-        // A plan gives the users and the time: anything else giving them is a contradiction.
-        for (field, given) in [
-            ("users", load.users != 0),
-            ("hatch_rate", load.hatch_rate.is_some()),
-            ("duration", !load.duration.is_empty()),
-        ] {
-            if given {
-                errors.push(src.key_error(
-                    field,
-                    format!("`{field}` and `plan` exclude each other: the plan gives the users and the time"),
-                ));
-            }
-        }
-        if let Err(why) = plan.steps() {
-            errors.push(src.key_error("plan", why));
-        }
-    } else {
-        if load.users == 0 {
-            errors.push(src.key_error(
-                if src.text.contains("users:") {
-                    "users"
-                } else {
-                    "load"
-                },
-                "a swarm needs at least one user (`users`, or a `plan`)",
-            ));
-        }
-        if load.hatch_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
-            errors.push(src.key_error("hatch_rate", "hatch_rate is users per second, above 0"));
-        }
-        if let Err(why) = crate::yaml::duration::parse(&load.duration) {
-            errors.push(src.error_at("duration", &load.duration, why));
-        }
-    }
-    if let Some(w) = &load.wait {
-        for d in [&w.min, &w.max] {
-            if let Err(why) = crate::yaml::duration::parse(d) {
-                errors.push(src.error_at("wait", d, why));
-            }
-        }
-        if let (Ok(min), Ok(max)) = (
-            crate::yaml::duration::parse(&w.min),
-            crate::yaml::duration::parse(&w.max),
-        ) && min > max
-        {
-            errors.push(src.error_at(
-                "min",
-                &w.min,
-                format!("wait: min {} is above max {}", w.min, w.max),
-            ));
-        }
-    }
-    match load.identities.as_str() {
-        "shared" | "per_user" => {}
-        "pool" if load.pool_size.is_some_and(|n| n > 0) => {}
-        "pool" => errors.push(src.error_at(
-            "identities",
-            "pool",
-            "identities: pool needs pool_size (at least 1)",
-        )),
-        other => errors.push(src.error_at(
-            "identities",
-            other,
-            format!(
-                "unknown identities `{other}`{}",
-                did_you_mean(other, ["shared", "per_user", "pool"].into_iter())
-            ),
-        )),
-    }
-    if !matches!(load.on_429.as_str(), "honour" | "hammer") {
-        errors.push(src.error_at("on_429", &load.on_429, "on_429 is `honour` or `hammer`"));
-    }
-    if load.tasks.is_empty() {
-        errors.push(src.error_at("tasks", "", "a swarm needs at least one task"));
-    }
     for t in &load.tasks {
         check_endpoint(&t.endpoint, src, spec, errors);
-        if t.weight == 0 {
-            errors.push(src.error_at("weight", "0", "a task's weight is at least 1"));
-        }
     }
-    for t in &load.thresholds {
-        if let Err(why) = threshold::Threshold::parse(t) {
-            errors.push(src.error_at("thresholds", t, why));
+    match Swarm::plan(load) {
+        Ok(swarm) => Some(swarm),
+        Err(problems) => {
+            let load_at = src.below(".load");
+            errors.extend(problems.into_iter().map(|p| {
+                if p.on_key {
+                    load_at.key_error(&p.path, p.message)
+                } else {
+                    load_at.at(&format!(".{}", p.path), p.message)
+                }
+            }));
+            None
         }
     }
 }
 
 fn validate_step(
     step: &Step,
-    src: &Source,
+    src: &Here,
     spec: &Spec,
     errors: &mut Vec<FileError>,
     covered: &dyn Fn(&str, &str, &mut Vec<FileError>),
 ) {
     if let Some(c) = &step.clause {
         covered(c, "clause", errors);
-    }
-    for r in &step.requires {
-        check_role(r, "requires", src, errors);
     }
     let actions = [
         step.request.is_some(),
@@ -400,24 +355,8 @@ fn validate_step(
             ),
         ));
     }
-    if let Some(w) = &step.wait
-        && let Err(why) = parse_wait(w)
-    {
-        errors.push(src.error_at("wait", w, why));
-    }
-    match &step.repeat {
-        Some(Repeat::Named(text)) => match text.strip_prefix("over_limit:") {
-            Some(cat) => check_category("repeat", cat, src, spec, errors),
-            None => errors.push(src.error_at(
-                "repeat",
-                text,
-                format!("repeat `{text}`: write a count or over_limit:<category>"),
-            )),
-        },
-        Some(Repeat::Times(0)) => {
-            errors.push(src.error_at("repeat", "0", "repeat 0 sends nothing: give at least 1"))
-        }
-        _ => {}
+    if let Some(Repeat::OverLimit(cat)) = &step.repeat {
+        check_category("repeat", cat, src, spec, errors);
     }
     if let Some(r) = &step.request {
         match (&r.endpoint, &r.method, &r.path) {
@@ -434,7 +373,7 @@ fn validate_step(
         }
         if let Some(a) = &r.as_ {
             match a {
-                As::Role(role) => check_as(role, src, errors),
+                As::Role(_) => {}
                 As::Value(v) => {
                     let given = [&v.api_key, &v.bearer, &v.admin_token]
                         .iter()
@@ -474,9 +413,6 @@ fn validate_step(
         }
     }
     if let Some(e) = &step.expect {
-        if let Some(s) = &e.status {
-            check_status(s, src, errors);
-        }
         for t in e.body_excludes.iter().chain(e.body_includes.iter()) {
             check_template(t, src, errors);
         }
@@ -489,32 +425,9 @@ fn validate_step(
                 ));
             }
         }
-        for check in e.headers.values().chain(e.json.values()) {
-            if let Some(re) = &check.matches
-                && let Err(err) = regex::Regex::new(re)
-            {
-                errors.push(src.error_at(
-                    "matches",
-                    re,
-                    format!("invalid regular expression: {err}"),
-                ));
-            }
-        }
-    }
-    if let Some(c) = &step.expect_count {
-        check_status(&c.status, src, errors);
     }
     if let Some(a) = &step.assert {
         check_template(&a.value, src, errors);
-        if let Some(l) = &a.jwt_lifetime
-            && !matches!(l.as_str(), "session_ttl" | "refresh_ttl")
-        {
-            errors.push(src.error_at(
-                "jwt_lifetime",
-                l,
-                "jwt_lifetime is session_ttl or refresh_ttl",
-            ));
-        }
     }
     for (name, cap) in &step.capture {
         let given = [
@@ -535,34 +448,7 @@ fn validate_step(
     }
 }
 
-fn check_role(name: &str, key: &str, src: &Source, errors: &mut Vec<FileError>) {
-    if Role::from_name(name).is_none() {
-        errors.push(src.error_at(
-            key,
-            name,
-            format!(
-                "unknown credential `{name}`{}",
-                did_you_mean(name, Role::ALL.iter().map(|r| r.name()))
-            ),
-        ));
-    }
-}
-
-fn check_as(name: &str, src: &Source, errors: &mut Vec<FileError>) {
-    if Role::from_name(name).is_none() && !AS_EXTRA.contains(&name) {
-        let known = Role::ALL
-            .iter()
-            .map(|r| r.name())
-            .chain(AS_EXTRA.iter().copied());
-        errors.push(src.error_at(
-            "as",
-            name,
-            format!("unknown role `{name}`{}", did_you_mean(name, known)),
-        ));
-    }
-}
-
-fn check_endpoint(name: &str, src: &Source, spec: &Spec, errors: &mut Vec<FileError>) {
+fn check_endpoint(name: &str, src: &Here, spec: &Spec, errors: &mut Vec<FileError>) {
     if spec.endpoint(name).is_none() {
         errors.push(src.error_at(
             "endpoint",
@@ -576,7 +462,7 @@ fn check_endpoint(name: &str, src: &Source, spec: &Spec, errors: &mut Vec<FileEr
 }
 
 /// `name`, given under `key`, must be one of the spec's rate-limit categories.
-fn check_category(key: &str, name: &str, src: &Source, spec: &Spec, errors: &mut Vec<FileError>) {
+fn check_category(key: &str, name: &str, src: &Here, spec: &Spec, errors: &mut Vec<FileError>) {
     if spec.category(name).is_none() {
         errors.push(src.error_at(
             key,
@@ -589,37 +475,10 @@ fn check_category(key: &str, name: &str, src: &Source, spec: &Spec, errors: &mut
     }
 }
 
-fn check_template(text: &str, src: &Source, errors: &mut Vec<FileError>) {
+fn check_template(text: &str, src: &Here, errors: &mut Vec<FileError>) {
     if let Err(why) = template::check(text) {
         errors.push(src.error_at("", text, why));
     }
-}
-
-fn check_status(s: &StatusSet, src: &Source, errors: &mut Vec<FileError>) {
-    let items: Vec<&StatusItem> = match s {
-        StatusSet::One(i) => vec![i],
-        StatusSet::Many(v) => v.iter().collect(),
-    };
-    for i in items {
-        match i {
-            StatusItem::Code(c) if !(100..600).contains(c) => errors.push(src.error_at(
-                "status",
-                &c.to_string(),
-                format!("{c} is not an HTTP status"),
-            )),
-            StatusItem::Name(n) if n != "denied" && !is_class(n) => errors.push(src.error_at(
-                "status",
-                n,
-                format!("unknown status `{n}`: write a code, a class like 2xx, or `denied`"),
-            )),
-            _ => {}
-        }
-    }
-}
-
-/// A status class: `1xx` to `5xx` (HTTP has no other).
-pub(crate) fn is_class(n: &str) -> bool {
-    n.len() == 3 && (b'1'..=b'5').contains(&n.as_bytes()[0]) && &n[1..] == "xx"
 }
 
 pub fn id_of(path: &Path, name: &str) -> String {

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::profile::Role;
+use crate::yaml::word::{self, Scalar};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
@@ -23,8 +26,8 @@ pub struct Scenario {
     /// The clauses this scenario decides.
     pub clauses: Vec<String>,
     /// Credentials without which the whole scenario is skipped.
-    #[serde(default)]
-    pub requires: Vec<String>,
+    #[serde(default, deserialize_with = "roles")]
+    pub requires: Vec<Role>,
     /// Stage 1 runs before stage 2. Scenarios that exhaust a budget (rate limits, admin
     /// throttling) run in stage 2 so they cannot disturb the others.
     #[serde(default)]
@@ -60,8 +63,9 @@ pub enum Kind<'a> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PropertyScenario {
-    /// `api_keys`, `access_tokens`, `refresh`, `admin_token` or `rate_limits`.
-    pub check: String,
+    /// The family: `api_keys`, `access_tokens`, `refresh`, `admin_token`, `rate_limits` or
+    /// `ambiguous_credentials`.
+    pub check: super::property::Family,
     /// Generated cases per clause (before shrinking).
     #[serde(default)]
     pub cases: Option<u32>,
@@ -112,13 +116,13 @@ pub struct Step {
     #[serde(default)]
     pub clause: Option<String>,
     /// Credentials without which this step is skipped (its clause then reported skipped).
-    #[serde(default)]
-    pub requires: Vec<String>,
+    #[serde(default, deserialize_with = "roles")]
+    pub requires: Vec<Role>,
     #[serde(default)]
     pub request: Option<RequestSpec>,
     /// A pause: a duration (`2s`) or `retry_after` (the last Retry-After seen in this scenario).
     #[serde(default)]
-    pub wait: Option<String>,
+    pub wait: Option<WaitFor>,
     /// Checks on values, without a request.
     #[serde(default)]
     pub assert: Option<Assertion>,
@@ -174,11 +178,98 @@ pub struct RequestSpec {
 
 /// A credential role (`api_key`, `access_token`, `admin_token`, `none`...) or an explicit value
 /// in the header the spec names for that kind of credential.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum As {
-    Role(String),
+    Role(AsRole),
     Value(AsValue),
+}
+
+impl<'de> Deserialize<'de> for As {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = As;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a role or {api_key | bearer | admin_token: VALUE}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<As, E> {
+                AsRole::deserialize(serde::de::value::StrDeserializer::<E>::new(v)).map(As::Role)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<As, A::Error> {
+                AsValue::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(As::Value)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Who a request is sent as: no credential, the session's access token, or a credential role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsRole {
+    None,
+    AccessToken,
+    Credential(Role),
+}
+
+impl AsRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            AsRole::None => "none",
+            AsRole::AccessToken => "access_token",
+            AsRole::Credential(r) => r.name(),
+        }
+    }
+}
+
+impl std::fmt::Display for AsRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for AsRole {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        word::parse(d, "a role", "none", |s| {
+            let name = match s {
+                Scalar::Text(t) => t.to_string(),
+                Scalar::Int(n) => n.to_string(),
+            };
+            match name.as_str() {
+                "none" => Ok(AsRole::None),
+                "access_token" => Ok(AsRole::AccessToken),
+                n => Role::from_name(n).map(AsRole::Credential).ok_or_else(|| {
+                    let known = Role::ALL
+                        .iter()
+                        .map(|r| r.name())
+                        .chain(["none", "access_token"]);
+                    format!("unknown role `{n}`{}", crate::error::did_you_mean(n, known))
+                }),
+            }
+        })
+    }
+}
+
+/// `requires: [ROLE, ...]`: each a credential role.
+fn roles<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Role>, D::Error> {
+    struct Required(Role);
+    impl<'de> Deserialize<'de> for Required {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            word::parse(d, "a credential", "api_key", |s| {
+                let name = match s {
+                    Scalar::Text(t) => t.to_string(),
+                    Scalar::Int(n) => n.to_string(),
+                };
+                Role::from_name(&name).map(Required).ok_or_else(|| {
+                    format!(
+                        "unknown credential `{name}`{}",
+                        crate::error::did_you_mean(&name, Role::ALL.iter().map(|r| r.name()))
+                    )
+                })
+            })
+        }
+    }
+    Vec::<Required>::deserialize(d).map(|v| v.into_iter().map(|r| r.0).collect())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,19 +308,74 @@ pub struct Expect {
     pub body_includes: Vec<String>,
 }
 
-/// Status codes: numbers, `2xx`-style classes, or `denied` (the effective denial statuses).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum StatusSet {
-    One(StatusItem),
-    Many(Vec<StatusItem>),
-}
+/// Status codes: numbers, `2xx`-style classes, or `denied` (the effective denial statuses); one
+/// or a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusSet(pub Vec<StatusItem>);
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusItem {
     Code(u16),
-    Name(String),
+    /// `1xx` to `5xx`: the hundreds digit.
+    Class(u8),
+    Denied,
+}
+
+impl StatusItem {
+    fn read(s: Scalar) -> Result<Self, String> {
+        match s {
+            Scalar::Int(c) if (100..600).contains(&c) => Ok(StatusItem::Code(c as u16)),
+            Scalar::Int(c) => Err(format!("{c} is not an HTTP status")),
+            Scalar::Text("denied") => Ok(StatusItem::Denied),
+            Scalar::Text(n) => match n.as_bytes() {
+                [d @ b'1'..=b'5', b'x', b'x'] => Ok(StatusItem::Class(d - b'0')),
+                _ => Err(format!(
+                    "unknown status `{n}`: write a code, a class like 2xx, or `denied`"
+                )),
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        word::parse(d, "a status", "200", StatusItem::read)
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StatusSet;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a status or a list of statuses")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<StatusSet, E> {
+                StatusItem::deserialize(serde::de::value::U64Deserializer::<E>::new(v))
+                    .map(|i| StatusSet(vec![i]))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<StatusSet, E> {
+                StatusItem::deserialize(serde::de::value::I64Deserializer::<E>::new(v))
+                    .map(|i| StatusSet(vec![i]))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StatusSet, E> {
+                StatusItem::deserialize(serde::de::value::StrDeserializer::<E>::new(v))
+                    .map(|i| StatusSet(vec![i]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StatusSet, A::Error> {
+                let mut items = Vec::new();
+                while let Some(i) = seq.next_element()? {
+                    items.push(i);
+                }
+                Ok(StatusSet(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -241,10 +387,10 @@ pub struct ValueCheck {
     #[serde(default)]
     pub equals: Option<serde_yaml_ng::Value>,
     #[serde(default)]
-    pub matches: Option<String>,
+    pub matches: Option<Pattern>,
     /// `string`, `integer`, `number`, `boolean`, `array`, `object`, `null`.
     #[serde(default, rename = "type")]
-    pub type_: Option<String>,
+    pub type_: Option<JsonType>,
     /// Inclusive bounds for numbers (templates allowed).
     #[serde(default)]
     pub range: Option<(serde_yaml_ng::Value, serde_yaml_ng::Value)>,
@@ -294,7 +440,7 @@ pub struct Assertion {
     pub jwt_alg: Option<String>,
     /// `exp - iat` equals the named lifetime (`session_ttl` or `refresh_ttl`) within the leeway.
     #[serde(default)]
-    pub jwt_lifetime: Option<String>,
+    pub jwt_lifetime: Option<Lifetime>,
     /// The signature verifies with the deployment's HS256 secret (needs `jwt_secret`).
     #[serde(default)]
     pub jwt_verifies: Option<bool>,
@@ -312,10 +458,10 @@ pub struct SkipOn {
 pub struct RateLimitScenario {
     /// The identity whose budgets are exhausted.
     #[serde(rename = "as")]
-    pub as_: String,
+    pub as_: AsRole,
     /// A second identity that must stay admitted (RL-PER-IDENTITY).
     #[serde(default)]
-    pub other_identity: Option<String>,
+    pub other_identity: Option<AsRole>,
     /// Steps run first (e.g. create a sandbox the file operations need).
     #[serde(default)]
     pub setup: Vec<Step>,
@@ -367,6 +513,8 @@ pub struct TimingScenario {
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub scenario: Scenario,
+    /// A load scenario resolved (`None` for the other kinds).
+    pub swarm: Option<super::Swarm>,
     /// `file.yaml#name`
     pub id: String,
 }
@@ -383,24 +531,158 @@ impl Loaded {
     }
 }
 
-pub fn parse_wait(text: &str) -> Result<WaitFor, String> {
-    if text == "retry_after" {
-        return Ok(WaitFor::RetryAfter);
-    }
-    crate::yaml::duration::parse(text).map(WaitFor::Duration)
-}
-
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitFor {
     Duration(Duration),
     RetryAfter,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+impl<'de> Deserialize<'de> for WaitFor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        word::parse(d, "a duration or retry_after", "0s", |s| match s {
+            Scalar::Text("retry_after") => Ok(WaitFor::RetryAfter),
+            Scalar::Text(t) => crate::yaml::duration::parse(t).map(WaitFor::Duration),
+            Scalar::Int(n) => Err(format!(
+                "wait {n}: give a unit (e.g. {n}s or {n}ms) or retry_after"
+            )),
+        })
+    }
+}
+
+/// How many times a step's request is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Repeat {
     Times(u32),
-    Named(String),
+    /// More than any reading of this category's limit admits in a short burst.
+    OverLimit(String),
+}
+
+impl<'de> Deserialize<'de> for Repeat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        word::parse(d, "a count or over_limit:<category>", "1", |s| match s {
+            Scalar::Int(0) => Err("repeat 0 sends nothing: give at least 1".into()),
+            Scalar::Int(n) => u32::try_from(n)
+                .map(Repeat::Times)
+                .map_err(|_| format!("repeat {n}: too many")),
+            Scalar::Text(t) => match t.strip_prefix("over_limit:") {
+                Some(cat) => Ok(Repeat::OverLimit(cat.to_string())),
+                None => Err(format!(
+                    "repeat `{t}`: write a count or over_limit:<category>"
+                )),
+            },
+        })
+    }
+}
+
+/// A regular expression, compiled when the file is read.
+#[derive(Debug, Clone)]
+pub struct Pattern(pub regex::Regex);
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        word::parse(d, "a regular expression", "x", |s| {
+            let text = match s {
+                Scalar::Text(t) => t.to_string(),
+                Scalar::Int(n) => n.to_string(),
+            };
+            regex::Regex::new(&text)
+                .map(Pattern)
+                .map_err(|e| format!("invalid regular expression: {e}"))
+        })
+    }
+}
+
+/// A lifetime of the spec's access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    Session,
+    Refresh,
+}
+
+impl<'de> Deserialize<'de> for Lifetime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        word::parse(
+            d,
+            "session_ttl or refresh_ttl",
+            "session_ttl",
+            |s| match s {
+                Scalar::Text("session_ttl") => Ok(Lifetime::Session),
+                Scalar::Text("refresh_ttl") => Ok(Lifetime::Refresh),
+                _ => Err("jwt_lifetime is session_ttl or refresh_ttl".into()),
+            },
+        )
+    }
+}
+
+/// A JSON type, as `type:` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Array,
+    Object,
+    Null,
+}
+
+impl JsonType {
+    const ALL: [JsonType; 7] = [
+        JsonType::String,
+        JsonType::Integer,
+        JsonType::Number,
+        JsonType::Boolean,
+        JsonType::Array,
+        JsonType::Object,
+        JsonType::Null,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonType::String => "string",
+            JsonType::Integer => "integer",
+            JsonType::Number => "number",
+            JsonType::Boolean => "boolean",
+            JsonType::Array => "array",
+            JsonType::Object => "object",
+            JsonType::Null => "null",
+        }
+    }
+
+    /// The type of `v`; an integer is `Integer` (and, for `type: number`, a number too).
+    pub fn of(v: &serde_json::Value) -> JsonType {
+        use serde_json::Value;
+        match v {
+            Value::Null => JsonType::Null,
+            Value::Bool(_) => JsonType::Boolean,
+            Value::Number(n) if n.is_i64() || n.is_u64() => JsonType::Integer,
+            Value::Number(_) => JsonType::Number,
+            Value::String(_) => JsonType::String,
+            Value::Array(_) => JsonType::Array,
+            Value::Object(_) => JsonType::Object,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        word::parse(d, "a JSON type", "array", |s| {
+            let name = match s {
+                Scalar::Text(t) => t.to_string(),
+                Scalar::Int(n) => n.to_string(),
+            };
+            JsonType::ALL
+                .into_iter()
+                .find(|t| t.name() == name)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown type `{name}`: one of {}{}",
+                        JsonType::ALL.map(JsonType::name).join(", "),
+                        crate::error::did_you_mean(&name, JsonType::ALL.iter().map(|t| t.name()))
+                    )
+                })
+        })
+    }
 }
 
 /// A load swarm: goose users sending weighted tasks for a while, judged afterwards from every

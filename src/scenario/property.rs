@@ -2,46 +2,90 @@
 //! can decide. Scenario validation owns this list; the families themselves run in
 //! `check::property`, one module each.
 
-/// The property families, by the name a scenario gives.
-pub const NAMES: &[&str] = &[
-    "api_keys",
-    "access_tokens",
-    "refresh",
-    "admin_token",
-    "rate_limits",
-    "ambiguous_credentials",
-];
+/// A property family (`property: {check: NAME}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    ApiKeys,
+    AccessTokens,
+    Refresh,
+    AdminToken,
+    RateLimits,
+    AmbiguousCredentials,
+}
 
-/// The clauses a family decides; `None` for an unknown family.
-pub fn decides(check: &str) -> Option<&'static [&'static str]> {
-    Some(match check {
-        "api_keys" => &[
-            "AUTH-KEY-ALTERED",
-            "AUTH-KEY-MALFORMED",
-            "AUTH-KEY-UNKNOWN",
-            "AUTH-KEY-REVOKED",
-            "AUTH-CREDENTIAL-PLACEMENT",
-        ],
-        "access_tokens" => &[
-            "AUTH-TOKEN-ALG-NONE",
-            "AUTH-TOKEN-ALG-OTHER",
-            "AUTH-TOKEN-BAD-SIGNATURE",
-            "AUTH-TOKEN-PREFIX",
-            "AUTH-TOKEN-EXPIRED",
-            "AUTH-TOKEN-NOT-YET-VALID",
-            "AUTH-REFRESH-NOT-ACCESS",
-            "AUTH-ACCESS-NOT-REFRESH",
-            "AUTH-TOKEN-STRICT-ENCODING",
-            "AUTH-CREDENTIAL-PLACEMENT",
-        ],
-        "refresh" => &["AUTH-REFRESH-RACE", "AUTH-REFRESH-SINGLE-USE"],
-        "admin_token" => &[
-            "AUTH-ADMIN-EXACT",
-            "AUTH-ADMIN-REFUSES-APIKEY",
-            "AUTH-ADMIN-REFUSES-BEARER",
-        ],
-        "rate_limits" => &["RL-GENERAL-LIMIT", "RL-CREATION-LIMIT", "RL-FILES-LIMIT"],
-        "ambiguous_credentials" => &["AUTH-AMBIGUOUS-CREDENTIALS"],
-        _ => return None,
-    })
+impl Family {
+    pub const ALL: [Family; 6] = [
+        Family::ApiKeys,
+        Family::AccessTokens,
+        Family::Refresh,
+        Family::AdminToken,
+        Family::RateLimits,
+        Family::AmbiguousCredentials,
+    ];
+
+    /// The name a scenario gives.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::ApiKeys => "api_keys",
+            Family::AccessTokens => "access_tokens",
+            Family::Refresh => "refresh",
+            Family::AdminToken => "admin_token",
+            Family::RateLimits => "rate_limits",
+            Family::AmbiguousCredentials => "ambiguous_credentials",
+        }
+    }
+
+    /// The clauses the family decides.
+    pub fn decides(self) -> &'static [&'static str] {
+        match self {
+            Family::ApiKeys => &[
+                "AUTH-KEY-ALTERED",
+                "AUTH-KEY-MALFORMED",
+                "AUTH-KEY-UNKNOWN",
+                "AUTH-KEY-REVOKED",
+                "AUTH-CREDENTIAL-PLACEMENT",
+            ],
+            Family::AccessTokens => &[
+                "AUTH-TOKEN-ALG-NONE",
+                "AUTH-TOKEN-ALG-OTHER",
+                "AUTH-TOKEN-BAD-SIGNATURE",
+                "AUTH-TOKEN-PREFIX",
+                "AUTH-TOKEN-EXPIRED",
+                "AUTH-TOKEN-NOT-YET-VALID",
+                "AUTH-REFRESH-NOT-ACCESS",
+                "AUTH-ACCESS-NOT-REFRESH",
+                "AUTH-TOKEN-STRICT-ENCODING",
+                "AUTH-CREDENTIAL-PLACEMENT",
+            ],
+            Family::Refresh => &["AUTH-REFRESH-RACE", "AUTH-REFRESH-SINGLE-USE"],
+            Family::AdminToken => &[
+                "AUTH-ADMIN-EXACT",
+                "AUTH-ADMIN-REFUSES-APIKEY",
+                "AUTH-ADMIN-REFUSES-BEARER",
+            ],
+            Family::RateLimits => &["RL-GENERAL-LIMIT", "RL-CREATION-LIMIT", "RL-FILES-LIMIT"],
+            Family::AmbiguousCredentials => &["AUTH-AMBIGUOUS-CREDENTIALS"],
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Family {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use crate::yaml::word::{self, Scalar};
+        word::parse(d, "a property family", "refresh", |s| {
+            let name = match s {
+                Scalar::Text(t) => t.to_string(),
+                Scalar::Int(n) => n.to_string(),
+            };
+            Family::ALL
+                .into_iter()
+                .find(|f| f.name() == name)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown property `{name}`{}",
+                        crate::error::did_you_mean(&name, Family::ALL.iter().map(|f| f.name()))
+                    )
+                })
+        })
+    }
 }

@@ -17,28 +17,76 @@ pub enum Op {
     Ne,
 }
 
+/// What a threshold measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    P50,
+    P90,
+    P99,
+    P999,
+    Max,
+    Mean,
+    Errors,
+    FiveXx,
+    Requests,
+    OverAdmitted,
+    Violations,
+    Rps,
+}
+
+impl Metric {
+    const ALL: [Metric; 12] = [
+        Metric::P50,
+        Metric::P90,
+        Metric::P99,
+        Metric::P999,
+        Metric::Max,
+        Metric::Mean,
+        Metric::Errors,
+        Metric::FiveXx,
+        Metric::Requests,
+        Metric::OverAdmitted,
+        Metric::Violations,
+        Metric::Rps,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::P50 => "p50",
+            Metric::P90 => "p90",
+            Metric::P99 => "p99",
+            Metric::P999 => "p99.9",
+            Metric::Max => "max",
+            Metric::Mean => "mean",
+            Metric::Errors => "errors",
+            Metric::FiveXx => "5xx",
+            Metric::Requests => "requests",
+            Metric::OverAdmitted => "over_admitted",
+            Metric::Violations => "violations",
+            Metric::Rps => "rps",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// A latency in milliseconds (a unit may follow its value), not a count.
+    pub fn is_latency(self) -> bool {
+        matches!(
+            self,
+            Metric::P50 | Metric::P90 | Metric::P99 | Metric::P999 | Metric::Max | Metric::Mean
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
-    pub metric: String,
+    pub metric: Metric,
     pub op: Op,
     pub value: f64,
     pub text: String,
 }
-
-const METRICS: &[&str] = &[
-    "p50",
-    "p90",
-    "p99",
-    "p99.9",
-    "max",
-    "mean",
-    "errors",
-    "5xx",
-    "requests",
-    "over_admitted",
-    "violations",
-    "rps",
-];
 
 impl Threshold {
     pub fn parse(text: &str) -> Result<Threshold, String> {
@@ -48,12 +96,12 @@ impl Threshold {
                 "threshold `{text}`: write METRIC OP VALUE, e.g. `p99 < 50ms`"
             ));
         };
-        if !METRICS.contains(metric) {
+        let Some(metric) = Metric::from_name(metric) else {
             return Err(format!(
                 "threshold `{text}`: unknown metric `{metric}`{}",
-                crate::error::did_you_mean(metric, METRICS.iter().copied())
+                crate::error::did_you_mean(metric, Metric::ALL.iter().map(|m| m.name()))
             ));
-        }
+        };
         let op = match *op {
             "<" => Op::Lt,
             "<=" => Op::Le,
@@ -63,7 +111,7 @@ impl Threshold {
             "!=" => Op::Ne,
             other => return Err(format!("threshold `{text}`: unknown operator `{other}`")),
         };
-        let latency = metric.starts_with('p') || matches!(*metric, "max" | "mean");
+        let latency = metric.is_latency();
         let (number, scale, unit) = if let Some(n) = value.strip_suffix("us") {
             (n, 0.001, true)
         } else if let Some(n) = value.strip_suffix("ms") {
@@ -75,14 +123,15 @@ impl Threshold {
         };
         if unit && !latency {
             return Err(format!(
-                "threshold `{text}`: `{metric}` is a count, not a duration"
+                "threshold `{text}`: `{}` is a count, not a duration",
+                metric.name()
             ));
         }
         let value: f64 = number
             .parse()
             .map_err(|_| format!("threshold `{text}`: `{value}` is not a number"))?;
         Ok(Threshold {
-            metric: metric.to_string(),
+            metric,
             op,
             value: value * scale,
             text: text.to_string(),

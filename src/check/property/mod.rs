@@ -44,7 +44,7 @@ use crate::scenario::PropertyScenario;
 use crate::spec::Spec;
 use crate::verdict::{Evidence, Status};
 
-pub use crate::scenario::property::{NAMES, decides};
+pub use crate::scenario::property::Family;
 
 /// Cases per clause when the scenario does not say.
 const DEFAULT_CASES: u32 = 48;
@@ -403,8 +403,9 @@ pub fn with_header(mut r: Request, name: &str, value: impl Into<String>) -> Requ
 /// Runs a property scenario: set-up on the async side, the hunts on a blocking thread, the
 /// requests served here, then one finding per clause.
 pub async fn run(p: &PropertyScenario, scope: &mut Scope<'_>, seed: u64) -> Result<(), Error> {
-    let clauses: Vec<&'static str> = decides(&p.check)
-        .unwrap_or_default()
+    let clauses: Vec<&'static str> = p
+        .check
+        .decides()
         .iter()
         .copied()
         .filter(|c| scope.target.spec.clauses.iter().any(|k| k.id == *c))
@@ -433,18 +434,17 @@ pub async fn run(p: &PropertyScenario, scope: &mut Scope<'_>, seed: u64) -> Resu
         seeds: std::sync::Mutex::new(rand::SeedableRng::from_seed(seeds)),
         vars,
     };
-    let check = p.check.clone();
+    let check = p.check;
     let probes = p.categories.clone();
     let chosen = clauses.clone();
     let worker = tokio::task::spawn_blocking(move || {
-        let hunts = match check.as_str() {
-            "api_keys" => keys::run(&ctx, &chosen),
-            "access_tokens" => tokens::run(&ctx, &chosen),
-            "refresh" => refresh::run(&ctx, &chosen),
-            "admin_token" => admin::run(&ctx, &chosen),
-            "rate_limits" => limits::run_with(&ctx, &chosen, &probes),
-            "ambiguous_credentials" => ambiguous::run(&ctx, &chosen),
-            _ => Vec::new(),
+        let hunts = match check {
+            Family::ApiKeys => keys::run(&ctx, &chosen),
+            Family::AccessTokens => tokens::run(&ctx, &chosen),
+            Family::Refresh => refresh::run(&ctx, &chosen),
+            Family::AdminToken => admin::run(&ctx, &chosen),
+            Family::RateLimits => limits::run_with(&ctx, &chosen, &probes),
+            Family::AmbiguousCredentials => ambiguous::run(&ctx, &chosen),
         };
         (hunts, ctx.client.sent.load(Ordering::Relaxed))
     });
