@@ -6,7 +6,7 @@
 //! to shared sinks as they are made, so an interrupted run still reports what it found.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::check::scope::{Findings, Health, Scope};
 use crate::check::{property, rate_limit, steps, timing};
@@ -32,6 +32,9 @@ pub trait Progress: Send + Sync {
     fn finished(&self, _result: &ScenarioResult) {}
     /// A timing scenario measured this many samples so far.
     fn samples(&self, _id: &str, _done: u64) {}
+    /// Every second the run waits (a Retry-After, a window to pass): how long the longest wait
+    /// still lasts, and what is left of the run's time limit.
+    fn waiting(&self, _wait: Duration, _left: Duration) {}
 }
 
 pub struct NoProgress;
@@ -44,23 +47,40 @@ pub async fn execute(
     seed: u64,
     collected: &Collected,
     progress: &dyn Progress,
+    deadline: Instant,
 ) -> Result<(), Error> {
     let health = Health::default();
     let mut stages: Vec<u8> = scenarios.iter().map(Loaded::stage).collect();
     stages.sort();
     stages.dedup();
-    for stage in stages {
-        let runs = scenarios
-            .iter()
-            .filter(|s| s.stage() == stage)
-            .map(|s| run_one(target, probe, s, seed, collected, &health, progress));
-        // Every scenario of the stage runs; the first error (the target is gone) ends the run.
-        let results = futures::future::join_all(runs).await;
-        if let Some(e) = results.into_iter().find_map(Result::err) {
-            return Err(e);
+    let work = async {
+        for stage in stages {
+            let runs = scenarios
+                .iter()
+                .filter(|s| s.stage() == stage)
+                .map(|s| run_one(target, probe, s, seed, collected, &health, progress));
+            // Every scenario of the stage runs; the first error (the target is gone) ends the
+            // run.
+            let results = futures::future::join_all(runs).await;
+            if let Some(e) = results.into_iter().find_map(Result::err) {
+                return Err(e);
+            }
         }
+        Ok(())
+    };
+    // Once a second: what the run waits for, and the time limit left.
+    let ticker = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if let Some(wait) = health.waiting() {
+                progress.waiting(wait, deadline.saturating_duration_since(Instant::now()));
+            }
+        }
+    };
+    tokio::select! {
+        r = work => r,
+        () = ticker => Ok(()),
     }
-    Ok(())
 }
 
 async fn run_one(

@@ -3,6 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -29,6 +30,7 @@ pub fn make(total: usize, quiet: bool) -> Box<dyn Progress> {
         Box::new(Lines {
             total,
             done: Mutex::new(0),
+            said: Mutex::new(None),
         })
     }
 }
@@ -44,6 +46,11 @@ impl Progress for Bar {
         r.push(id.to_string());
         self.bar.set_message(r.join(", "));
     }
+    fn waiting(&self, wait: Duration, left: Duration) {
+        let r = self.running.lock().expect("lock");
+        self.bar
+            .set_message(format!("{}  {}", r.join(", "), waiting_text(wait, left)));
+    }
     fn finished(&self, result: &ScenarioResult) {
         let mut r = self.running.lock().expect("lock");
         r.retain(|x| x != &result.name);
@@ -58,9 +65,30 @@ impl Progress for Bar {
 struct Lines {
     total: usize,
     done: Mutex<usize>,
+    /// When the last "waiting" line was printed (one every 10 s at most).
+    said: Mutex<Option<std::time::Instant>>,
+}
+
+/// "waiting 57 s, 5m 3s left of the time limit".
+fn waiting_text(wait: Duration, left: Duration) -> String {
+    let secs =
+        |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs())).to_string();
+    format!(
+        "waiting {} (rate-limit budgets), {} left of the time limit",
+        secs(wait + Duration::from_millis(999)),
+        secs(left)
+    )
 }
 
 impl Progress for Lines {
+    fn waiting(&self, wait: Duration, left: Duration) {
+        let mut said = self.said.lock().expect("lock");
+        if said.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
+            return;
+        }
+        *said = Some(std::time::Instant::now());
+        let _ = writeln!(std::io::stderr(), "{}", waiting_text(wait, left));
+    }
     fn finished(&self, result: &ScenarioResult) {
         let mut d = self.done.lock().expect("lock");
         *d += 1;

@@ -35,6 +35,33 @@ pub fn fingerprint(secret: &str, prefixes: &[&str]) -> String {
 pub struct Redactor {
     inner: Arc<Vec<(String, String)>>,
     shaped: Option<Arc<(regex::Regex, Vec<String>)>>,
+    /// Every `WINDOW`-character stretch of every secret, lower-cased: text that holds one holds
+    /// a near-copy of a secret (an altered, truncated or case-flipped copy the harness sent and
+    /// a target quoted back), which is a fingerprint, never text.
+    windows: Arc<std::collections::HashSet<[u8; WINDOW]>>,
+}
+
+/// How many characters of a secret make a near-copy of it.
+pub const WINDOW: usize = 12;
+
+/// Characters of keys and tokens: a near-copy is redacted over its whole run of them.
+fn token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b)
+}
+
+/// The lower-cased `WINDOW`-byte stretches of `secret`'s ASCII runs.
+fn windows_of(secret: &str) -> impl Iterator<Item = [u8; WINDOW]> + '_ {
+    secret
+        .as_bytes()
+        .windows(WINDOW)
+        .filter(|w| w.iter().all(u8::is_ascii))
+        .map(|w| {
+            let mut out = [0u8; WINDOW];
+            for (o, b) in out.iter_mut().zip(w) {
+                *o = b.to_ascii_lowercase();
+            }
+            out
+        })
 }
 
 impl Redactor {
@@ -58,9 +85,11 @@ impl Redactor {
         // Longest first, so a token that contains a key is replaced whole.
         pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         pairs.dedup_by(|a, b| a.0 == b.0);
+        let windows = pairs.iter().flat_map(|(s, _)| windows_of(s)).collect();
         Self {
             inner: Arc::new(pairs),
             shaped: shaped(prefixes),
+            windows: Arc::new(windows),
         }
     }
 
@@ -85,6 +114,9 @@ impl Redactor {
                 out = out.replace(secret.as_str(), fp);
             }
         }
+        if !self.windows.is_empty() {
+            out = self.redact_windows(&out);
+        }
         if let Some(shaped) = &self.shaped {
             let (re, prefixes) = &**shaped;
             if re.is_match(&out) {
@@ -94,6 +126,60 @@ impl Redactor {
                     .into_owned();
             }
         }
+        out
+    }
+
+    /// Replaces every run of key or token characters that holds a `WINDOW`-character stretch of
+    /// a secret (in any case) by its fingerprint.
+    fn redact_windows(&self, text: &str) -> String {
+        let bytes = text.as_bytes();
+        if bytes.len() < WINDOW {
+            return text.to_string();
+        }
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i + WINDOW <= bytes.len() {
+            let w = &bytes[i..i + WINDOW];
+            let mut key = [0u8; WINDOW];
+            let mut ascii = true;
+            for (k, b) in key.iter_mut().zip(w) {
+                ascii &= b.is_ascii();
+                *k = b.to_ascii_lowercase();
+            }
+            if ascii && self.windows.contains(&key) {
+                let mut start = i;
+                while start > 0 && token_char(bytes[start - 1]) {
+                    start -= 1;
+                }
+                let mut end = i + WINDOW;
+                while end < bytes.len() && token_char(bytes[end]) {
+                    end += 1;
+                }
+                match ranges.last_mut() {
+                    Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                    _ => ranges.push((start, end)),
+                }
+                i = end.max(i + 1);
+            } else {
+                i += 1;
+            }
+        }
+        if ranges.is_empty() {
+            return text.to_string();
+        }
+        let prefixes: Vec<&str> = self
+            .shaped
+            .as_ref()
+            .map(|s| s.1.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (start, end) in ranges {
+            out.push_str(&text[at..start]);
+            out.push_str(&fingerprint(&text[start..end], &prefixes));
+            at = end;
+        }
+        out.push_str(&text[at..]);
         out
     }
 
@@ -120,6 +206,42 @@ fn shaped(prefixes: &[&str]) -> Option<Arc<(regex::Regex, Vec<String>)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn near_copies_of_a_secret_are_fingerprints_too() {
+        let admin = "6nKmQ2xv9LwPzR4tYb8cHfJ3sDgE7aUqFbnT";
+        let r = Redactor::new([admin], &["lel_", "sk_lel_"]);
+        let altered = format!("{}U", &admin[..admin.len() - 1]);
+        let truncated = &admin[..20];
+        let flipped: String = admin
+            .chars()
+            .map(|c| {
+                if c.is_ascii_uppercase() {
+                    c.to_ascii_lowercase()
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
+            .collect();
+        let middle = &admin[10..23];
+        for copy in [altered.as_str(), truncated, flipped.as_str(), middle] {
+            let text = format!("{{\"error\":\"invalid admin token: {copy}\"}} and more");
+            let out = r.redact(&text);
+            assert!(!out.contains(copy), "{out}");
+            assert!(
+                out.starts_with("{\"error\":\"invalid admin token: …"),
+                "{out}"
+            );
+            assert!(out.ends_with("\"} and more"), "{out}");
+            for w in admin.as_bytes().windows(WINDOW) {
+                let w = std::str::from_utf8(w).unwrap().to_ascii_lowercase();
+                assert!(!out.to_ascii_lowercase().contains(&w), "{out}");
+            }
+        }
+        // Eleven characters are not a secret's: ordinary text stays.
+        let eleven = &admin[..11];
+        assert_eq!(r.redact(&format!("x {eleven} y")), format!("x {eleven} y"));
+    }
 
     #[test]
     fn fingerprint_keeps_prefix_and_tail() {

@@ -163,6 +163,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
             seed,
             &collected,
             progress.as_ref(),
+            started + limit,
         )
         .await
     };

@@ -416,7 +416,74 @@ fn command_line_mistakes_exit_2_without_a_request() {
     let report = dir.path().join("report");
     let report = report.to_str().unwrap();
     let t = watched.url.as_str();
+    let a_file = dir.path().join("a-file");
+    std::fs::write(&a_file, "").unwrap();
+    let a_file = a_file.to_str().unwrap();
+    // A folder another live process (this test) holds.
+    let locked = dir.path().join("locked");
+    std::fs::create_dir_all(&locked).unwrap();
+    std::fs::write(
+        locked.join(".lelantos-conform.lock"),
+        std::process::id().to_string(),
+    )
+    .unwrap();
+    let locked = locked.to_str().unwrap();
+    let with_password = format!("http://admin:S3cretPw@{}", t.trim_start_matches("http://"));
     let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "no format",
+            vec!["run", "--target", t, "--format", ""],
+            "--format: give at least one of",
+        ),
+        (
+            "report folder is a file",
+            vec!["run", "--target", t, "--report-dir", a_file],
+            "exists and is not a directory",
+        ),
+        (
+            "report folder cannot be created",
+            vec!["run", "--target", t, "--report-dir", "/proc/x"],
+            "--report-dir /proc/x: cannot create it",
+        ),
+        (
+            "report folder in use",
+            vec!["run", "--target", t, "--report-dir", locked],
+            "in use by another run",
+        ),
+        (
+            "load report folder is a file",
+            vec![
+                "load",
+                "--target",
+                t,
+                "--scenario",
+                "scenarios/load-burst.yaml",
+                "--report-dir",
+                a_file,
+            ],
+            "exists and is not a directory",
+        ),
+        (
+            "zero time limit",
+            vec!["run", "--target", t, "--max-duration", "0s"],
+            "--max-duration must be longer than 0",
+        ),
+        (
+            "password in the URL",
+            vec!["run", "--target", &with_password],
+            "carries credentials",
+        ),
+        (
+            "credentials file cannot be written",
+            vec![
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--credentials-out",
+                "/proc/x/creds.json",
+            ],
+            "--credentials-out /proc/x/creds.json: cannot write",
+        ),
         ("unknown flag", vec!["run", "--bogus"], "'--bogus'"),
         (
             "unknown fault",
@@ -456,7 +523,7 @@ fn command_line_mistakes_exit_2_without_a_request() {
     ];
     let mut problems = Vec::new();
     for (name, mut args, needle) in cases {
-        if args[0] == "run" {
+        if args[0] == "run" && !args.contains(&"--report-dir") {
             args.extend(["--report-dir", report]);
         }
         // A credential, so each `--target` case reaches the mistake it is about (a target with
@@ -471,7 +538,15 @@ fn command_line_mistakes_exit_2_without_a_request() {
         if out.stderr.contains("panicked") {
             problems.push(format!("{name}: panicked: {}", out.stderr));
         }
+        if out.stderr.contains("S3cretPw") || out.stdout.contains("S3cretPw") {
+            problems.push(format!("{name}: the URL's password was echoed"));
+        }
     }
     assert_eq!(watched.connections(), 0, "a usage error let a request out");
+    assert!(
+        std::fs::read_to_string(std::path::Path::new(locked).join(".lelantos-conform.lock"))
+            .is_ok_and(|p| p == std::process::id().to_string()),
+        "another run's lock was taken"
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -225,4 +225,70 @@ fn a_target_that_always_says_wait_an_hour_ends_at_the_time_limit_with_a_report()
     for file in ["junit.xml", "compliance.md", "report.html"] {
         assert!(report.join(file).exists(), "{file} missing");
     }
+    // A wait longer than a window fails the clause; it was never waited in full.
+    let ra = doc["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "RL-429-RETRY-AFTER")
+        .expect("RL-429-RETRY-AFTER");
+    assert_eq!(ra["status"], "fail", "{ra}");
+    assert!(ra["reason"].as_str().unwrap_or("").contains("3600"), "{ra}");
+}
+
+/// One run, one folder: a `--format json` run into a folder that held an earlier run's reports
+/// leaves none of them beside its own, and releases the folder when it ends.
+#[test]
+fn a_run_into_an_old_folder_leaves_no_earlier_report_beside_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    std::fs::create_dir_all(&report).unwrap();
+    for old in ["compliance.md", "junit.xml", "report.html", "load.json"] {
+        std::fs::write(report.join(old), "✅ PASS (an earlier run)").unwrap();
+    }
+    let out = common_cli::conform(&[
+        "run",
+        "--quiet",
+        "--only",
+        "AUTH-NO-CREDENTIALS",
+        "--format",
+        "json",
+        "--report-dir",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let mut left: Vec<String> = std::fs::read_dir(&report)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["compliance.json"], "the folder mixes runs");
+}
+
+/// Progress says what the run waits for and what is left of its time limit.
+#[test]
+fn progress_shows_the_waits_and_the_time_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common_cli::conform(&[
+        "run",
+        "--only",
+        "RL-*",
+        "--window",
+        "3s",
+        "--max-duration",
+        "10m",
+        "--report-dir",
+        dir.path().join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("waiting "))
+        .unwrap_or_else(|| panic!("no waiting line: {}", out.stderr));
+    assert!(line.contains("left of the time limit"), "{line}");
+    assert!(
+        line.contains(" 9m "),
+        "not the 10m limit's remainder: {line}"
+    );
 }

@@ -66,7 +66,38 @@ async fn no_secret_reaches_any_report_or_output() {
         assert!(reports.join(f).exists(), "{f} missing");
     }
 
-    assert_clean(&[&out], &[&reports], &refs);
+    // And `timing`, whose wrong admin tokens are near-copies of the real one.
+    let timing_reports = dir.join("timing");
+    let timing = tokio::task::spawn_blocking({
+        let (profile, reports) = (profile.clone(), timing_reports.clone());
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_lelantos-conform"))
+                .args([
+                    "timing",
+                    "--quiet",
+                    "--samples",
+                    "200",
+                    "--budget",
+                    "3s",
+                    "--profile",
+                ])
+                .arg(&profile)
+                .arg("--report-dir")
+                .arg(&reports)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        timing_reports.join("compliance.json").exists(),
+        "timing wrote no report: {}",
+        String::from_utf8_lossy(&timing.stderr)
+    );
+
+    assert_clean(&[&out, &timing], &[&reports, &timing_reports], &refs);
     server.shutdown().await;
 }
 
@@ -98,8 +129,18 @@ fn assert_clean(outs: &[&std::process::Output], dirs: &[&std::path::Path], secre
         }
     }
     for (name, text) in &texts {
+        let lower = text.to_ascii_lowercase();
         for s in secrets {
             assert!(!text.contains(s), "{name} holds a secret");
+            // Nor a near-copy: any 12 characters of it, in any case.
+            for w in s.as_bytes().windows(lelantos_conform::redact::WINDOW) {
+                let w = String::from_utf8_lossy(w).to_ascii_lowercase();
+                assert!(
+                    !lower.contains(&w),
+                    "{name} holds 12 characters of a secret ({})",
+                    lelantos_conform::redact::fingerprint(s, &[])
+                );
+            }
         }
         assert!(
             !token.is_match(text),

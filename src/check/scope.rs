@@ -52,6 +52,8 @@ impl Findings {
 pub struct Health {
     consecutive_errors: Arc<AtomicU32>,
     gone: Arc<watch::Sender<Option<String>>>,
+    /// The waits under way (their ends), for progress to show what the run waits for.
+    waits: Arc<std::sync::Mutex<Vec<Instant>>>,
 }
 
 impl Default for Health {
@@ -59,6 +61,7 @@ impl Default for Health {
         Self {
             consecutive_errors: Arc::default(),
             gone: Arc::new(watch::channel(None).0),
+            waits: Arc::default(),
         }
     }
 }
@@ -125,10 +128,28 @@ impl Health {
     /// Sleeps until `deadline`; cut short with `Err` when the target is taken for gone.
     pub async fn sleep_until(&self, deadline: Instant) -> Result<(), Error> {
         self.check()?;
-        tokio::select! {
+        self.waits.lock().expect("lock").push(deadline);
+        let r = tokio::select! {
             () = tokio::time::sleep_until(deadline.into()) => Ok(()),
             e = self.gone() => Err(e),
+        };
+        let mut waits = self.waits.lock().expect("lock");
+        if let Some(i) = waits.iter().position(|w| *w == deadline) {
+            waits.swap_remove(i);
         }
+        r
+    }
+
+    /// How long the longest wait under way still lasts, if one is.
+    pub fn waiting(&self) -> Option<Duration> {
+        let now = Instant::now();
+        self.waits
+            .lock()
+            .expect("lock")
+            .iter()
+            .max()
+            .map(|w| w.saturating_duration_since(now))
+            .filter(|d| !d.is_zero())
     }
 
     pub async fn sleep(&self, d: Duration) -> Result<(), Error> {

@@ -64,13 +64,40 @@ pub struct Denial {
 
 impl Denial {
     pub fn into_response(self, faults: Faults) -> Response {
-        let message = match (&self.presented, faults.has(Fault::EchoCredential)) {
-            (Some(p), true) => format!("{}: {p}", self.message),
-            _ => self.message.to_string(),
+        let echoed = self
+            .presented
+            .as_ref()
+            .filter(|_| faults.has(Fault::EchoCredential));
+        let message = match echoed {
+            // As presented, and a truncated copy: a harness must fingerprint both.
+            Some(p) => {
+                let cut: String = p
+                    .chars()
+                    .take(p.chars().count().saturating_sub(3))
+                    .collect();
+                format!("{}: {p} (began {cut})", self.message)
+            }
+            None => self.message.to_string(),
         };
         let mut r = error(self.status, &message);
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(WWW_AUTHENTICATE, self.challenge);
+        }
+        // And case-flipped, in a header.
+        if let Some(p) = echoed {
+            let flipped: String = p
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_uppercase() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        c.to_ascii_uppercase()
+                    }
+                })
+                .collect();
+            if let Ok(v) = HeaderValue::from_str(&flipped) {
+                r.headers_mut().insert("x-echoed-credential", v);
+            }
         }
         r
     }

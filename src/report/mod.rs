@@ -186,9 +186,27 @@ pub fn find_secrets(dir: &Path, secrets: &[&str]) -> Vec<(PathBuf, String)> {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
+        let lower = bytes.to_ascii_lowercase();
         for (secret, variants) in &forms {
             if variants.iter().any(|v| contains(&bytes, v.as_bytes())) {
                 found.push((path.clone(), crate::redact::fingerprint(secret, &[])));
+                continue;
+            }
+            // A near-copy: any stretch of `WINDOW` characters of the secret, in any case (an
+            // altered, truncated or case-flipped copy is a secret in all but name).
+            let near = secret
+                .as_bytes()
+                .windows(crate::redact::WINDOW)
+                .any(|w| contains(&lower, &w.to_ascii_lowercase()));
+            if near {
+                found.push((
+                    path.clone(),
+                    format!(
+                        "{} ({} characters of it)",
+                        crate::redact::fingerprint(secret, &[]),
+                        crate::redact::WINDOW
+                    ),
+                ));
             }
         }
     }

@@ -517,7 +517,7 @@ mod tests {
     fn timing_scenarios_are_validated() {
         let ok = "scenarios:\n  - name: t\n    clauses: [AUTH-ADMIN-CONSTANT-TIME]\n    timing:\n      clause: AUTH-ADMIN-CONSTANT-TIME\n      endpoint: admin_users\n      budget: 5s\n";
         let loaded = load(ok).unwrap();
-        assert_eq!(loaded[0].stage(), 3);
+        assert_eq!(loaded[0].stage(), 4);
         assert_eq!(loaded[0].scenario.kind_name(), "timing");
         let not_admin = ok.replace("admin_users", "list_api_keys");
         let Err(Error::Files(e)) = load(&not_admin) else {

@@ -52,6 +52,16 @@ pub fn judge(samples: &Samples, cx: &Context<'_>) -> TimingResult {
         )
     } else if let Some(leak) = leak(&tests) {
         (Status::Fail, leak)
+    } else if let Some(t) = tests.iter().find(|t| t.t.abs() > T_THRESHOLD) {
+        // One batch shows a difference the other does not confirm: no leak is proven, and no
+        // absence either.
+        (
+            Status::Inconclusive,
+            format!(
+                "batch {} shows Welch's t {:.1} (threshold ±{T_THRESHOLD}) that the other batch does not confirm at {n} samples: give more samples or a longer budget{stopped}",
+                t.batch, t.t
+            ),
+        )
     } else if !enough {
         (
             Status::Inconclusive,

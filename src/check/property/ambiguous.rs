@@ -57,7 +57,7 @@ fn limited_as_the_other(
     let Some(cat) = spec.category(&endpoint.category).copied() else {
         return Judged::Unjudged;
     };
-    let Some((key, _)) = fresh_identity(ctx, false, created) else {
+    let Some((key, _, _)) = fresh_identity(ctx, false, created) else {
         return Judged::Unjudged;
     };
     // Three times the limit: a server that charges the unknown key admits them all, far past

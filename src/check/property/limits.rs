@@ -57,13 +57,14 @@ pub(super) fn is_refusal(ctx: &Ctx, o: &Outcome) -> bool {
 }
 
 /// A fresh identity: a new API key created through the configured one, with a sandbox for the
-/// endpoints that need one. Returns the key and the parameters its requests take; the key's id
-/// (for revoking it) goes to `created`.
+/// endpoints that need one. Returns the key, the parameters its requests take, and when the
+/// sandbox's creation was sent (the identity's first charge: refill counts from there); the
+/// key's id (for revoking it) goes to `created`.
 pub(super) fn fresh_identity(
     ctx: &Ctx,
     needs_sandbox: bool,
     created: &Mutex<Vec<String>>,
-) -> Option<(String, BTreeMap<String, String>)> {
+) -> Option<(String, BTreeMap<String, String>, Option<f64>)> {
     let h = &ctx.client.spec.auth.api_key.header;
     let creator = ctx.var("api_key")?;
     let o = ctx.client.send_paced(
@@ -96,6 +97,7 @@ pub(super) fn fresh_identity(
     }
     let mut params = BTreeMap::new();
     params.insert("path".to_string(), "property.txt".to_string());
+    let mut charged = None;
     if needs_sandbox {
         let o = ctx.client.send_paced(
             with_header(ctx.request("create_sandbox", &[]), h, key.clone()),
@@ -114,8 +116,9 @@ pub(super) fn fresh_identity(
             other => other.to_string(),
         };
         params.insert("id".to_string(), id);
+        charged = Some(o.at_ms);
     }
-    Some((key, params))
+    Some((key, params, charged))
 }
 
 pub fn run_with(ctx: &Ctx, clauses: &[&'static str], probes: &[CategoryProbe]) -> Vec<Hunt> {
@@ -187,7 +190,7 @@ pub fn run_with(ctx: &Ctx, clauses: &[&'static str], probes: &[CategoryProbe]) -
             let requests: Vec<Request> = seq
                 .iter()
                 .map(|(i, pi)| {
-                    let (key, params) = &ids[*i];
+                    let (key, params, _) = &ids[*i];
                     let p: Vec<(&str, &str)> = params
                         .iter()
                         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -222,7 +225,13 @@ pub fn run_with(ctx: &Ctx, clauses: &[&'static str], probes: &[CategoryProbe]) -
                     .copied()
                     .unwrap_or(0);
                 let total = before + admitted.len() as u32;
+                // From the identity's first charge in this category: the sandbox its set-up
+                // created counts, and so does what refilled since.
                 let from = lane.first().map(|o| o.at_ms).unwrap_or(0.0);
+                let from = match ids[i].2 {
+                    Some(at) if before > 0 => from.min(at),
+                    _ => from,
+                };
                 let to = admitted.iter().map(|o| o.done_ms()).fold(from, f64::max);
                 let bound = crate::rate::from_fresh(
                     spec.rate_limits.algorithm,
