@@ -988,21 +988,12 @@ async fn per_identity(
     };
     // Exhausted afresh, right before: a refusal from earlier in the run may lie a window back,
     // and a budget shared by every identity (one per client address) would then admit the other
-    // identity from its refill, passing a limiter that has no per-identity budget at all.
+    // identity from its refill, passing a limiter that has no per-identity budget at all. A
+    // drain that ends without a refusal (a 5xx, a denial) leaves the earlier refusal to go by,
+    // as before.
     let (drained, _) = drain(lane, scope).await?;
     for o in &drained {
         push_event(&mut lane.timeline, o, "drain", scope);
-    }
-    if !drained.last().is_some_and(|o| is_refusal_outcome(o, scope)) {
-        scope.finding(
-            clause,
-            Status::Inconclusive,
-            format!(
-                "{} could not be exhausted again for {} right before the request as {other}",
-                lane.probe.category, s.as_
-            ),
-        );
-        return Ok(());
     }
     let spec = RequestSpec {
         endpoint: Some(lane.probe.endpoint.clone()),
