@@ -513,6 +513,16 @@ pub mod word {
         Text(&'a str),
     }
 
+    impl Scalar<'_> {
+        /// The scalar's text, as the file has it.
+        pub fn written(&self) -> String {
+            match self {
+                Scalar::Int(n) => n.to_string(),
+                Scalar::Text(t) => t.to_string(),
+            }
+        }
+    }
+
     /// Reads one scalar through `parse`; `placeholder` is a word `parse` accepts (one of
     /// `PLACEHOLDERS`), standing in for a wrong one while the rest of the file is read.
     pub fn parse<'de, D, T>(
@@ -531,10 +541,7 @@ pub mod word {
         }
         impl<T> V<T> {
             fn done<E: de::Error>(&self, s: Scalar) -> Result<T, E> {
-                let written = match s {
-                    Scalar::Int(n) => n.to_string(),
-                    Scalar::Text(t) => t.to_string(),
-                };
+                let written = s.written();
                 (self.parse)(s).map_err(|m| {
                     E::custom(format!(
                         "{MARK}{written}{MARK}{}{MARK}{m}",
@@ -576,10 +583,7 @@ pub mod duration {
     use std::time::Duration;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        super::word::parse(d, "a duration", "0s", |s| match s {
-            super::word::Scalar::Text(t) => parse(t),
-            super::word::Scalar::Int(n) => parse(&n.to_string()),
-        })
+        super::word::parse(d, "a duration", "0s", |s| parse(&s.written()))
     }
 
     pub fn serialize<S: Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {

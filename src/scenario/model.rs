@@ -231,10 +231,7 @@ impl std::fmt::Display for AsRole {
 impl<'de> Deserialize<'de> for AsRole {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         word::parse(d, "a role", "none", |s| {
-            let name = match s {
-                Scalar::Text(t) => t.to_string(),
-                Scalar::Int(n) => n.to_string(),
-            };
+            let name = s.written();
             match name.as_str() {
                 "none" => Ok(AsRole::None),
                 "access_token" => Ok(AsRole::AccessToken),
@@ -256,10 +253,7 @@ fn roles<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Role>, D::Error> 
     impl<'de> Deserialize<'de> for Required {
         fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             word::parse(d, "a credential", "api_key", |s| {
-                let name = match s {
-                    Scalar::Text(t) => t.to_string(),
-                    Scalar::Int(n) => n.to_string(),
-                };
+                let name = s.written();
                 Role::from_name(&name).map(Required).ok_or_else(|| {
                     format!(
                         "unknown credential `{name}`{}",
@@ -583,10 +577,7 @@ pub struct Pattern(pub regex::Regex);
 impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         word::parse(d, "a regular expression", "x", |s| {
-            let text = match s {
-                Scalar::Text(t) => t.to_string(),
-                Scalar::Int(n) => n.to_string(),
-            };
+            let text = s.written();
             regex::Regex::new(&text)
                 .map(Pattern)
                 .map_err(|e| format!("invalid regular expression: {e}"))
@@ -669,10 +660,7 @@ impl JsonType {
 impl<'de> Deserialize<'de> for JsonType {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         word::parse(d, "a JSON type", "array", |s| {
-            let name = match s {
-                Scalar::Text(t) => t.to_string(),
-                Scalar::Int(n) => n.to_string(),
-            };
+            let name = s.written();
             JsonType::ALL
                 .into_iter()
                 .find(|t| t.name() == name)

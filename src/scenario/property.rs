@@ -71,12 +71,9 @@ impl Family {
 
 impl<'de> serde::Deserialize<'de> for Family {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use crate::yaml::word::{self, Scalar};
+        use crate::yaml::word;
         word::parse(d, "a property family", "refresh", |s| {
-            let name = match s {
-                Scalar::Text(t) => t.to_string(),
-                Scalar::Int(n) => n.to_string(),
-            };
+            let name = s.written();
             Family::ALL
                 .into_iter()
                 .find(|f| f.name() == name)
