@@ -131,6 +131,11 @@ pub fn judge(spec: &Spec, findings: &[Finding], only: &dyn Fn(&str) -> bool) -> 
     for f in findings {
         by_clause.entry(f.clause.as_str()).or_default().push(f);
     }
+    // Scenarios of one stage run side by side: their findings arrive in any order, the report
+    // holds them by scenario (stable, so one scenario's own order stays).
+    for fs in by_clause.values_mut() {
+        fs.sort_by(|a, b| a.scenario.cmp(&b.scenario));
+    }
     spec.clauses
         .iter()
         .filter(|c| only(&c.id))
