@@ -69,6 +69,10 @@ pub struct Finding {
     pub scenario: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
+    /// An inconclusive finding that takes every other scenario's pass of the clause with it: the
+    /// valid credential was refused between cases, so the target's refusals prove nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vetoes_pass: bool,
 }
 
 impl Finding {
@@ -79,6 +83,7 @@ impl Finding {
             reason: reason.into(),
             scenario: scenario.to_string(),
             evidence: None,
+            vetoes_pass: false,
         }
     }
 
@@ -160,6 +165,16 @@ pub fn judge(spec: &Spec, findings: &[Finding], only: &dyn Fn(&str) -> bool) -> 
                         .filter_map(|f| f.evidence.clone())
                         .take(5)
                         .collect(),
+                )
+            } else if found
+                .iter()
+                .any(|f| f.vetoes_pass && f.status == Status::Inconclusive)
+            {
+                let vetoes: Vec<&&Finding> = found.iter().filter(|f| f.vetoes_pass).collect();
+                (
+                    Status::Inconclusive,
+                    join_reasons(vetoes.iter().map(|f| f.reason.as_str())),
+                    Vec::new(),
                 )
             } else if pick(Status::Pass).next().is_some() {
                 let passes: Vec<&&Finding> = pick(Status::Pass).collect();

@@ -270,7 +270,20 @@ async fn refresh_race() {
     let (good, bad) = pair_default(Fault::RefreshRace).await;
     let (good, bad) = (Arc::new(good), Arc::new(bad));
     assert_eq!(parallel_refreshes(good, 16).await, 1);
-    assert!(parallel_refreshes(bad.clone(), 16).await > 1);
+    // The fault's window is a 2 ms await between check and consume: 16 requests sent at once
+    // overlap in it unless the machine serialises them, so a few rounds (each a fresh login)
+    // are allowed; CI met a round where only one succeeded.
+    let mut most = 0;
+    for _ in 0..5 {
+        most = most.max(parallel_refreshes(bad.clone(), 16).await);
+        if most > 1 {
+            break;
+        }
+    }
+    assert!(
+        most > 1,
+        "16 concurrent refreshes never overlapped in 5 rounds"
+    );
     // Sequential reuse is still refused: the race is the only difference.
     let (_, r) = bad.login().await;
     assert_eq!(bad.refresh(&r).await.status, 200);

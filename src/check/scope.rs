@@ -214,6 +214,13 @@ impl<'a> Scope<'a> {
             .push(Finding::new(clause, status, self.scenario, reason));
     }
 
+    /// An inconclusive finding that no other scenario's pass of the clause outweighs.
+    pub fn finding_vetoing(&self, clause: &str, reason: impl Into<String>) {
+        let mut f = Finding::new(clause, Status::Inconclusive, self.scenario, reason);
+        f.vetoes_pass = true;
+        self.findings.push(f);
+    }
+
     pub fn finding_with(
         &self,
         clause: &str,

@@ -323,7 +323,12 @@ fn apply(
             let mut t = jwt(body)?;
             t.header
                 .insert(k.trim().to_string(), Value::String(v.trim().to_string()));
-            format!("{prefix}{}", t.encode_unsigned())
+            // Re-signed with the empty key: what a kid lookup of /dev/null, a blank or a missing
+            // file yields, so a server that trusts the header would accept it.
+            format!(
+                "{prefix}{}",
+                t.sign("HS256", b"").map_err(TemplateError::Invalid)?
+            )
         }
         "jwt_shift" => {
             let by = signed_duration(arg)?;

@@ -257,7 +257,7 @@ impl Probe {
             Ok(resp) => (
                 Some(resp.status),
                 red_headers(&resp.headers),
-                Some(clip(&resp.body)),
+                Some(clip(&unescaped(&resp.body))),
                 None,
             ),
             Err(e) => (None, Vec::new(), None, Some(r.redact(e))),
@@ -275,6 +275,18 @@ impl Probe {
             elapsed_ms: outcome.elapsed.as_secs_f64() * 1000.0,
         }
     }
+}
+
+/// A JSON body with string escapes is shown re-serialized (`\u0073k_` as `sk_`): the report
+/// reads the same, and a secret spelled in escapes is plain text again, which the redactor sees.
+fn unescaped(body: &str) -> std::borrow::Cow<'_, str> {
+    if body.contains('\\')
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
+        && let Ok(s) = serde_json::to_string(&v)
+    {
+        return std::borrow::Cow::Owned(s);
+    }
+    std::borrow::Cow::Borrowed(body)
 }
 
 async fn read_capped(mut resp: reqwest::Response) -> Result<Response, String> {

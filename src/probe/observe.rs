@@ -102,8 +102,9 @@ impl Observers {
         let ex = || probe.exchange(outcome);
 
         let presented = self.presented_credentials(outcome, probe);
+        let bodies = readings(&resp.body);
         let echoed = presented.iter().any(|c| {
-            resp.body.contains(c.as_str())
+            bodies.iter().any(|b| b.contains(c.as_str()))
                 || resp.headers.iter().any(|(_, v)| v.contains(c.as_str()))
         });
         st.echo.record(
@@ -169,6 +170,18 @@ impl Observers {
                     .map(str::to_string),
             );
         }
+        // The bare value too: a token's JWT without `sk_lel_` is the whole secret.
+        let bare: Vec<String> = out
+            .iter()
+            .flat_map(|v| {
+                self.config
+                    .prefixes
+                    .iter()
+                    .filter_map(|p| v.strip_prefix(p.as_str()))
+            })
+            .map(str::to_string)
+            .collect();
+        out.extend(bare);
         out.retain(|v| v.len() >= 12 && !self.config.prefixes.iter().any(|p| p == v));
         out
     }
@@ -272,6 +285,87 @@ fn check_policy(value: &str, categories: &[(String, u32, u64)]) -> Option<String
         }
     }
     None
+}
+
+/// A response body as a reader of it would see it: as sent, with its JSON string escapes
+/// (`\u0073k_lel_`), percent-encoding and HTML character references decoded.
+fn readings(body: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    let mut out = vec![Cow::Borrowed(body)];
+    if body.contains('\\')
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
+    {
+        let mut strings = String::new();
+        json_strings(&v, &mut strings);
+        out.push(Cow::Owned(strings));
+    }
+    if body.contains('%') {
+        out.push(percent_encoding::percent_decode_str(body).decode_utf8_lossy());
+    }
+    if body.contains("&#") || body.contains("&amp;") {
+        out.push(Cow::Owned(html_unescape(body)));
+    }
+    out
+}
+
+/// Every string and member name of a JSON value, one per line.
+fn json_strings(v: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        Value::Array(a) => a.iter().for_each(|x| json_strings(x, out)),
+        Value::Object(m) => {
+            for (k, x) in m {
+                out.push_str(k);
+                out.push('\n');
+                json_strings(x, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Numeric character references (`&#115;`, `&#x73;`) and the five named ones decoded.
+fn html_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let end = rest.find(';').filter(|&e| e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = &rest[1..e];
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ => name
+                    .strip_prefix("#x")
+                    .or_else(|| name.strip_prefix("#X"))
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .or_else(|| name.strip_prefix('#').and_then(|d| d.parse().ok()))
+                    .and_then(char::from_u32),
+            }?;
+            Some((c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &rest[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]

@@ -121,6 +121,10 @@ struct ProfileFile {
     /// longest window plus a minute.
     #[serde(default, with = "crate::yaml::duration::option")]
     max_duration: Option<Duration>,
+    /// Where a remote target can reach the harness (`http://host:port`): the listener that
+    /// records server-side fetches (AUTH-TOKEN-NO-KEY-FETCH) listens on its port.
+    #[serde(default)]
+    callback_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,6 +196,8 @@ pub struct Target {
     pub fail_on: FailOn,
     /// The profile's `max_duration:`.
     pub max_duration: Option<Duration>,
+    /// The profile's `callback_url:`.
+    pub callback_url: Option<String>,
 }
 
 impl Target {
@@ -263,6 +269,7 @@ impl Target {
             shared_use: 0,
             fail_on: FailOn::default(),
             max_duration: None,
+            callback_url: None,
         })
     }
 
@@ -282,6 +289,7 @@ impl Target {
             shared_use: 0,
             fail_on: FailOn::default(),
             max_duration: None,
+            callback_url: None,
         }
     }
 
@@ -461,6 +469,18 @@ impl Target {
                 "max_duration: 0 would stop every run before its first request",
             ));
         }
+        if let Some(url) = &file.callback_url {
+            let port = reqwest::Url::parse(url).ok().and_then(|u| u.port());
+            match check_url(url) {
+                Err(why) => errors.push(source.error_at("callback_url", url, why)),
+                Ok(()) if port.is_none() => errors.push(source.error_at(
+                    "callback_url",
+                    url,
+                    format!("callback_url `{url}` needs a port: the harness listens on it"),
+                )),
+                Ok(()) => {}
+            }
+        }
         if !errors.is_empty() {
             return Err(Error::Files(errors));
         }
@@ -474,6 +494,10 @@ impl Target {
             shared_use,
             fail_on,
             max_duration: file.max_duration,
+            callback_url: file
+                .callback_url
+                .as_deref()
+                .map(|u| u.trim_end_matches('/').to_string()),
         })
     }
 }

@@ -295,9 +295,22 @@ impl App {
         &self,
         route: &Route,
         headers: &HeaderMap,
+        query: Option<&str>,
         ip: IpAddr,
     ) -> Result<Admitted, Response> {
-        let principal = self.authenticate(route, headers, ip)?;
+        let principal = match self.authenticate(route, headers, query, ip) {
+            Ok(p) => p,
+            Err(denied) => {
+                // An unknown key is charged too (AUTH-FAILURES-THROTTLED): over its budget the
+                // answer is the over-limit response instead of the denial.
+                if let Some(id) = self.unknown_key_identity(route, headers)
+                    && denied.status() == axum::http::StatusCode::UNAUTHORIZED
+                {
+                    self.charge(route, id).await?;
+                }
+                return Err(denied);
+            }
+        };
         let rate = self.charge(route, principal.identity()).await?;
         Ok(Admitted { principal, rate })
     }

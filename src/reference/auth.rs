@@ -30,6 +30,7 @@ impl App {
         &self,
         route: &Route,
         headers: &HeaderMap,
+        query: Option<&str>,
         ip: IpAddr,
     ) -> Result<Principal, Response> {
         let n = &self.names;
@@ -62,7 +63,21 @@ impl App {
             if a.access_token
                 && let Some(v) = bearer
             {
+                if self.faults.has(Fault::MalformedToken500)
+                    && v.to_str().is_ok_and(|t| t.matches('.').count() > 2)
+                {
+                    return Err(super::respond::error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal error",
+                    ));
+                }
                 return self.bearer(v).map_err(deny);
+            }
+            if a.access_token
+                && self.faults.has(Fault::TokenInQuery)
+                && let Some(v) = query.and_then(|q| self.query_token(q))
+            {
+                return self.bearer(&v).map_err(deny);
             }
             if let Some(v) = admin {
                 return self.admin_token(v, ip);
@@ -107,7 +122,9 @@ impl App {
             challenge,
             message,
             presented: presented
-                .filter(|_| self.faults.has(Fault::EchoCredential))
+                .filter(|_| {
+                    self.faults.has(Fault::EchoCredential) || self.faults.has(Fault::EchoBareJwt)
+                })
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         }
     }
@@ -164,10 +181,37 @@ impl App {
         }
     }
 
+    /// The `token-in-query` fault: `access_token=` of the query, as an Authorization value.
+    fn query_token(&self, query: &str) -> Option<HeaderValue> {
+        let token = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("access_token="))?;
+        let token = percent_encoding::percent_decode_str(token)
+            .decode_utf8()
+            .ok()?;
+        HeaderValue::from_str(&format!("{} {token}", self.names.scheme)).ok()
+    }
+
+    /// The identity a request with an API key that authenticates nobody is charged to: the
+    /// presented value itself, as a limiter keyed by the key header does (so one unknown key sent
+    /// over and over meets the limit, while a near-miss sent once costs nobody anything).
+    pub fn unknown_key_identity(&self, route: &Route, headers: &HeaderMap) -> Option<Identity> {
+        if !route.accepts.api_key || self.faults.has(Fault::FailuresUnthrottled) {
+            return None;
+        }
+        let v = headers.get(&self.names.api_key)?;
+        Some(Identity::unknown_key(&Digest::of(
+            &String::from_utf8_lossy(v.as_bytes()),
+        )))
+    }
+
     /// `Authorization: Bearer sk_lel_<jwt>` holding a valid access token of a known user.
     fn bearer(&self, v: &HeaderValue) -> Result<Principal, Denial> {
         let n = &self.names;
         let refuse = |m: &'static str| self.denial(n.challenge_bearer_invalid.clone(), m, Some(v));
+        if self.faults.has(Fault::BearerRefused) {
+            return Err(refuse("token refused"));
+        }
         let text = v
             .to_str()
             .map_err(|_| refuse("malformed authorization header"))?;

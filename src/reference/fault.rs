@@ -95,6 +95,42 @@ faults! {
         "token segments are decoded leniently: characters outside base64url, padding and extra segments are ignored";
     ApikeyAsBearer = "apikey-as-bearer", ["AUTH-CREDENTIAL-PLACEMENT"],
         "an API key sent as `Authorization: Bearer <key>` is accepted as if it were in X-API-Key";
+    JwtEmptyKey = "jwt-empty-key", ["AUTH-TOKEN-BAD-SIGNATURE", "AUTH-REFRESH-FORGED"],
+        "HS256 tokens signed with the empty key are accepted besides the real secret (a key list holding an unset variable)";
+    JwtKidFile = "jwt-kid-file", ["AUTH-TOKEN-BAD-SIGNATURE", "AUTH-REFRESH-FORGED"],
+        "a token's kid names its key file: /dev/null, a blank kid and a missing file yield the empty key";
+    JwtKidSql = "jwt-kid-sql", ["AUTH-TOKEN-BAD-SIGNATURE", "AUTH-REFRESH-FORGED"],
+        "a token's kid is looked up by SQL built from strings: `x' UNION SELECT 'k' --` yields the key k";
+    JwtJkuFetch = "jwt-jku-fetch", ["AUTH-TOKEN-NO-KEY-FETCH"],
+        "the URL in a token's jku or x5u header (loopback only) is fetched before the token is judged";
+    JwtExpOptional = "jwt-exp-optional", ["AUTH-TOKEN-SESSION-TTL"],
+        "exp is checked only when present: a correctly signed token without exp is accepted";
+    JwtClaimsLenient = "jwt-claims-lenient", ["AUTH-TOKEN-CLAIM-TYPES"],
+        "time claims that are numeric strings are read as numbers";
+    JwtDuplicateLastWins = "jwt-duplicate-last-wins", ["AUTH-TOKEN-DUPLICATE-KEYS"],
+        "a JSON member repeated in a token's header or payload is read last-wins instead of refused";
+    JwtIgnoresCrit = "jwt-ignores-crit", ["AUTH-TOKEN-CRIT"],
+        "the crit header is ignored";
+    JwtWeakSecret = "jwt-weak-secret", ["AUTH-TOKEN-SECRET-STRENGTH"],
+        "tokens are signed with the secret `secret`";
+    RefreshNoSignatureCheck = "refresh-no-signature-check", ["AUTH-REFRESH-FORGED"],
+        "the refresh endpoint reads refresh tokens without verifying their signature";
+    RefreshIgnoresExp = "refresh-ignores-exp", ["AUTH-REFRESH-EXPIRED"],
+        "the refresh endpoint accepts expired refresh tokens";
+    RefreshIgnoresType = "refresh-ignores-type", ["AUTH-REFRESH-TYPE-CLAIM"],
+        "the refresh endpoint takes any token of a live refresh family, whatever its type claim says";
+    RefreshReuseByText = "refresh-reuse-by-text", ["AUTH-REFRESH-SINGLE-USE"],
+        "used refresh tokens are remembered by their text and decoded leniently: another spelling of a used token passes for a new one";
+    FailuresUnthrottled = "failures-unthrottled", ["AUTH-FAILURES-THROTTLED"],
+        "requests with an unknown API key are not charged to any budget";
+    MalformedToken500 = "malformed-token-500", ["AUTH-MALFORMED-NO-5XX"],
+        "a bearer token of more than three segments makes the server fail with 500";
+    TokenInQuery = "token-in-query", ["AUTH-CREDENTIAL-PLACEMENT"],
+        "an access token in the query string (access_token=) is accepted";
+    EchoBareJwt = "echo-bare-jwt", ["AUTH-NO-ECHO"],
+        "token denials quote the presented token's JWT without its prefix, JSON-escaped";
+    BearerRefused = "bearer-refused", ["AUTH-TOKEN-BEARER"],
+        "every bearer token is refused, valid ones too";
 }
 
 impl fmt::Display for Fault {

@@ -1,23 +1,31 @@
 //! Access and refresh tokens: the prefix and an HS256 JWT (claims `sub`, `team`, `typ`, `iat`,
 //! `exp`, `jti`, and `fam` on refresh tokens), and the refresh sessions behind rotation.
 //!
-//! Validation is strict: HS256 only (alg none in any case and every other algorithm are
-//! refused), expiry with no leeway, tokens issued in the future (`iat`/`nbf` more than
-//! [`FUTURE_SKEW`] ahead) refused, and the token type must fit its use.
+//! Tokens are issued with `jsonwebtoken` and verified here, by RFC 7515 and 7519 read strictly:
+//! HS256 only (alg none in any case and every other algorithm are refused), the signature checked
+//! in constant time over the segments as sent, strict base64url, no repeated JSON member (RFC 7515
+//! 5.2 allows last-wins; this server refuses), `crit` refused (it understands no extension), the
+//! time claims JSON integers, `exp` required and judged with no leeway, tokens issued in the
+//! future (`iat`/`nbf` more than [`FUTURE_SKEW`] ahead) refused, and the token type must fit its
+//! use. Verification is written out rather than left to `jsonwebtoken::decode` because each fault
+//! below loosens one of these steps, which a library does not let one do.
 //!
 //! Refresh tokens are single-use. Each login starts a session family holding the one refresh
 //! token that is current; a refresh consumes it and makes its successor current under one lock,
 //! so of two concurrent refreshes exactly one wins. Presenting a refresh token that was already
 //! used (RFC 9700 4.14.2, reuse detection) ends the whole family: its successor is refused too.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::app::Faults;
 use super::directory::unix_now;
@@ -31,15 +39,22 @@ pub const MAX_FAMILIES: usize = 100_000;
 pub const ACCESS: &str = "access";
 pub const REFRESH: &str = "refresh";
 
+/// Where the `jwt-kid-file` fault looks a `kid` up (joined as given: the bug).
+const KEY_DIR: &str = "/etc/lelantos/keys";
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
     pub sub: String,
     #[serde(default)]
     pub team: String,
+    /// Empty when the token has none (refused as the wrong type).
+    #[serde(default)]
     pub typ: String,
     #[serde(default)]
     pub iat: u64,
-    pub exp: u64,
+    /// Required; `None` only reaches the checks under `jwt-exp-optional`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
     #[serde(default)]
     pub jti: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,8 +71,11 @@ pub enum Refusal {
     Algorithm,
     Signature,
     Expired,
+    NoExpiry,
     Future,
     WrongType,
+    Critical,
+    Duplicate,
 }
 
 impl Refusal {
@@ -67,24 +85,21 @@ impl Refusal {
             Refusal::Algorithm => "token algorithm not accepted",
             Refusal::Signature => "invalid token signature",
             Refusal::Expired => "token expired",
+            Refusal::NoExpiry => "token has no expiry",
             Refusal::Future => "token not valid yet",
             Refusal::WrongType => "wrong token type",
+            Refusal::Critical => "unsupported critical header",
+            Refusal::Duplicate => "repeated member in token",
         }
     }
 }
 
 pub struct Jwt {
     encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    secret: Vec<u8>,
     pub prefix: String,
     pub session_ttl: Duration,
     pub refresh_ttl: Duration,
-}
-
-fn b64_json(segment: &str) -> Option<serde_json::Value> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 pub fn random_hex(bytes: usize) -> String {
@@ -96,6 +111,48 @@ pub fn random_hex(bytes: usize) -> String {
     out
 }
 
+/// A compact token split and decoded, nothing verified yet.
+struct Parts<'t> {
+    input: &'t str,
+    header: Value,
+    header_bytes: Vec<u8>,
+    payload_bytes: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl<'t> Parts<'t> {
+    fn split(token: &'t str) -> Result<Parts<'t>, Refusal> {
+        let mut it = token.split('.');
+        let (Some(h), Some(p), Some(s), None) = (it.next(), it.next(), it.next(), it.next()) else {
+            return Err(Refusal::Malformed);
+        };
+        let b64 = |seg: &str| URL_SAFE_NO_PAD.decode(seg).map_err(|_| Refusal::Malformed);
+        let header_bytes = b64(h)?;
+        let header: Value =
+            serde_json::from_slice(&header_bytes).map_err(|_| Refusal::Malformed)?;
+        if !header.is_object() {
+            return Err(Refusal::Malformed);
+        }
+        Ok(Parts {
+            input: &token[..h.len() + 1 + p.len()],
+            header,
+            header_bytes,
+            payload_bytes: b64(p)?,
+            signature: b64(s)?,
+        })
+    }
+
+    fn header_str(&self, name: &str) -> Option<&str> {
+        self.header.get(name).and_then(Value::as_str)
+    }
+
+    fn signed_by(&self, key: &[u8]) -> bool {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+        mac.update(self.input.as_bytes());
+        mac.verify_slice(&self.signature).is_ok()
+    }
+}
+
 impl Jwt {
     pub fn new(
         secret: &str,
@@ -104,17 +161,9 @@ impl Jwt {
         refresh_ttl: Duration,
         faults: Faults,
     ) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        // jsonwebtoken's default leeway is 60 s; the server judges expiry exactly.
-        validation.leeway = 0;
-        validation.validate_exp = !faults.has(Fault::JwtIgnoresExp);
-        // `nbf` and `iat` are judged below with FUTURE_SKEW; jsonwebtoken would apply leeway 0.
-        validation.validate_nbf = false;
-        validation.set_required_spec_claims(&["exp"]);
         Jwt {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
-            decoding: DecodingKey::from_secret(secret.as_bytes()),
-            validation,
+            secret: secret.as_bytes().to_vec(),
             prefix: prefix.to_string(),
             session_ttl: if faults.has(Fault::JwtSessionTtl) {
                 Duration::from_secs(7 * 24 * 3600)
@@ -149,7 +198,7 @@ impl Jwt {
             team: team.to_string(),
             typ: typ.to_string(),
             iat,
-            exp: iat + ttl.as_secs(),
+            exp: Some(iat + ttl.as_secs()),
             jti,
             nbf: None,
             fam,
@@ -165,77 +214,218 @@ impl Jwt {
         let token = presented
             .strip_prefix(self.prefix.as_str())
             .ok_or(Refusal::Malformed)?;
-        let lenient;
+        let refresh = want == REFRESH;
+        let respelled;
         let token = if faults.has(Fault::TokenLenientBase64) {
-            lenient = lenient_spelling(token);
-            lenient.as_str()
+            respelled = lenient_spelling(token);
+            respelled.as_str()
+        } else if refresh && faults.has(Fault::RefreshReuseByText) {
+            respelled = canonical_signature(token);
+            respelled.as_str()
         } else {
             token
         };
-        let claims = if faults.has(Fault::JwtAlgNone) || faults.has(Fault::JwtNoSignatureCheck) {
-            self.decode_faulty(token, faults)?
+        let parts = Parts::split(token)?;
+        if faults.has(Fault::JwtJkuFetch) {
+            fetch_key_urls(&parts.header);
+        }
+        let alg = parts.header_str("alg").unwrap_or("");
+        if alg.eq_ignore_ascii_case("none") {
+            if !(faults.has(Fault::JwtAlgNone) && parts.signature.is_empty()) {
+                return Err(Refusal::Algorithm);
+            }
         } else {
-            self.decode(token)?
-        };
+            if alg != "HS256" {
+                return Err(Refusal::Algorithm);
+            }
+            let unchecked = faults.has(Fault::JwtNoSignatureCheck)
+                || (refresh && faults.has(Fault::RefreshNoSignatureCheck));
+            if !unchecked && !self.keys(&parts, faults).iter().any(|k| parts.signed_by(k)) {
+                return Err(Refusal::Signature);
+            }
+        }
+        if parts.header.get("crit").is_some() && !faults.has(Fault::JwtIgnoresCrit) {
+            return Err(Refusal::Critical);
+        }
+        if !faults.has(Fault::JwtDuplicateLastWins)
+            && (repeats_a_member(&parts.header_bytes) || repeats_a_member(&parts.payload_bytes))
+        {
+            return Err(Refusal::Duplicate);
+        }
+        let mut payload: Value =
+            serde_json::from_slice(&parts.payload_bytes).map_err(|_| Refusal::Malformed)?;
+        if faults.has(Fault::JwtClaimsLenient) {
+            numbers_from_strings(&mut payload);
+        }
+        let claims: Claims = serde_json::from_value(payload).map_err(|_| Refusal::Malformed)?;
         let now = unix_now();
-        if !faults.has(Fault::JwtIgnoresExp) && claims.exp <= now {
-            return Err(Refusal::Expired);
+        let exp_checked = !(faults.has(Fault::JwtIgnoresExp)
+            || (refresh && faults.has(Fault::RefreshIgnoresExp)));
+        match claims.exp {
+            None if !faults.has(Fault::JwtExpOptional) => return Err(Refusal::NoExpiry),
+            Some(exp) if exp_checked && exp <= now => return Err(Refusal::Expired),
+            _ => {}
         }
         if claims.iat > now + FUTURE_SKEW || claims.nbf.is_some_and(|n| n > now + FUTURE_SKEW) {
             return Err(Refusal::Future);
         }
         let type_ok = claims.typ == want
             || (want == ACCESS && claims.typ == REFRESH && faults.has(Fault::JwtRefreshAsAccess))
-            || (want == REFRESH && claims.typ == ACCESS && faults.has(Fault::JwtAccessAsRefresh));
+            || (refresh && claims.typ == ACCESS && faults.has(Fault::JwtAccessAsRefresh))
+            || (refresh && claims.fam.is_some() && faults.has(Fault::RefreshIgnoresType));
         if !type_ok {
             return Err(Refusal::WrongType);
         }
         Ok(claims)
     }
 
-    fn decode(&self, token: &str) -> Result<Claims, Refusal> {
-        // (See `lenient_spelling` for the `token-lenient-base64` fault.)
-        use jsonwebtoken::errors::ErrorKind;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature => Refusal::Signature,
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => Refusal::Algorithm,
-                ErrorKind::ExpiredSignature => Refusal::Expired,
-                ErrorKind::ImmatureSignature => Refusal::Future,
-                _ => Refusal::Malformed,
-            })
-    }
-
-    /// The faulty paths: `jwt-alg-none` accepts an unsigned token, `jwt-no-signature-check`
-    /// reads an HS256 token without checking its signature.
-    fn decode_faulty(&self, token: &str, faults: Faults) -> Result<Claims, Refusal> {
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(sig), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Refusal::Malformed);
-        };
-        let header = b64_json(h).ok_or(Refusal::Malformed)?;
-        let alg = header.get("alg").and_then(|a| a.as_str()).unwrap_or("");
-        let unchecked = || -> Result<Claims, Refusal> {
-            let payload = b64_json(p).ok_or(Refusal::Malformed)?;
-            serde_json::from_value(payload).map_err(|_| Refusal::Malformed)
-        };
-        if alg.eq_ignore_ascii_case("none") {
-            if faults.has(Fault::JwtAlgNone) && sig.is_empty() {
-                return unchecked();
+    /// The keys a signature may be made with: the secret, and what the key-lookup faults add.
+    fn keys(&self, parts: &Parts, faults: Faults) -> Vec<Vec<u8>> {
+        let mut keys = vec![self.secret.clone()];
+        if faults.has(Fault::JwtEmptyKey) {
+            keys.push(Vec::new());
+        }
+        if let Some(kid) = parts.header_str("kid") {
+            if faults.has(Fault::JwtKidFile) {
+                keys.push(kid_file(kid));
             }
-            return Err(Refusal::Algorithm);
+            if faults.has(Fault::JwtKidSql)
+                && let Some(k) = kid_sql(kid)
+            {
+                keys.push(k);
+            }
         }
-        if alg != "HS256" {
-            return Err(Refusal::Algorithm);
-        }
-        if faults.has(Fault::JwtNoSignatureCheck) {
-            return unchecked();
-        }
-        self.decode(token)
+        keys
     }
+}
+
+/// The `jwt-kid-file` fault: the key is the content of `KEY_DIR/<kid>`, the path joined as
+/// given, so an absolute or traversing kid leaves the directory; a file that cannot be read
+/// yields the empty key (`unwrap_or_default`). Only two files are ever really read: /dev/null and
+/// /proc/sys/kernel/randomize_va_space, the targets of the published playbooks.
+fn kid_file(kid: &str) -> Vec<u8> {
+    let mut path = PathBuf::new();
+    for c in Path::new(KEY_DIR).join(kid).components() {
+        match c {
+            Component::ParentDir => {
+                path.pop();
+            }
+            Component::CurDir => {}
+            other => path.push(other),
+        }
+    }
+    match path.to_str() {
+        Some("/dev/null" | "/proc/sys/kernel/randomize_va_space") => {
+            std::fs::read(&path).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The `jwt-kid-sql` fault: `SELECT key FROM keys WHERE kid = '<kid>'` built from strings, so a
+/// kid with `' UNION SELECT 'k` returns k (and an unknown kid no row, no key).
+fn kid_sql(kid: &str) -> Option<Vec<u8>> {
+    let re = regex::Regex::new(r"(?i)'\s*union\s+(?:all\s+)?select\s+'([^']*)'").ok()?;
+    re.captures(kid).map(|c| c[1].as_bytes().to_vec())
+}
+
+/// The `jwt-jku-fetch` fault: GETs the URL of `jku`, `x5u` or an embedded jwk's `x5u`, in the
+/// background. Only loopback URLs are fetched: the fault exists for the harness on this machine.
+fn fetch_key_urls(header: &Value) {
+    let urls = [
+        header.get("jku"),
+        header.get("x5u"),
+        header.get("jwk").and_then(|j| j.get("x5u")),
+    ];
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    for url in urls.into_iter().flatten().filter_map(Value::as_str) {
+        let Ok(u) = reqwest::Url::parse(url) else {
+            continue;
+        };
+        let loopback = u.host_str().is_some_and(|h| {
+            h == "localhost"
+                || h.trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|a| a.is_loopback())
+        });
+        if !loopback {
+            continue;
+        }
+        rt.spawn(async move {
+            if let Ok(c) = reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+            {
+                let _ = c.get(u).send().await;
+            }
+        });
+    }
+}
+
+/// The `jwt-claims-lenient` fault: a time claim that is a numeric string is read as a number.
+fn numbers_from_strings(payload: &mut Value) {
+    for claim in ["exp", "nbf", "iat"] {
+        if let Some(v) = payload.get_mut(claim)
+            && let Some(n) = v.as_str().and_then(|s| s.trim().parse::<u64>().ok())
+        {
+            *v = Value::from(n);
+        }
+    }
+}
+
+/// Whether a JSON text repeats a member name in any object (serde_json keeps the last).
+fn repeats_a_member(json: &[u8]) -> bool {
+    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+    struct Repeats(bool);
+    impl<'de> Deserialize<'de> for Repeats {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(V)
+        }
+    }
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Repeats;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Repeats, A::Error> {
+            let mut seen = HashSet::new();
+            let mut repeats = false;
+            while let Some(k) = m.next_key::<String>()? {
+                repeats |= !seen.insert(k);
+                repeats |= m.next_value::<Repeats>()?.0;
+            }
+            Ok(Repeats(repeats))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Repeats, A::Error> {
+            let mut repeats = false;
+            while let Some(r) = s.next_element::<Repeats>()? {
+                repeats |= r.0;
+            }
+            Ok(Repeats(repeats))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Repeats, E> {
+            Ok(Repeats(false))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Repeats, E> {
+            Ok(Repeats(false))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Repeats, E> {
+            Ok(Repeats(false))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Repeats, E> {
+            Ok(Repeats(false))
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Repeats, E> {
+            Ok(Repeats(false))
+        }
+        fn visit_unit<E>(self) -> Result<Repeats, E> {
+            Ok(Repeats(false))
+        }
+    }
+    serde_json::from_slice::<Repeats>(json).is_ok_and(|r| r.0)
 }
 
 /// What the refresh endpoint decided.
@@ -251,6 +441,8 @@ pub enum Rotation {
 
 struct Family {
     current: String,
+    /// The texts of used tokens (only under `refresh-reuse-by-text`).
+    used: HashSet<String>,
     /// Unix seconds after which the family's current token has expired.
     exp: u64,
 }
@@ -285,6 +477,7 @@ impl Sessions {
             fam.clone(),
             Family {
                 current: jti.clone(),
+                used: HashSet::new(),
                 exp: unix_now() + ttl.as_secs(),
             },
         );
@@ -299,6 +492,23 @@ impl Sessions {
             return Rotation::Unknown;
         };
         if family.current != jti && !reusable {
+            f.by_id.remove(fam);
+            return Rotation::Reused;
+        }
+        let next = random_hex(16);
+        family.current = next.clone();
+        family.exp = unix_now() + ttl.as_secs();
+        Rotation::Rotated { jti: next }
+    }
+
+    /// The `refresh-reuse-by-text` fault: a token is taken for used only when its exact text
+    /// was presented before, so another spelling of a used token rotates the family again.
+    pub fn rotate_by_text(&self, fam: &str, text: &str, ttl: Duration) -> Rotation {
+        let mut f = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(family) = f.by_id.get_mut(fam) else {
+            return Rotation::Unknown;
+        };
+        if !family.used.insert(text.to_string()) {
             f.by_id.remove(fam);
             return Rotation::Reused;
         }
@@ -343,6 +553,26 @@ impl Sessions {
     }
 }
 
+/// The `refresh-reuse-by-text` fault's decoder: the signature segment read leniently (unused
+/// trailing bits ignored, as Python's and Node's decoders do) and spelled canonically again.
+fn canonical_signature(token: &str) -> String {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_encode_padding(false)
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    match token.rsplit_once('.') {
+        Some((input, sig)) => match LENIENT.decode(sig) {
+            Ok(bytes) => format!("{input}.{}", URL_SAFE_NO_PAD.encode(bytes)),
+            Err(_) => token.to_string(),
+        },
+        None => token.to_string(),
+    }
+}
+
 /// The `token-lenient-base64` fault: what a lenient decoder reads (Python's base64 discards
 /// characters outside its alphabet): the first three segments, each without its padding and
 /// without any character outside base64url. The genuine token's bytes, in another spelling.
@@ -379,7 +609,7 @@ mod tests {
         let t = j.issue("usr_1", "team_a", ACCESS, random_hex(4), None);
         assert!(t.starts_with("sk_lel_"));
         let c = j.verify(&t, ACCESS, Faults::default()).unwrap();
-        assert_eq!(c.exp - c.iat, 86400);
+        assert_eq!(c.exp.unwrap() - c.iat, 86400);
         assert_eq!(
             j.verify(&t, REFRESH, Faults::default()),
             Err(Refusal::WrongType)
@@ -392,6 +622,106 @@ mod tests {
         bad.pop();
         bad.push(if t.ends_with('A') { 'B' } else { 'A' });
         assert!(j.verify(&bad, ACCESS, Faults::default()).is_err());
+    }
+
+    /// A token from header and payload texts as given (duplicates kept), signed HS256 with `key`.
+    fn raw(header: &str, payload: &str, key: &[u8]) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+        mac.update(input.as_bytes());
+        let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("sk_lel_{input}.{sig}")
+    }
+
+    #[test]
+    fn strict_readings_and_the_faults_that_loosen_them() {
+        let j = jwt(Faults::default());
+        let exp = unix_now() + 600;
+        let h = r#"{"alg":"HS256","typ":"JWT"}"#;
+        let p = format!(r#"{{"sub":"u","typ":"access","exp":{exp}}}"#);
+        let ok = |t: &str, f: &[Fault]| j.verify(t, ACCESS, Faults::new(f));
+        assert!(ok(&raw(h, &p, b"secret"), &[]).is_ok());
+        let cases: Vec<(String, Refusal, Fault)> = vec![
+            (raw(h, &p, b""), Refusal::Signature, Fault::JwtEmptyKey),
+            (
+                raw(
+                    r#"{"alg":"HS256","kid":"../../../../../dev/null"}"#,
+                    &p,
+                    b"",
+                ),
+                Refusal::Signature,
+                Fault::JwtKidFile,
+            ),
+            (
+                raw(
+                    r#"{"alg":"HS256","kid":"x' UNION SELECT 'k' --"}"#,
+                    &p,
+                    b"k",
+                ),
+                Refusal::Signature,
+                Fault::JwtKidSql,
+            ),
+            (
+                raw(h, r#"{"sub":"u","typ":"access"}"#, b"secret"),
+                Refusal::NoExpiry,
+                Fault::JwtExpOptional,
+            ),
+            (
+                raw(
+                    h,
+                    &format!(r#"{{"sub":"u","typ":"access","exp":"{exp}"}}"#),
+                    b"secret",
+                ),
+                Refusal::Malformed,
+                Fault::JwtClaimsLenient,
+            ),
+            (
+                raw(
+                    h,
+                    &format!(r#"{{"sub":"u","typ":"access","exp":1,"exp":{exp}}}"#),
+                    b"secret",
+                ),
+                Refusal::Duplicate,
+                Fault::JwtDuplicateLastWins,
+            ),
+            (
+                raw(
+                    r#"{"alg":"HS256","crit":["x-unknown"],"x-unknown":true}"#,
+                    &p,
+                    b"secret",
+                ),
+                Refusal::Critical,
+                Fault::JwtIgnoresCrit,
+            ),
+        ];
+        for (token, refusal, fault) in cases {
+            assert_eq!(ok(&token, &[]), Err(refusal), "{fault}");
+            assert!(
+                ok(&token, &[fault]).is_ok(),
+                "{fault}: {:?}",
+                ok(&token, &[fault])
+            );
+        }
+    }
+
+    #[test]
+    fn a_refresh_token_spelled_otherwise_is_the_same_token_only_under_the_fault() {
+        let j = jwt(Faults::default());
+        let t = j.issue("usr_1", "team_a", REFRESH, random_hex(4), Some("f".into()));
+        // 32 signature bytes in 43 characters: the last one carries 2 unused bits.
+        let mut twin: Vec<char> = t.chars().collect();
+        let last = twin.last_mut().unwrap();
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let v = alphabet.find(*last).unwrap();
+        *last = alphabet.as_bytes()[v ^ 1] as char;
+        let twin: String = twin.into_iter().collect();
+        assert!(j.verify(&twin, REFRESH, Faults::default()).is_err());
+        let f = Faults::new(&[Fault::RefreshReuseByText]);
+        assert!(j.verify(&twin, REFRESH, f).is_ok());
     }
 
     #[test]

@@ -43,6 +43,7 @@ impl Identity {
     const ADMIN_FAIL_V6: u64 = 7;
     const SHARED_TAG: u64 = 8;
     const ANON_TAG: u64 = 9;
+    const UNKNOWN_KEY_TAG: u64 = 10;
 
     /// The admin token's one budget.
     pub const ADMIN: Identity = Identity(Self::ADMIN_TAG << Self::TAG_SHIFT);
@@ -67,6 +68,13 @@ impl Identity {
     /// Failed admin-token attempts of a client address (their own budget).
     pub fn admin_failures(ip: IpAddr) -> Self {
         Self::address(ip, Self::ADMIN_FAIL_V4, Self::ADMIN_FAIL_V6)
+    }
+
+    /// A presented API key that authenticates nobody, by its digest (56 bits of it).
+    pub fn unknown_key(digest: &super::keys::Digest) -> Self {
+        let mut low = [0u8; 8];
+        low[..7].copy_from_slice(&digest.0[..7]);
+        Identity((Self::UNKNOWN_KEY_TAG << Self::TAG_SHIFT) | u64::from_le_bytes(low))
     }
 
     /// IPv6 clients are limited per /64 (one host usually owns a whole /64), folded to 56 bits.

@@ -179,7 +179,11 @@ pub async fn start(spec: Arc<Spec>, opts: ServeOptions) -> Result<RunningServer,
     })
     .await
     .map_err(|e| Error::Target(format!("reference server: provisioning failed: {e}")))?;
-    let jwt_secret = directory::random_alnum(&mut rand::rng(), 48);
+    let jwt_secret = if faults.has(Fault::JwtWeakSecret) {
+        "secret".to_string()
+    } else {
+        directory::random_alnum(&mut rand::rng(), 48)
+    };
     let app = Arc::new(App::new(spec, &opts, dir, &jwt_secret)?);
     let router = routes::router(app.clone())?;
 

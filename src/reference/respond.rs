@@ -79,7 +79,24 @@ impl Denial {
             }
             None => self.message.to_string(),
         };
-        let mut r = error(self.status, &message);
+        let bare = self
+            .presented
+            .as_deref()
+            .filter(|_| faults.has(Fault::EchoBareJwt))
+            .and_then(|p| p.find("eyJ").map(|i| &p[i..]));
+        let mut r = match bare {
+            // The JWT without its prefix, every character a JSON escape: the same string to any
+            // JSON reader, and no copy of the token in the raw text.
+            Some(jwt) => {
+                let escaped: String = jwt
+                    .chars()
+                    .map(|c| format!("\\u{:04x}", c as u32))
+                    .collect();
+                let body = format!(r#"{{"error":"{}","token":"{escaped}"}}"#, self.message);
+                json_bytes(self.status, body.into_bytes())
+            }
+            None => error(self.status, &message),
+        };
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(WWW_AUTHENTICATE, self.challenge);
         }

@@ -95,8 +95,16 @@ async fn method_not_allowed() -> Response {
 
 /// Authenticates and charges, or returns the refusal.
 macro_rules! guard {
-    ($app:expr, $route:ident, $headers:expr, $peer:expr) => {
-        match $app.guard(&$app.routes.$route, $headers, $peer.ip()).await {
+    ($app:expr, $route:ident, $req:expr, $peer:expr) => {
+        match $app
+            .guard(
+                &$app.routes.$route,
+                $req.headers(),
+                $req.uri().query(),
+                $peer.ip(),
+            )
+            .await
+        {
             Ok(g) => g,
             Err(refusal) => return refusal,
         }
@@ -193,8 +201,7 @@ impl App {
     }
 
     fn echo(&self, presented: &str) -> Option<String> {
-        self.faults
-            .has(Fault::EchoCredential)
+        (self.faults.has(Fault::EchoCredential) || self.faults.has(Fault::EchoBareJwt))
             .then(|| presented.to_string())
     }
 
@@ -249,7 +256,7 @@ async fn refresh(State(app): AppState, ConnectInfo(peer): Peer, req: Request) ->
         let Some(user) = app.dir.user_by_id(&claims.sub) else {
             break 'answer app.token_denial("unknown user", &b.refresh_token);
         };
-        if claims.typ == ACCESS {
+        if claims.typ == ACCESS && claims.fam.is_none() {
             // Only under `jwt-access-as-refresh`: the session token starts a new session.
             let (fam, jti) = app.sessions.start(app.jwt.refresh_ttl);
             break 'answer app.session(user, fam, jti);
@@ -260,6 +267,8 @@ async fn refresh(State(app): AppState, ConnectInfo(peer): Peer, req: Request) ->
         let ttl = app.jwt.refresh_ttl;
         let rotation = if app.faults.has(Fault::RefreshRace) {
             app.sessions.rotate_racy(&fam, &claims.jti, ttl).await
+        } else if app.faults.has(Fault::RefreshReuseByText) {
+            app.sessions.rotate_by_text(&fam, &b.refresh_token, ttl)
         } else {
             let reusable = app.faults.has(Fault::RefreshReusable);
             app.sessions.rotate(&fam, &claims.jti, ttl, reusable)
@@ -318,13 +327,13 @@ fn file_path(uri: &axum::http::Uri) -> Result<String, Response> {
 }
 
 async fn list_sandboxes(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
-    let g = guard!(app, list_sandboxes, req.headers(), peer);
+    let g = guard!(app, list_sandboxes, req, peer);
     let body = app.dir.list_sandboxes_json(g.principal.team());
     app.finish(g.rate, respond::json_bytes(StatusCode::OK, body))
 }
 
 async fn create_sandbox(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
-    let g = guard!(app, create_sandbox, req.headers(), peer);
+    let g = guard!(app, create_sandbox, req, peer);
     let body = try_or_return!(read_body(req).await);
     let b: SandboxBody = if body.iter().all(u8::is_ascii_whitespace) {
         SandboxBody::default()
@@ -345,7 +354,7 @@ async fn get_sandbox(
     id: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
-    let g = guard!(app, get_sandbox, req.headers(), peer);
+    let g = guard!(app, get_sandbox, req, peer);
     let id = try_or_return!(path_id(id));
     let sandbox = try_or_return!(app.reachable(g.principal, &id, true));
     let r = respond::json(StatusCode::OK, &sandbox.view(&app.dir.teams));
@@ -358,7 +367,7 @@ async fn upload_file(
     id: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
-    let g = guard!(app, upload_file, req.headers(), peer);
+    let g = guard!(app, upload_file, req, peer);
     let id = try_or_return!(path_id(id));
     let path = try_or_return!(file_path(req.uri()));
     let sandbox = try_or_return!(app.reachable(g.principal, &id, false));
@@ -382,7 +391,7 @@ async fn download_file(
     id: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
-    let g = guard!(app, download_file, req.headers(), peer);
+    let g = guard!(app, download_file, req, peer);
     let id = try_or_return!(path_id(id));
     let path = try_or_return!(file_path(req.uri()));
     let sandbox = try_or_return!(app.reachable(g.principal, &id, true));
@@ -400,7 +409,7 @@ async fn download_file(
 // ------------------------------------------------------------------------- admin
 
 async fn admin_users(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
-    let g = guard!(app, admin_users, req.headers(), peer);
+    let g = guard!(app, admin_users, req, peer);
     let users: Vec<_> = app
         .dir
         .users
@@ -417,7 +426,7 @@ async fn admin_users(State(app): AppState, ConnectInfo(peer): Peer, req: Request
 }
 
 async fn admin_nodes(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
-    let g = guard!(app, admin_nodes, req.headers(), peer);
+    let g = guard!(app, admin_nodes, req, peer);
     let nodes = json!({ "nodes": [
         { "id": "node-1", "region": "local", "status": "ready" },
         { "id": "node-2", "region": "local", "status": "ready" },
@@ -440,7 +449,7 @@ fn rfc3339(unix: u64) -> String {
 }
 
 async fn create_api_key(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
-    let g = guard!(app, create_api_key, req.headers(), peer);
+    let g = guard!(app, create_api_key, req, peer);
     let body = try_or_return!(read_body(req).await);
     let b: KeyBody = if body.iter().all(u8::is_ascii_whitespace) {
         KeyBody::default()
@@ -472,7 +481,7 @@ async fn create_api_key(State(app): AppState, ConnectInfo(peer): Peer, req: Requ
 }
 
 async fn list_api_keys(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
-    let g = guard!(app, list_api_keys, req.headers(), peer);
+    let g = guard!(app, list_api_keys, req, peer);
     let teams: Vec<u32> = match g.principal.team() {
         Some(t) => vec![t],
         None => (0..app.dir.teams.len() as u32).collect(),
@@ -512,7 +521,7 @@ async fn revoke_api_key(
     id: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
-    let g = guard!(app, revoke_api_key, req.headers(), peer);
+    let g = guard!(app, revoke_api_key, req, peer);
     let id = try_or_return!(path_id(id));
     let revoked = parse_id(&id).is_some_and(|id| app.dir.keys.revoke(id, g.principal.team()));
     let r = if revoked {

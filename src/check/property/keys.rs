@@ -299,6 +299,13 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
     let header = ctx.client.spec.auth.api_key.header.clone();
     let prefix = ctx.client.spec.auth.api_key.prefix.clone();
     let key = ctx.var("api_key").map(str::to_string);
+    if let Some(k) = &key {
+        ctx.client.set_control(Some(with_header(
+            ctx.request("list_sandboxes", &[]),
+            &header,
+            k.clone(),
+        )));
+    }
     for &clause in clauses {
         let seed = ctx.seed();
         let Some(key) = key.clone().filter(|k| k.chars().count() > 2) else {

@@ -15,6 +15,13 @@
 //! the target answers the same). Failure persistence is off: a counterexample is reported, not
 //! written next to the source.
 //!
+//! Known-good control: a hunt whose family names a control request (the valid credential on an
+//! endpoint it opens) sends it before the first case, after every [`CONTROL_EVERY`] cases and
+//! after the last. A target that has started refusing everything, or is throttling throughout,
+//! refuses forgeries for no reason of theirs: a hunt with a refused control and no counterexample
+//! is inconclusive with that reason, never a pass, and every finding says how many controls were
+//! sent and how they were answered.
+//!
 //! Verdicts: one runner per clause, so two broken promises are both reported. A failure is
 //! re-run once on the shrunk input before it fails the clause (a fixed window rolling over
 //! mid-burst must not fail a limiter), and reported by its shape ("valid key with character 17
@@ -22,9 +29,11 @@
 
 mod admin;
 mod ambiguous;
+mod forge;
 mod keys;
 mod limits;
 mod refresh;
+mod secrets;
 mod tokens;
 
 use std::fmt::Debug;
@@ -52,6 +61,8 @@ const DEFAULT_CASES: u32 = 48;
 const DEFAULT_BUDGET: u32 = 2000;
 /// Shrinking steps per failure: each is a request or a few.
 const MAX_SHRINK_ITERS: u32 = 256;
+/// Cases between two control requests.
+pub const CONTROL_EVERY: u32 = 8;
 
 /// What one case showed.
 pub enum Judged {
@@ -75,6 +86,48 @@ pub struct Hunt {
     pub about: String,
     /// Whether the request budget ran out during this hunt.
     pub budget_spent: bool,
+    /// The known-good control requests this hunt sent, and how they were answered.
+    pub controls: Controls,
+}
+
+/// What the control requests of one hunt saw.
+#[derive(Debug, Default, Clone)]
+pub struct Controls {
+    pub sent: u32,
+    /// The answers that were not an acceptance (a status, or "no answer").
+    pub refused: Vec<String>,
+}
+
+impl Controls {
+    /// "3 control requests with the valid credential, all accepted", or what was refused.
+    fn summary(&self) -> String {
+        if self.refused.is_empty() {
+            return format!(
+                "{} control request(s) with the valid credential, all accepted",
+                self.sent
+            );
+        }
+        let mut counts: std::collections::BTreeMap<&str, u32> = Default::default();
+        for r in &self.refused {
+            *counts.entry(r.as_str()).or_default() += 1;
+        }
+        let answers: Vec<String> = counts
+            .iter()
+            .map(|(a, n)| {
+                if *n > 1 {
+                    format!("{a} ×{n}")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        format!(
+            "{} of {} control request(s) with the valid credential refused ({})",
+            self.refused.len(),
+            self.sent,
+            answers.join(", ")
+        )
+    }
 }
 
 pub struct Failure {
@@ -100,9 +153,44 @@ pub struct Client {
     pub spec: Arc<Spec>,
     probe: crate::probe::Probe,
     prefixes: Vec<String>,
+    /// The family's known-good request, sent between cases (see the module's notes).
+    control: Arc<std::sync::Mutex<Option<Request>>>,
 }
 
 impl Client {
+    /// Names the request that shows the valid credential still works; `None` for none.
+    pub fn set_control(&self, request: Option<Request>) {
+        *self.control.lock().expect("control lock") = request;
+    }
+
+    /// Sends the control request, if there is one, and records how it was answered.
+    fn control(&self, controls: &std::sync::Mutex<Controls>) {
+        let Some(request) = self.control.lock().expect("control lock").clone() else {
+            return;
+        };
+        let Some(o) = self.send_paced(request, 3) else {
+            return;
+        };
+        if accepted(&o) {
+            // A control login answers tokens: they are secrets like any other.
+            let prefix = self.spec.auth.access_token.prefix.clone();
+            if let Some(v) = o.response().and_then(|r| r.json()) {
+                let mut found = Vec::new();
+                tokens_in(&v, &prefix, &mut found);
+                let refs: Vec<&str> = found.iter().map(String::as_str).collect();
+                self.learn(&refs);
+            }
+        }
+        let mut c = controls.lock().expect("controls lock");
+        c.sent += 1;
+        if !accepted(&o) {
+            c.refused.push(match o.status() {
+                Some(s) => s.to_string(),
+                None => "no answer".to_string(),
+            });
+        }
+    }
+
     pub fn send_all(&self, requests: Vec<Request>) -> Option<Vec<Outcome>> {
         if self.stop.load(Ordering::Relaxed) {
             return None;
@@ -165,6 +253,18 @@ impl Client {
     }
 }
 
+/// Every string of a JSON value that starts with `prefix`.
+fn tokens_in(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) if !prefix.is_empty() && s.starts_with(prefix) => {
+            out.push(s.clone())
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| tokens_in(x, prefix, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|x| tokens_in(x, prefix, out)),
+        _ => {}
+    }
+}
+
 /// Whether a response admits the request: any 2xx.
 pub fn accepted(o: &Outcome) -> bool {
     o.status().is_some_and(|s| (200..300).contains(&s))
@@ -198,8 +298,12 @@ where
     let unjudged = AtomicU32::new(0);
     let failures = AtomicU32::new(0);
     let last = std::sync::Mutex::new(None::<(String, Vec<Outcome>)>);
+    let controls = std::sync::Mutex::new(Controls::default());
     let result = runner.run(&strategy, |v| {
-        ran.fetch_add(1, Ordering::Relaxed);
+        let n = ran.fetch_add(1, Ordering::Relaxed);
+        if n.is_multiple_of(CONTROL_EVERY) && client.budget_left() {
+            client.control(&controls);
+        }
         if !client.budget_left() {
             unjudged.fetch_add(1, Ordering::Relaxed);
             return Ok(());
@@ -225,6 +329,7 @@ where
         skipped: None,
         about: String::new(),
         budget_spent: false,
+        controls: Controls::default(),
     };
     if let Err(TestError::Fail(_, value)) = result {
         let (shape, exchanges) = last.into_inner().expect("lock").unwrap_or_default();
@@ -242,6 +347,10 @@ where
             shrink_note: format!("shrunk through {} failing inputs", n.saturating_sub(1)),
         });
     }
+    if client.budget_left() {
+        client.control(&controls);
+    }
+    h.controls = controls.into_inner().expect("controls lock");
     h.budget_spent = !client.budget_left();
     h
 }
@@ -263,8 +372,13 @@ pub fn each<T>(
         skipped: None,
         about: String::new(),
         budget_spent: false,
+        controls: Controls::default(),
     };
-    for item in items {
+    let controls = std::sync::Mutex::new(Controls::default());
+    for (i, item) in items.iter().enumerate() {
+        if (i as u32).is_multiple_of(CONTROL_EVERY) && client.budget_left() {
+            client.control(&controls);
+        }
         if !client.budget_left() {
             h.unjudged += 1;
             h.cases += 1;
@@ -286,19 +400,32 @@ pub fn each<T>(
             }
         }
     }
+    if client.budget_left() {
+        client.control(&controls);
+    }
+    h.controls = controls.into_inner().expect("controls lock");
     h.budget_spent = !client.budget_left();
     h
 }
 
 pub fn skipped(clause: &'static str, status: Status, why: impl Into<String>) -> Hunt {
     Hunt {
+        skipped: Some((status, why.into())),
+        ..blank(clause)
+    }
+}
+
+/// A hunt that has not run yet (for clauses judged without the runner).
+pub fn blank(clause: &'static str) -> Hunt {
+    Hunt {
         clause,
         cases: 0,
         unjudged: 0,
         failure: None,
-        skipped: Some((status, why.into())),
+        skipped: None,
         about: String::new(),
         budget_spent: false,
+        controls: Controls::default(),
     }
 }
 
@@ -309,6 +436,8 @@ pub struct Ctx {
     /// One ChaCha seed per clause, drawn in the order the property asks for them.
     seeds: std::sync::Mutex<crate::seed::SeededRng>,
     pub vars: std::collections::BTreeMap<String, String>,
+    /// The fetch listener (access-token family with AUTH-TOKEN-NO-KEY-FETCH only).
+    pub callback: Option<super::callback::Listener>,
 }
 
 impl Ctx {
@@ -429,10 +558,22 @@ pub async fn run(p: &PropertyScenario, scope: &mut Scope<'_>, seed: u64) -> Resu
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
+            control: Arc::default(),
         },
         cases: p.cases.unwrap_or(DEFAULT_CASES),
         seeds: std::sync::Mutex::new(rand::SeedableRng::from_seed(seeds)),
         vars,
+        callback: if clauses.contains(&"AUTH-TOKEN-NO-KEY-FETCH") {
+            Some(
+                super::callback::Listener::start(
+                    scope.target.callback_url.as_deref(),
+                    &scope.target.base_url,
+                )
+                .await?,
+            )
+        } else {
+            None
+        },
     };
     let check = p.check;
     let probes = p.categories.clone();
@@ -560,8 +701,13 @@ fn record(scope: &Scope, h: &Hunt, seed: u64) {
                     "counterexample not reproduced on a re-run",
                 )
             };
+            let controls = if h.controls.sent > 0 {
+                format!("; {}", h.controls.summary())
+            } else {
+                String::new()
+            };
             let note = format!(
-                "{lead}: {} ({}; {} cases; reproduce with --seed {seed})",
+                "{lead}: {} ({}; {} cases{controls}; reproduce with --seed {seed})",
                 f.shape, f.shrink_note, h.cases
             );
             scope.finding_with(
@@ -579,17 +725,29 @@ fn record(scope: &Scope, h: &Hunt, seed: u64) {
             Status::Inconclusive,
             format!("property: no case could be judged of {}{spent}", h.cases),
         ),
+        None if !h.controls.refused.is_empty() => scope.finding_vetoing(
+            h.clause,
+            format!(
+                "property: no counterexample in {judged} cases, but {}: a target that refuses everything, or throttles, refuses these cases for no reason of theirs{spent} (seed {seed})",
+                h.controls.summary()
+            ),
+        ),
         None => scope.finding(
             h.clause,
             Status::Pass,
             format!(
-                "property held for {judged} generated cases{}: {}{spent} (seed {seed})",
+                "property held for {judged} generated cases{}: {}{}{spent} (seed {seed})",
                 if h.unjudged > 0 {
                     format!(" ({} more not judged)", h.unjudged)
                 } else {
                     String::new()
                 },
-                h.about
+                h.about,
+                if h.controls.sent > 0 {
+                    format!("; {}", h.controls.summary())
+                } else {
+                    String::new()
+                }
             ),
         ),
     }

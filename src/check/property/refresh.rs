@@ -1,9 +1,18 @@
-//! Refresh tokens are single-use: N refreshes of one token sent at once admit at most one (the
-//! race), and a used token stays refused, however many times and after however many rotations it
-//! is presented again. Each case starts from a fresh login, since replaying a used token may
-//! (rightly) end its whole family.
+//! The refresh endpoint, attacked on its own. Refresh tokens are single-use: N refreshes of one
+//! token sent at once admit at most one (the race), and a used token stays refused, however
+//! many times, after however many rotations and in whatever spelling it is presented again. A
+//! forged refresh token (every forgery of the access-token catalogue, made from a fresh, unused
+//! refresh token) is refused; with the staging secret, so is an expired one and one whose type
+//! claim is removed or changed. Each case starts from a fresh login, since replaying a used
+//! token may (rightly) end its whole family, and a server that does not verify signatures would
+//! find a forgery of a fresh token current and rotate it.
 
+use proptest::prelude::*;
+use serde_json::Value;
+
+use super::forge;
 use super::{Ctx, Hunt, Judged, accepted, hunt, skipped};
+use crate::check::jwt::Jwt;
 use crate::verdict::Status;
 
 /// The new refresh token a successful refresh returned.
@@ -20,8 +29,44 @@ fn over(ctx: &Ctx, o: &crate::probe::Outcome) -> bool {
     o.status() == Some(ctx.client.spec.rate_limits.over_limit.status)
 }
 
+/// Presents `token` at the refresh endpoint: accepted breaks the promise.
+fn judge_refresh(ctx: &Ctx, token: &str, shape: String) -> Judged {
+    let req = ctx.request_with("refresh", &[("refresh_token", token)]);
+    let Some(o) = ctx.client.send_paced(req, 2) else {
+        return Judged::Unjudged;
+    };
+    if accepted(&o) {
+        let _ = returned_refresh(ctx, &o);
+        Judged::Broke(
+            format!("{shape} was accepted ({})", o.status().unwrap_or(0)),
+            vec![o],
+        )
+    } else if over(ctx, &o) {
+        Judged::Unjudged
+    } else {
+        Judged::Held
+    }
+}
+
+/// How a refresh token's type claim is changed (AUTH-REFRESH-TYPE-CLAIM).
+#[derive(Debug, Clone)]
+enum TypeChange {
+    Removed,
+    SessionValue,
+    Other(usize),
+}
+
+const OTHER_TYPES: &[&str] = &["", "id", "Refresh ", "refresh_token"];
+
 pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
     let mut out = Vec::new();
+    let prefix = ctx.client.spec.auth.access_token.prefix.clone();
+    let leeway = ctx.client.spec.auth.leeway.as_secs() as i64;
+    let secret = ctx.var("jwt_secret").map(|s| s.as_bytes().to_vec());
+    // The control: a login with the user's credentials, which no replay can have revoked.
+    ctx.client.set_control(Some(ctx.request("login", &[])));
+    let bare = |t: &str| t.strip_prefix(prefix.as_str()).map(str::to_string);
+    let with_prefix = |j: &str| format!("{prefix}{j}");
     for &clause in clauses {
         let seed = ctx.seed();
         if ctx.var("email").is_none() || ctx.var("password").is_none() {
@@ -32,6 +77,16 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
             ));
             continue;
         }
+        let needs_secret = matches!(clause, "AUTH-REFRESH-EXPIRED" | "AUTH-REFRESH-TYPE-CLAIM");
+        if needs_secret && secret.is_none() {
+            out.push(skipped(
+                clause,
+                Status::Skipped,
+                "no JWT secret in the profile (jwt_secret)",
+            ));
+            continue;
+        }
+        let key = secret.clone().unwrap_or_default();
         let cases = ctx.cases.min(12);
         let mut h = match clause {
             "AUTH-REFRESH-RACE" => hunt(&ctx.client, clause, cases, seed, 2usize..=8, |n| {
@@ -65,11 +120,19 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                 clause,
                 cases,
                 seed,
-                (0usize..3, 1usize..4),
-                |(rotations, replays)| {
-                    // Log in, refresh `rotations + 1` times in a row, then replay the first token.
+                (0usize..3, 1usize..4, any::<bool>()),
+                |(rotations, replays, respelled)| {
+                    // Log in, refresh `rotations + 1` times in a row, then replay the first token
+                    // (or its non-canonical twin).
                     let Some((_, first)) = ctx.login() else {
                         return Judged::Unjudged;
+                    };
+                    let twin = bare(&first)
+                        .and_then(|j| forge::twin(&j))
+                        .map(|j| with_prefix(&j));
+                    let (replayed, spelling) = match (respelled, twin) {
+                        (true, Some(t)) => (t, " in another spelling (the same bytes)"),
+                        _ => (first.clone(), ""),
                     };
                     let mut current = first.clone();
                     let mut first_use = None;
@@ -89,17 +152,17 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                         current = next;
                     }
                     for k in 1..=*replays {
-                        let req = ctx.request_with("refresh", &[("refresh_token", &first)]);
+                        let req = ctx.request_with("refresh", &[("refresh_token", &replayed)]);
                         let Some(o) = ctx.client.send_paced(req, 3) else {
                             return Judged::Unjudged;
                         };
                         if accepted(&o) {
+                            let _ = returned_refresh(ctx, &o);
                             let mut ex: Vec<_> = first_use.into_iter().collect();
                             ex.push(o);
                             return Judged::Broke(
                                 format!(
-                                    "a refresh token used once, then rotated {} time(s) more, was accepted again on replay {k}",
-                                    rotations
+                                    "a refresh token used once, then rotated {rotations} time(s) more, was accepted again{spelling} on replay {k}"
                                 ),
                                 ex,
                             );
@@ -108,11 +171,119 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                     Judged::Held
                 },
             ),
+            "AUTH-REFRESH-FORGED" => hunt(
+                &ctx.client,
+                clause,
+                (ctx.cases * 3).min(24),
+                seed,
+                forge::forgery(),
+                |f| {
+                    let Some(r) = ctx.login().and_then(|(_, r)| bare(&r)) else {
+                        return Judged::Unjudged;
+                    };
+                    match forge::forge(&r, f, secret.as_deref()) {
+                        Some((t, shape)) if t != r => judge_refresh(
+                            ctx,
+                            &with_prefix(&t),
+                            format!("a fresh refresh token forged: {shape}"),
+                        ),
+                        _ => Judged::Held,
+                    }
+                },
+            ),
+            "AUTH-REFRESH-EXPIRED" => hunt(
+                &ctx.client,
+                clause,
+                ctx.cases.min(8),
+                seed,
+                30i64..60 * 86400,
+                |d| {
+                    let Some(mut j) = ctx
+                        .login()
+                        .and_then(|(_, r)| bare(&r))
+                        .and_then(|r| Jwt::decode(&r).ok())
+                    else {
+                        return Judged::Unjudged;
+                    };
+                    let life = j
+                        .claim_i64("exp")
+                        .zip(j.claim_i64("iat"))
+                        .map(|(e, i)| e - i)
+                        .unwrap_or(30 * 86400);
+                    let exp = super::tokens::now() - leeway - d;
+                    j.claims.insert("exp".into(), Value::from(exp));
+                    j.claims.insert("iat".into(), Value::from(exp - life));
+                    let t = j.sign("HS256", &key).unwrap_or_default();
+                    judge_refresh(
+                        ctx,
+                        &with_prefix(&t),
+                        format!(
+                            "a fresh refresh token re-signed as expired {d} s beyond the {leeway} s leeway"
+                        ),
+                    )
+                },
+            ),
+            "AUTH-REFRESH-TYPE-CLAIM" => hunt(
+                &ctx.client,
+                clause,
+                ctx.cases.min(8),
+                seed,
+                prop_oneof![
+                    Just(TypeChange::Removed),
+                    Just(TypeChange::SessionValue),
+                    (0..OTHER_TYPES.len()).prop_map(TypeChange::Other),
+                ],
+                |change| {
+                    let Some((a, r)) = ctx.login() else {
+                        return Judged::Unjudged;
+                    };
+                    let (Some(mut j), Some(session)) = (
+                        bare(&r).and_then(|r| Jwt::decode(&r).ok()),
+                        bare(&a).and_then(|a| Jwt::decode(&a).ok()),
+                    ) else {
+                        return Judged::Unjudged;
+                    };
+                    let Some(name) = forge::type_claim(&j) else {
+                        return Judged::Unjudged;
+                    };
+                    let what = match change {
+                        TypeChange::Removed => {
+                            j.claims.remove(&name);
+                            format!("its `{name}` claim removed")
+                        }
+                        TypeChange::SessionValue => {
+                            let v = session
+                                .claims
+                                .get(&name)
+                                .cloned()
+                                .unwrap_or_else(|| Value::from("access"));
+                            j.claims.insert(name.clone(), v.clone());
+                            format!("its `{name}` set to the session token's {v}")
+                        }
+                        TypeChange::Other(i) => {
+                            j.claims.insert(name.clone(), Value::from(OTHER_TYPES[*i]));
+                            format!("its `{name}` set to {:?}", OTHER_TYPES[*i])
+                        }
+                    };
+                    let t = j.sign("HS256", &key).unwrap_or_default();
+                    judge_refresh(
+                        ctx,
+                        &with_prefix(&t),
+                        format!("a fresh refresh token with {what}, re-signed"),
+                    )
+                },
+            ),
             _ => continue,
         };
         h.about = match clause {
             "AUTH-REFRESH-RACE" => "2 to 8 concurrent refreshes of a fresh token".into(),
-            _ => "replays of a used token after 0 to 2 further rotations".into(),
+            "AUTH-REFRESH-SINGLE-USE" => {
+                "replays of a used token, as issued or in another spelling, after 0 to 2 further rotations"
+                    .into()
+            }
+            "AUTH-REFRESH-FORGED" => "forgeries of a fresh refresh token at the refresh endpoint".into(),
+            "AUTH-REFRESH-EXPIRED" => "fresh refresh tokens re-signed as expired".into(),
+            _ => "fresh refresh tokens with their type claim removed or changed".into(),
         };
         out.push(h);
     }

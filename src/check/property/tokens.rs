@@ -1,44 +1,43 @@
 //! Access tokens: a catalogue of JWT attacks, each a generated family made from a token the
-//! target issued: `alg` none in its case variants, other algorithms, stripped, emptied or foreign
-//! signatures, payloads changed without re-signing, injected `kid`/`jku`/`x5u`/`jwk` headers,
-//! `typ` changes, the prefix missing. With the staging secret (`jwt_secret`), correctly signed
-//! tokens that are expired beyond the leeway or not yet valid (`nbf`/`iat` in the future), and
-//! refresh tokens presented as access tokens and the reverse.
+//! target issued: `alg` none in its case variants (and named twice), other algorithms, stripped,
+//! emptied or foreign signatures, the empty key, `kid` lookups signed with the key they yield,
+//! an embedded `jwk`, payloads changed without re-signing, `typ` changes, the prefix missing;
+//! key URLs (`jku`, `x5u`) pointing at the harness's fetch listener; malformed tokens that must
+//! not crash the server. With the staging secret (`jwt_secret`), correctly signed tokens that are
+//! expired beyond the leeway (in every numeric form), lack a usable exp, are not yet valid, carry
+//! time claims of the wrong JSON type, repeat a member, or name an unknown critical extension;
+//! and refresh tokens presented as access tokens and the reverse. Offline, the issued token is
+//! tried against guessable secrets (`secrets.rs`).
 //!
 //! Every must-level signature case is a forgery: a signature whose decoded bytes differ from the
 //! valid one's, or a changed header or payload. Other spellings of the same bytes (a character
 //! outside base64url or `=` inserted, extra segments) forge nothing: a lenient base64url decoder
 //! (Python's discards what is not in its alphabet) reads the genuine signature, so they are the
 //! `should` clause AUTH-TOKEN-STRICT-ENCODING. Likewise the token in a place the documentation
-//! does not put it (X-API-Key, the prefix doubled or upper-cased) is AUTH-CREDENTIAL-PLACEMENT.
+//! does not put it (X-API-Key, the query string, the prefix doubled or upper-cased) is
+//! AUTH-CREDENTIAL-PLACEMENT.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use proptest::prelude::*;
 use serde_json::Value;
 
-use super::{Ctx, Hunt, Judged, each, hunt, skipped, with_header};
+use super::forge::{self, NONE_VARIANTS, OTHER_ALGS, b64};
+use super::{Ctx, Failure, Hunt, Judged, each, hunt, skipped, with_header};
 use crate::check::jwt::Jwt;
 use crate::probe::Request;
 use crate::verdict::Status;
 
-const NONE_VARIANTS: &[&str] = &["none", "None", "NONE", "nOnE", "NoNe"];
-const OTHER_ALGS: &[&str] = &["HS384", "HS512", "RS256", "ES256", "PS256"];
-const INJECTED: &[&str] = &["kid", "jku", "x5u", "jwk"];
-const TYPS: &[&str] = &["at+jwt", "JWS", "none", "", "refresh"];
-
-#[derive(Debug, Clone)]
-pub enum Tampered {
-    SignatureStripped,
-    SignatureEmptied,
-    OtherSecret(Vec<u8>),
-    SignatureByteChanged(usize, u8),
-    PayloadChanged(usize, i64),
-    HeaderInjected(usize, Vec<u8>),
-    TypChanged(usize),
-}
+const NEEDS_SECRET: &[&str] = &[
+    "AUTH-TOKEN-EXPIRED",
+    "AUTH-TOKEN-NOT-YET-VALID",
+    "AUTH-TOKEN-SESSION-TTL",
+    "AUTH-TOKEN-CLAIM-TYPES",
+    "AUTH-TOKEN-DUPLICATE-KEYS",
+    "AUTH-TOKEN-CRIT",
+];
 
 /// Another spelling of the valid token's bytes (AUTH-TOKEN-STRICT-ENCODING).
 #[derive(Debug, Clone)]
@@ -80,117 +79,138 @@ fn respell(jwt: &str, r: &Respelled) -> (String, String) {
     }
 }
 
-fn tampered() -> impl Strategy<Value = Tampered> {
+/// A past exp in one of its numeric forms (AUTH-TOKEN-EXPIRED).
+#[derive(Debug, Clone)]
+enum PastExp {
+    Integer,
+    Float,
+    Zero,
+    Negative,
+    NumericString,
+}
+
+/// A session token without a usable lifetime (AUTH-TOKEN-SESSION-TTL).
+const NO_LIFETIME: &[(&str, Option<&str>)] = &[
+    ("without exp", None),
+    ("with exp null", Some("null")),
+    ("with exp the string \"tomorrow\"", Some(r#""tomorrow""#)),
+    ("with exp an empty string", Some(r#""""#)),
+];
+
+/// A time claim of the wrong JSON type (AUTH-TOKEN-CLAIM-TYPES).
+#[derive(Debug, Clone, Copy)]
+enum OddType {
+    NumericString,
+    True,
+    Array,
+    Object,
+    Overflow,
+}
+
+const TIME_CLAIMS: &[&str] = &["exp", "nbf", "iat"];
+
+/// A token that must not crash the server (AUTH-MALFORMED-NO-5XX).
+#[derive(Debug, Clone)]
+enum Malformed {
+    Dots(usize),
+    LongHeader(bool),
+    NotBase64(usize),
+    NotObject(usize, usize),
+    OddClaim(usize, OddType),
+}
+
+fn odd_type() -> impl Strategy<Value = OddType> {
     prop_oneof![
-        Just(Tampered::SignatureStripped),
-        Just(Tampered::SignatureEmptied),
-        proptest::collection::vec(any::<u8>(), 1..32).prop_map(Tampered::OtherSecret),
-        (0usize..64, 1u8..=255).prop_map(|(i, x)| Tampered::SignatureByteChanged(i, x)),
-        (0usize..8, 1i64..1_000_000).prop_map(|(c, d)| Tampered::PayloadChanged(c, d)),
-        (
-            0..INJECTED.len(),
-            proptest::collection::vec(any::<u8>(), 1..32)
-        )
-            .prop_map(|(i, k)| Tampered::HeaderInjected(i, k)),
-        (0..TYPS.len()).prop_map(Tampered::TypChanged),
+        Just(OddType::NumericString),
+        Just(OddType::True),
+        Just(OddType::Array),
+        Just(OddType::Object),
+        Just(OddType::Overflow),
     ]
 }
 
-fn now() -> i64 {
+fn malformed() -> impl Strategy<Value = Malformed> {
+    prop_oneof![
+        (3usize..400).prop_map(Malformed::Dots),
+        any::<bool>().prop_map(Malformed::LongHeader),
+        (0usize..3).prop_map(Malformed::NotBase64),
+        (0usize..2, 0usize..4).prop_map(|(s, k)| Malformed::NotObject(s, k)),
+        (0..TIME_CLAIMS.len(), odd_type()).prop_map(|(c, t)| Malformed::OddClaim(c, t)),
+    ]
+}
+
+pub(super) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
 
-fn b64(v: &serde_json::Map<String, Value>) -> String {
-    B64.encode(serde_json::to_vec(v).expect("json"))
+/// The claims' lifetime (exp - iat), 24 h when the token does not say.
+fn lifetime(j: &Jwt) -> i64 {
+    j.claim_i64("exp")
+        .zip(j.claim_i64("iat"))
+        .map(|(e, i)| e - i)
+        .unwrap_or(86400)
+        .max(1)
 }
 
-/// The tampered JWT (without the prefix) and its shape.
-fn tamper(jwt: &str, t: &Tampered) -> Option<(String, String)> {
-    let parts: Vec<&str> = jwt.split('.').collect();
-    let decoded = Jwt::decode(jwt).ok()?;
-    let (h, p, sig) = (parts[0], parts[1], parts[2]);
-    Some(match t {
-        Tampered::SignatureStripped => (
-            format!("{h}.{p}"),
-            "valid token with its signature segment removed".into(),
-        ),
-        Tampered::SignatureEmptied => (
-            format!("{h}.{p}."),
-            "valid token with an empty signature".into(),
-        ),
-        Tampered::OtherSecret(k) => {
-            let mut j = decoded;
-            let alg = j.alg().unwrap_or("HS256").to_string();
-            (
-                j.sign(&alg, k).ok()?,
-                format!(
-                    "valid token's claims signed with another {}-byte secret",
-                    k.len()
-                ),
-            )
+/// A value of the wrong JSON type for `claim` that is otherwise a valid time: exp an hour
+/// ahead, nbf and iat a minute ago (or far out of range for the overflow case).
+fn odd_value(claim: &str, t: OddType) -> (Value, String) {
+    let good = if claim == "exp" {
+        now() + 3600
+    } else {
+        now() - 60
+    };
+    match t {
+        OddType::NumericString => (Value::from(good.to_string()), "a numeric string".into()),
+        OddType::True => (Value::from(true), "true".into()),
+        OddType::Array => (Value::from(vec![good]), "an array".into()),
+        OddType::Object => (serde_json::json!({"t": good}), "an object".into()),
+        OddType::Overflow => {
+            let v = if claim == "exp" { 1e20 } else { -1e20 };
+            (Value::from(v), format!("{v:e} (beyond 64 bits)"))
         }
-        Tampered::SignatureByteChanged(i, x) => {
-            let mut bytes = B64.decode(sig).ok()?;
-            if bytes.is_empty() {
-                return None;
-            }
-            let i = i % bytes.len();
-            bytes[i] ^= x;
-            (
-                format!("{h}.{p}.{}", B64.encode(bytes)),
-                format!("valid token with signature byte {i} changed (xor {x:#04x})"),
-            )
-        }
-        Tampered::PayloadChanged(c, d) => {
-            let mut j = decoded;
-            let mut names: Vec<String> = j.claims.keys().cloned().collect();
-            names.sort();
-            let name = names.get(c % names.len().max(1))?.clone();
-            let v = j.claims.get(&name)?.clone();
-            let changed = match &v {
-                Value::Number(n) => Value::from(n.as_i64()? + d),
-                Value::String(s) => Value::from(format!("{s}{}", d % 10)),
-                _ => Value::from(*d),
-            };
-            j.claims.insert(name.clone(), changed);
-            (
-                format!("{h}.{}.{sig}", b64(&j.claims)),
-                format!("valid token with its claim `{name}` changed, not re-signed"),
-            )
-        }
-        Tampered::HeaderInjected(i, key) => {
-            let mut j = decoded;
-            let name = INJECTED[*i];
-            let value = match name {
-                "jwk" => serde_json::json!({"kty": "oct", "k": B64.encode(key)}),
-                "kid" => Value::from("../../../../dev/null"),
-                _ => Value::from("https://attacker.invalid/keys.json"),
-            };
-            j.header.insert(name.into(), value);
-            (
-                j.sign("HS256", key).ok()?,
-                format!(
-                    "valid token's claims with a `{name}` header, signed with the attacker's key"
-                ),
-            )
-        }
-        Tampered::TypChanged(i) => {
-            let mut j = decoded;
-            j.header.insert("typ".into(), Value::from(TYPS[*i]));
-            (
-                format!("{}.{p}.{sig}", b64(&j.header)),
-                format!("valid token with header typ {:?}, not re-signed", TYPS[*i]),
-            )
-        }
-    })
+    }
+}
+
+/// The claims of `jwt` with `claim` replaced by the raw JSON `raw` (None: removed), signed.
+fn with_raw_claim(jwt: &Jwt, claim: &str, raw: Option<&str>, key: &[u8]) -> String {
+    let mut claims = jwt.claims.clone();
+    claims.remove(claim);
+    let mut payload = serde_json::to_string(&claims).expect("json");
+    if let Some(raw) = raw {
+        let member = format!("{}:{raw}", Value::from(claim));
+        payload = match payload.as_str() {
+            "{}" => format!("{{{member}}}"),
+            _ => format!("{{{member},{}", &payload[1..]),
+        };
+    }
+    let mut header = jwt.header.clone();
+    header.insert("alg".into(), Value::from("HS256"));
+    forge::sign_texts(
+        &serde_json::to_string(&header).expect("json"),
+        &payload,
+        key,
+    )
 }
 
 /// Sends with the token as a Bearer credential (or as given) and judges: accepted breaks it.
 fn judge(ctx: &Ctx, request: Request, shape: String) -> Judged {
     super::judge_acceptance(ctx, request, shape, 2)
+}
+
+/// Sends and judges the server's health only: a 5xx breaks it, any other answer holds.
+fn judge_no_5xx(ctx: &Ctx, request: Request, shape: String) -> Judged {
+    let Some(o) = ctx.client.send_paced(request, 2) else {
+        return Judged::Unjudged;
+    };
+    match o.status() {
+        Some(s) if s >= 500 => Judged::Broke(format!("{shape} got {s}"), vec![o]),
+        Some(s) if s == ctx.client.spec.rate_limits.over_limit.status => Judged::Unjudged,
+        _ => Judged::Held,
+    }
 }
 
 fn bearer(ctx: &Ctx, token: &str) -> Request {
@@ -208,6 +228,9 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
     let leeway = ctx.client.spec.auth.leeway.as_secs() as i64;
     let secret = ctx.var("jwt_secret").map(|s| s.as_bytes().to_vec());
     let tokens = ctx.login();
+    if let Some((access, _)) = &tokens {
+        ctx.client.set_control(Some(bearer(ctx, access)));
+    }
     for &clause in clauses {
         let seed = ctx.seed();
         let Some((access, refresh)) = tokens.clone() else {
@@ -226,9 +249,16 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
             ));
             continue;
         };
+        let Ok(decoded) = Jwt::decode(&jwt) else {
+            out.push(skipped(
+                clause,
+                Status::Inconclusive,
+                "the issued access token is not a JWT; AUTH-TOKEN-HS256 decides that",
+            ));
+            continue;
+        };
         let with_prefix = |j: &str| format!("{prefix}{j}");
-        let needs_secret = matches!(clause, "AUTH-TOKEN-EXPIRED" | "AUTH-TOKEN-NOT-YET-VALID");
-        if needs_secret && secret.is_none() {
+        if NEEDS_SECRET.contains(&clause) && secret.is_none() {
             out.push(skipped(
                 clause,
                 Status::Skipped,
@@ -244,28 +274,38 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                 clause,
                 cases,
                 seed,
-                (0..NONE_VARIANTS.len(), any::<bool>()),
-                |(v, keep)| {
-                    let Ok(mut j) = Jwt::decode(&jwt) else {
-                        return Judged::Held;
-                    };
+                (0..NONE_VARIANTS.len(), any::<bool>(), any::<bool>()),
+                |(v, keep, twice)| {
+                    let mut j = decoded.clone();
                     let alg = NONE_VARIANTS[*v];
-                    j.header.insert("alg".into(), Value::from(alg));
                     let sig = if *keep {
                         j.signature.clone()
                     } else {
                         String::new()
                     };
-                    let t = format!("{}.{}.{sig}", b64(&j.header), b64(&j.claims));
+                    let header = if *twice {
+                        // HS256 first, none last: unsigned under either reading.
+                        j.header.insert("alg".into(), Value::from(alg));
+                        B64.encode(forge::with_repeat(&j.header, "alg", &Value::from("HS256")))
+                    } else {
+                        j.header.insert("alg".into(), Value::from(alg));
+                        b64(&j.header)
+                    };
+                    let t = format!("{header}.{}.{sig}", b64(&j.claims));
                     let what = if *keep {
                         "its original signature"
                     } else {
                         "an empty signature"
                     };
+                    let named = if *twice {
+                        format!("alg named twice (\"HS256\", then {alg:?})")
+                    } else {
+                        format!("alg {alg:?}")
+                    };
                     judge(
                         ctx,
                         bearer(ctx, &with_prefix(&t)),
-                        format!("valid token re-encoded with alg {alg:?} and {what}"),
+                        format!("valid token re-encoded with {named} and {what}"),
                     )
                 },
             ),
@@ -279,47 +319,26 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                     proptest::collection::vec(any::<u8>(), 32..64),
                 ),
                 |(a, junk)| {
-                    let Ok(mut j) = Jwt::decode(&jwt) else {
-                        return Judged::Held;
-                    };
-                    let alg = OTHER_ALGS[*a];
-                    let (t, how) = if alg.starts_with("HS") {
-                        let k = secret.clone().unwrap_or_else(|| junk.clone());
-                        let how = if secret.is_some() {
-                            "signed with the staging secret"
-                        } else {
-                            "signed with a random secret"
-                        };
-                        (j.sign(alg, &k).unwrap_or_default(), how)
-                    } else {
-                        j.header.insert("alg".into(), Value::from(alg));
-                        (
-                            format!("{}.{}.{}", b64(&j.header), b64(&j.claims), B64.encode(junk)),
-                            "with a random signature",
-                        )
-                    };
-                    judge(
-                        ctx,
-                        bearer(ctx, &with_prefix(&t)),
-                        format!("valid token's claims under alg {alg} {how}"),
-                    )
+                    let f = forge::Forgery::OtherAlg(*a, junk.clone());
+                    match forge::forge(&jwt, &f, secret.as_deref()) {
+                        Some((t, shape)) => judge(ctx, bearer(ctx, &with_prefix(&t)), shape),
+                        None => Judged::Held,
+                    }
                 },
             ),
-            "AUTH-TOKEN-BAD-SIGNATURE" => {
-                hunt(
-                    &ctx.client,
-                    clause,
-                    cases,
-                    seed,
-                    tampered(),
-                    |t| match tamper(&jwt, t) {
-                        Some((tok, shape)) if tok != jwt => {
-                            judge(ctx, bearer(ctx, &with_prefix(&tok)), shape)
-                        }
-                        _ => Judged::Held,
-                    },
-                )
-            }
+            "AUTH-TOKEN-BAD-SIGNATURE" => hunt(
+                &ctx.client,
+                clause,
+                cases,
+                seed,
+                forge::tampered(),
+                |t| match forge::tamper(&jwt, t) {
+                    Some((tok, shape)) if tok != jwt => {
+                        judge(ctx, bearer(ctx, &with_prefix(&tok)), shape)
+                    }
+                    _ => Judged::Held,
+                },
+            ),
             "AUTH-TOKEN-PREFIX" => each(&ctx.client, clause, &[()], |_| {
                 judge(
                     ctx,
@@ -333,7 +352,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                     judge(ctx, bearer(ctx, &with_prefix(&tok)), shape)
                 })
             }
-            "AUTH-CREDENTIAL-PLACEMENT" => each(&ctx.client, clause, &[0usize, 1, 2, 3], |v| {
+            "AUTH-CREDENTIAL-PLACEMENT" => each(&ctx.client, clause, &[0usize, 1, 2, 3, 4], |v| {
                 let api = &ctx.client.spec.auth.api_key.header;
                 let (r, shape) = match v {
                     0 => (
@@ -348,10 +367,21 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                         with_header(ctx.request("list_sandboxes", &[]), api, access.clone()),
                         format!("the valid token in {api}"),
                     ),
-                    _ => (
+                    3 => (
                         bearer(ctx, &format!("{}{jwt}", prefix.to_ascii_uppercase())),
                         "valid token with its prefix in upper case".into(),
                     ),
+                    _ => {
+                        let mut r = ctx.request("list_sandboxes", &[]);
+                        let sep = if r.path.contains('?') { '&' } else { '?' };
+                        let q: String = percent_encoding::utf8_percent_encode(
+                            &access,
+                            percent_encoding::NON_ALPHANUMERIC,
+                        )
+                        .collect();
+                        r.path = format!("{}{sep}access_token={q}", r.path);
+                        (r, "valid token as the query parameter access_token".into())
+                    }
                 };
                 judge(ctx, r, shape)
             }),
@@ -360,61 +390,229 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                 clause,
                 cases.min(24),
                 seed,
-                30i64..30 * 86400,
-                |d| {
-                    let Ok(mut j) = Jwt::decode(&jwt) else {
-                        return Judged::Held;
-                    };
+                (
+                    prop_oneof![
+                        3 => Just(PastExp::Integer),
+                        1 => Just(PastExp::Float),
+                        1 => Just(PastExp::Zero),
+                        1 => Just(PastExp::Negative),
+                        1 => Just(PastExp::NumericString),
+                    ],
+                    30i64..30 * 86400,
+                ),
+                |(form, d)| {
+                    let j = decoded.clone();
                     let exp = now() - leeway - d;
-                    let life = j
-                        .claim_i64("exp")
-                        .zip(j.claim_i64("iat"))
-                        .map(|(e, i)| e - i)
-                        .unwrap_or(86400);
-                    j.claims.insert("exp".into(), Value::from(exp));
-                    j.claims.insert("iat".into(), Value::from(exp - life));
-                    let t = j.sign("HS256", &key).unwrap_or_default();
+                    let (raw, what) = match form {
+                        PastExp::Integer => (
+                            exp.to_string(),
+                            format!("expired {d} s beyond the {leeway} s leeway"),
+                        ),
+                        PastExp::Float => (
+                            format!("{exp}.5"),
+                            format!("with exp the float {exp}.5, {d} s beyond the leeway"),
+                        ),
+                        PastExp::Zero => ("0".into(), "with exp 0".into()),
+                        PastExp::Negative => (format!("-{d}"), format!("with exp -{d}")),
+                        PastExp::NumericString => (
+                            format!("\"{exp}\""),
+                            format!("with exp the string \"{exp}\", {d} s beyond the leeway"),
+                        ),
+                    };
+                    let mut j = j;
+                    if matches!(form, PastExp::Integer) {
+                        let life = lifetime(&j);
+                        j.claims.insert("iat".into(), Value::from(exp - life));
+                    }
+                    let t = with_raw_claim(&j, "exp", Some(&raw), &key);
                     judge(
                         ctx,
                         bearer(ctx, &with_prefix(&t)),
-                        format!(
-                            "a correctly signed token expired {d} s beyond the {leeway} s leeway"
-                        ),
+                        format!("a correctly signed token {what}"),
                     )
                 },
             ),
+            "AUTH-TOKEN-SESSION-TTL" => each(&ctx.client, clause, NO_LIFETIME, |(what, raw)| {
+                let t = with_raw_claim(&decoded, "exp", *raw, &key);
+                judge(
+                    ctx,
+                    bearer(ctx, &with_prefix(&t)),
+                    format!("a correctly signed session token {what}"),
+                )
+            }),
             "AUTH-TOKEN-NOT-YET-VALID" => hunt(
                 &ctx.client,
                 clause,
                 cases.min(24),
                 seed,
-                (any::<bool>(), 30i64..30 * 86400),
-                |(nbf, d)| {
-                    let Ok(mut j) = Jwt::decode(&jwt) else {
-                        return Judged::Held;
-                    };
+                (any::<bool>(), 0u8..4, 30i64..30 * 86400),
+                |(nbf, form, d)| {
+                    let mut j = decoded.clone();
                     let at = now() + leeway + d;
                     let claim = if *nbf { "nbf" } else { "iat" };
-                    j.claims.insert(claim.into(), Value::from(at));
                     if !*nbf {
-                        let life = j
-                            .claim_i64("exp")
-                            .zip(j.claim_i64("iat"))
-                            .map(|(e, i)| e - i)
-                            .unwrap_or(86400)
-                            .max(1);
+                        let life = lifetime(&j);
                         j.claims.insert("exp".into(), Value::from(at + life));
                     }
-                    let t = j.sign("HS256", &key).unwrap_or_default();
+                    let (raw, what) = match form {
+                        0 => (
+                            format!("{at}.5"),
+                            format!(
+                                "the float {at}.5, {d} s beyond the {leeway} s leeway in the future"
+                            ),
+                        ),
+                        1 => (
+                            "1000000000000000".to_string(),
+                            "10^15 (the year 31 690 000)".to_string(),
+                        ),
+                        _ => (
+                            at.to_string(),
+                            format!("{d} s beyond the {leeway} s leeway in the future"),
+                        ),
+                    };
+                    if *form == 1 && !*nbf {
+                        j.claims
+                            .insert("exp".into(), Value::from(1_000_000_000_086_400i64));
+                    }
+                    let t = with_raw_claim(&j, claim, Some(&raw), &key);
                     judge(
                         ctx,
                         bearer(ctx, &with_prefix(&t)),
-                        format!(
-                            "a correctly signed token with `{claim}` {d} s beyond the {leeway} s leeway in the future"
-                        ),
+                        format!("a correctly signed token with `{claim}` {what}"),
                     )
                 },
             ),
+            "AUTH-TOKEN-CLAIM-TYPES" => hunt(
+                &ctx.client,
+                clause,
+                cases.min(24),
+                seed,
+                (0..TIME_CLAIMS.len(), odd_type()),
+                |(c, t)| {
+                    let claim = TIME_CLAIMS[*c];
+                    let (v, what) = odd_value(claim, *t);
+                    let t = with_raw_claim(&decoded, claim, Some(&v.to_string()), &key);
+                    judge(
+                        ctx,
+                        bearer(ctx, &with_prefix(&t)),
+                        format!("a correctly signed token with `{claim}` {what}"),
+                    )
+                },
+            ),
+            "AUTH-TOKEN-DUPLICATE-KEYS" => each(&ctx.client, clause, &[0usize, 1, 2, 3], |v| {
+                let mut header = decoded.header.clone();
+                header.insert("alg".into(), Value::from("HS256"));
+                let claims = decoded.claims.clone();
+                let (h, p, shape) = match v {
+                    0 => (
+                        forge::with_repeat(&header, "alg", &Value::from("none")),
+                        serde_json::to_string(&claims).expect("json"),
+                        "a header naming alg twice (\"none\", then \"HS256\")",
+                    ),
+                    1 => (
+                        forge::with_repeat(&header, "typ", &Value::from("refresh")),
+                        serde_json::to_string(&claims).expect("json"),
+                        "a header naming typ twice",
+                    ),
+                    2 => (
+                        serde_json::to_string(&header).expect("json"),
+                        forge::with_repeat(&claims, "exp", &Value::from(now() - 86400)),
+                        "a payload with exp twice (a day ago, then the issued one)",
+                    ),
+                    _ => (
+                        serde_json::to_string(&header).expect("json"),
+                        forge::with_repeat(&claims, "sub", &Value::from("usr_someone_else")),
+                        "a payload with sub twice (another user's, then the issued one)",
+                    ),
+                };
+                let t = forge::sign_texts(&h, &p, &key);
+                judge(
+                    ctx,
+                    bearer(ctx, &with_prefix(&t)),
+                    format!("a correctly signed token with {shape}"),
+                )
+            }),
+            "AUTH-TOKEN-CRIT" => each(&ctx.client, clause, &[0usize, 1], |v| {
+                let mut j = decoded.clone();
+                let name = if *v == 0 { "x-lelantos-unknown" } else { "b64" };
+                j.header.insert("crit".into(), Value::from(vec![name]));
+                j.header.insert(name.into(), Value::from(*v != 0));
+                let t = j.sign("HS256", &key).unwrap_or_default();
+                judge(
+                    ctx,
+                    bearer(ctx, &with_prefix(&t)),
+                    format!("a correctly signed token whose header says crit [{name:?}]"),
+                )
+            }),
+            "AUTH-TOKEN-SECRET-STRENGTH" => secret_strength(ctx, clause, &jwt),
+            "AUTH-TOKEN-NO-KEY-FETCH" => key_fetch(ctx, clause, seed, &decoded, &with_prefix),
+            "AUTH-MALFORMED-NO-5XX" => {
+                hunt(&ctx.client, clause, cases.min(24), seed, malformed(), |m| {
+                    let a = &ctx.client.spec.auth;
+                    let (r, shape) = match m {
+                        Malformed::Dots(n) => (
+                            bearer(ctx, &with_prefix(&".".repeat(*n))),
+                            format!("a token of {n} dots"),
+                        ),
+                        Malformed::LongHeader(as_key) => {
+                            let long = "A".repeat(64 * 1024);
+                            if *as_key {
+                                (
+                                    with_header(
+                                        ctx.request("list_sandboxes", &[]),
+                                        &a.api_key.header,
+                                        format!("{}{long}", a.api_key.prefix),
+                                    ),
+                                    format!("a 64 KiB {}", a.api_key.header),
+                                )
+                            } else {
+                                (
+                                    bearer(ctx, &with_prefix(&long)),
+                                    "a 64 KiB bearer token".to_string(),
+                                )
+                            }
+                        }
+                        Malformed::NotBase64(s) => {
+                            let mut segs: Vec<String> =
+                                jwt.split('.').map(str::to_string).collect();
+                            segs[*s] = "%%%~~~".into();
+                            (
+                                bearer(ctx, &with_prefix(&segs.join("."))),
+                                format!("a token whose segment {s} is not base64url"),
+                            )
+                        }
+                        Malformed::NotObject(s, k) => {
+                            let json = ["[]", "1", "\"x\"", "{"][*k % 4];
+                            let mut segs: Vec<String> =
+                                jwt.split('.').map(str::to_string).collect();
+                            segs[*s] = B64.encode(json);
+                            (
+                                bearer(ctx, &with_prefix(&segs.join("."))),
+                                format!("a token whose segment {s} is the JSON text {json}"),
+                            )
+                        }
+                        Malformed::OddClaim(c, t) => {
+                            let claim = TIME_CLAIMS[*c];
+                            let (v, what) = odd_value(claim, *t);
+                            let signed = secret.is_some();
+                            let k = secret.clone().unwrap_or_else(|| b"not the secret".to_vec());
+                            let tok = with_raw_claim(&decoded, claim, Some(&v.to_string()), &k);
+                            (
+                                bearer(ctx, &with_prefix(&tok)),
+                                format!(
+                                    "a token with `{claim}` {what}{}",
+                                    if signed {
+                                        ""
+                                    } else {
+                                        " (not correctly signed)"
+                                    }
+                                ),
+                            )
+                        }
+                    };
+                    judge_no_5xx(ctx, r, shape)
+                })
+            }
             "AUTH-REFRESH-NOT-ACCESS" => hunt(
                 &ctx.client,
                 clause,
@@ -459,9 +657,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                             "the issued access token at the refresh endpoint".to_string(),
                         )
                     } else {
-                        let Ok(mut j) = Jwt::decode(&jwt) else {
-                            return Judged::Held;
-                        };
+                        let mut j = decoded.clone();
                         j.shift(&["iat", "exp"], -shift);
                         (
                             with_prefix(&j.sign("HS256", &key).unwrap_or_default()),
@@ -479,8 +675,170 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
             ),
             _ => continue,
         };
-        h.about = format!("{clause} attacks on an issued token");
+        if h.about.is_empty() {
+            h.about = format!("{clause} attacks on an issued token");
+        }
         out.push(h);
     }
     out
+}
+
+/// AUTH-TOKEN-SECRET-STRENGTH: offline, no request.
+fn secret_strength(ctx: &Ctx, clause: &'static str, jwt: &str) -> Hunt {
+    let roles = [
+        ("admin token", "admin_token"),
+        ("API key", "api_key"),
+        ("other team's API key", "api_key_other_team"),
+        ("password", "password"),
+    ];
+    let others: Vec<(&str, &str)> = roles
+        .iter()
+        .filter_map(|(what, var)| ctx.var(var).map(|v| (*what, v)))
+        .collect();
+    let mut h = super::blank(clause);
+    h.cases = (super::secrets::COMMON.len() + others.len()) as u32;
+    h.about = format!(
+        "the issued token tried offline against {} common secrets and {} of the profile's other credentials{}",
+        super::secrets::COMMON.len(),
+        others.len(),
+        if ctx.var("jwt_secret").is_some() {
+            "; the staging secret's length checked"
+        } else {
+            ""
+        }
+    );
+    if let Some(why) = super::secrets::weakness(jwt, &others, ctx.var("jwt_secret")) {
+        h.failure = Some(Failure {
+            shape: why,
+            exchanges: Vec::new(),
+            confirmed: true,
+            shrink_note: "offline, no request".into(),
+        });
+    }
+    h
+}
+
+/// The key-URL headers a fetch case puts in a token.
+const FETCHING: &[&str] = &["jku", "x5u", "jwk.x5u", "jku+kid"];
+
+/// AUTH-TOKEN-NO-KEY-FETCH: tokens whose key URLs point at the fetch listener; any fetch breaks
+/// the clause, whether or not the token was accepted.
+fn key_fetch(
+    ctx: &Ctx,
+    clause: &'static str,
+    seed: [u8; 32],
+    decoded: &Jwt,
+    with_prefix: &dyn Fn(&str) -> String,
+) -> Hunt {
+    let Some(listener) = &ctx.callback else {
+        return skipped(
+            clause,
+            Status::Inconclusive,
+            "no fetch listener was started",
+        );
+    };
+    let counter = std::sync::atomic::AtomicU32::new(0);
+    let mut h = hunt(
+        &ctx.client,
+        clause,
+        ctx.cases.min(16),
+        seed,
+        (
+            0..FETCHING.len(),
+            proptest::collection::vec(any::<u8>(), 16..32),
+        ),
+        |(f, attacker)| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = FETCHING[*f];
+            let url = listener.url(&format!("{}/{n}", name.replace(['.', '+'], "-")));
+            let mut j = decoded.clone();
+            match name {
+                "jwk.x5u" => {
+                    j.header.insert(
+                        "jwk".into(),
+                        serde_json::json!({"kty": "oct", "k": B64.encode(attacker), "x5u": url}),
+                    );
+                }
+                "jku+kid" => {
+                    j.header.insert("jku".into(), Value::from(url.clone()));
+                    j.header
+                        .insert("kid".into(), Value::from("lelantos-conform"));
+                }
+                other => {
+                    j.header.insert(other.into(), Value::from(url.clone()));
+                }
+            }
+            let t = j.sign("HS256", attacker).unwrap_or_default();
+            let before = listener.hits().len();
+            let shape = format!(
+                "a token whose `{name}` points at the harness, signed with the attacker's key"
+            );
+            let judged = judge(ctx, bearer(ctx, &with_prefix(&t)), shape.clone());
+            // A fetch may follow the answer: give it a moment.
+            ctx.client.sleep(Duration::from_millis(25));
+            let hits = listener.hits();
+            if hits.len() > before {
+                let what = hits[before..].join("; ");
+                return Judged::Broke(
+                    format!("{shape} made the server fetch: {what}"),
+                    match judged {
+                        Judged::Broke(_, ex) => ex,
+                        _ => Vec::new(),
+                    },
+                );
+            }
+            judged
+        },
+    );
+    // A late fetch (after its case was judged) still counts.
+    ctx.client.sleep(Duration::from_millis(300));
+    let hits = listener.hits();
+    if h.failure.is_none() && !hits.is_empty() {
+        h.failure = Some(Failure {
+            shape: format!(
+                "the server fetched a key URL a token named, after its case was judged: {}",
+                hits.join("; ")
+            ),
+            exchanges: Vec::new(),
+            confirmed: true,
+            shrink_note: "seen by the fetch listener".into(),
+        });
+    }
+    h.about = format!(
+        "jku, x5u and jwk.x5u pointing at {} (no fetch seen)",
+        listener.base
+    );
+    if h.failure.is_none() && !listener.reachable {
+        h.skipped = Some((
+            Status::Inconclusive,
+            format!(
+                "no token was accepted, but a fetch could not have been seen: the target is not on this machine and the profile names no callback_url the target can reach the harness at ({})",
+                h.controls.summary()
+            ),
+        ));
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Map;
+
+    #[test]
+    fn a_raw_claim_replaces_the_member_and_keeps_the_signature_valid() {
+        let mut j = Jwt {
+            header: Map::new(),
+            claims: Map::new(),
+            signature: String::new(),
+        };
+        j.claims.insert("sub".into(), Value::from("u"));
+        j.claims.insert("exp".into(), Value::from(5));
+        let t = with_raw_claim(&j, "exp", Some("null"), b"k");
+        assert!(Jwt::verifies(&t, b"k"));
+        let back = Jwt::decode(&t).unwrap();
+        assert_eq!(back.claims["exp"], Value::Null);
+        let gone = Jwt::decode(&with_raw_claim(&j, "exp", None, b"k")).unwrap();
+        assert!(!gone.claims.contains_key("exp"));
+    }
 }
