@@ -146,6 +146,13 @@ const FAULTS: &[(&str, &[&str])] = &[
         &["AUTH-TOKEN-ALG-NONE", "AUTH-TOKEN-ALG-OTHER"],
     ),
     ("exp-not-required", &["AUTH-TOKEN-SESSION-TTL"]),
+    (
+        "kid-file",
+        &["AUTH-TOKEN-BAD-SIGNATURE", "AUTH-REFRESH-FORGED"],
+    ),
+    ("jku-fetch", &["AUTH-TOKEN-NO-KEY-FETCH"]),
+    ("refresh-verify-off", &["AUTH-REFRESH-FORGED"]),
+    ("refresh-exp-ignored", &["AUTH-REFRESH-EXPIRED"]),
     ("limit-by-address", &["RL-PER-IDENTITY"]),
     ("default-429-body", &["RL-429-BODY"]),
     (
@@ -161,7 +168,13 @@ const FAULTS: &[(&str, &[&str])] = &[
 /// What else a fault may drag along (a forged token accepted also passes the alg checks).
 fn also_allowed(fault: &str) -> &'static [&'static str] {
     match fault {
-        "verify-off" => &["AUTH-TOKEN-ALG-NONE", "AUTH-TOKEN-ALG-OTHER"],
+        // Verification off everywhere: the refresh endpoint takes forgeries too.
+        "verify-off" => &[
+            "AUTH-TOKEN-ALG-NONE",
+            "AUTH-TOKEN-ALG-OTHER",
+            "AUTH-REFRESH-FORGED",
+        ],
+        "algs-unpinned" => &["AUTH-REFRESH-FORGED"],
         // One budget per client address: the run's other identities (the refill check's key,
         // the second team's key) spend this one's, and the harness says so where it sees it.
         "limit-by-address" => &["RL-CATEGORY-INDEPENDENT", "RL-GENERAL-LIMIT"],

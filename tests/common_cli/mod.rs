@@ -227,5 +227,8 @@ pub fn profile_for(base_url: &str, window_secs: u32) -> String {
         ));
     }
     profile.push_str(&format!("rate_limits:\n  window: {window_secs}s\n"));
+    // The default time limit is five windows and a minute (70 s at 2 s windows): a debug build
+    // against a Python server, four runs at once on two cores, takes longer than that.
+    profile.push_str("max_duration: 5m\n");
     profile
 }

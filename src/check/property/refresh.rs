@@ -174,7 +174,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
             "AUTH-REFRESH-FORGED" => hunt(
                 &ctx.client,
                 clause,
-                (ctx.cases * 3).min(24),
+                (ctx.cases * 2).min(16),
                 seed,
                 forge::forgery(),
                 |f| {

@@ -533,10 +533,17 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                 )
             }),
             "AUTH-TOKEN-CRIT" => each(&ctx.client, clause, &[0usize, 1], |v| {
+                // An unknown extension, present; then one the header does not even carry.
                 let mut j = decoded.clone();
-                let name = if *v == 0 { "x-lelantos-unknown" } else { "b64" };
+                let name = if *v == 0 {
+                    "x-lelantos-unknown"
+                } else {
+                    "x-lelantos-absent"
+                };
                 j.header.insert("crit".into(), Value::from(vec![name]));
-                j.header.insert(name.into(), Value::from(*v != 0));
+                if *v == 0 {
+                    j.header.insert(name.into(), Value::from(true));
+                }
                 let t = j.sign("HS256", &key).unwrap_or_default();
                 judge(
                     ctx,
@@ -737,59 +744,51 @@ fn key_fetch(
             "no fetch listener was started",
         );
     };
-    let counter = std::sync::atomic::AtomicU32::new(0);
-    let mut h = hunt(
-        &ctx.client,
-        clause,
-        ctx.cases.min(16),
-        seed,
-        (
-            0..FETCHING.len(),
-            proptest::collection::vec(any::<u8>(), 16..32),
-        ),
-        |(f, attacker)| {
-            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let name = FETCHING[*f];
-            let url = listener.url(&format!("{}/{n}", name.replace(['.', '+'], "-")));
-            let mut j = decoded.clone();
-            match name {
-                "jwk.x5u" => {
-                    j.header.insert(
-                        "jwk".into(),
-                        serde_json::json!({"kty": "oct", "k": B64.encode(attacker), "x5u": url}),
-                    );
-                }
-                "jku+kid" => {
-                    j.header.insert("jku".into(), Value::from(url.clone()));
-                    j.header
-                        .insert("kid".into(), Value::from("lelantos-conform"));
-                }
-                other => {
-                    j.header.insert(other.into(), Value::from(url.clone()));
-                }
-            }
-            let t = j.sign("HS256", attacker).unwrap_or_default();
-            let before = listener.hits().len();
-            let shape = format!(
-                "a token whose `{name}` points at the harness, signed with the attacker's key"
-            );
-            let judged = judge(ctx, bearer(ctx, &with_prefix(&t)), shape.clone());
-            // A fetch may follow the answer: give it a moment.
-            ctx.client.sleep(Duration::from_millis(25));
-            let hits = listener.hits();
-            if hits.len() > before {
-                let what = hits[before..].join("; ");
-                return Judged::Broke(
-                    format!("{shape} made the server fetch: {what}"),
-                    match judged {
-                        Judged::Broke(_, ex) => ex,
-                        _ => Vec::new(),
-                    },
+    // One attacker key per run, from the hunt's seed: the cases differ only in the header.
+    let attacker: Vec<u8> = seed.iter().copied().take(24).collect();
+    let mut h = each(&ctx.client, clause, FETCHING, |name| {
+        let url = listener.url(&format!(
+            "{}/{}",
+            name.replace(['.', '+'], "-"),
+            listener.hits().len()
+        ));
+        let mut j = decoded.clone();
+        match *name {
+            "jwk.x5u" => {
+                j.header.insert(
+                    "jwk".into(),
+                    serde_json::json!({"kty": "oct", "k": B64.encode(&attacker), "x5u": url}),
                 );
             }
-            judged
-        },
-    );
+            "jku+kid" => {
+                j.header.insert("jku".into(), Value::from(url.clone()));
+                j.header
+                    .insert("kid".into(), Value::from("lelantos-conform"));
+            }
+            other => {
+                j.header.insert(other.into(), Value::from(url.clone()));
+            }
+        }
+        let t = j.sign("HS256", &attacker).unwrap_or_default();
+        let before = listener.hits().len();
+        let shape =
+            format!("a token whose `{name}` points at the harness, signed with the attacker's key");
+        let judged = judge(ctx, bearer(ctx, &with_prefix(&t)), shape.clone());
+        // A fetch may follow the answer: give it a moment.
+        ctx.client.sleep(Duration::from_millis(50));
+        let hits = listener.hits();
+        if hits.len() > before {
+            let what = hits[before..].join("; ");
+            return Judged::Broke(
+                format!("{shape} made the server fetch: {what}"),
+                match judged {
+                    Judged::Broke(_, ex) => ex,
+                    _ => Vec::new(),
+                },
+            );
+        }
+        judged
+    });
     // A late fetch (after its case was judged) still counts.
     ctx.client.sleep(Duration::from_millis(300));
     let hits = listener.hits();

@@ -56,6 +56,10 @@ FAULTS = {
     "limit-by-address": "rate limits are keyed by client address, not by identity",
     "default-429-body": "Flask-Limiter's default 429 body instead of the documented JSON",
     "one-limiter": "one general limit shared by every category",
+    "kid-file": "the token's kid names its key file, joined to the key directory as given",
+    "jku-fetch": "the token's jku is handed to PyJWKClient, which fetches it (loopback only)",
+    "refresh-verify-off": "the refresh endpoint decodes refresh tokens without verifying them",
+    "refresh-exp-ignored": "the refresh endpoint does not check a refresh token's exp",
 }
 
 
@@ -211,7 +215,30 @@ def create_app(config: argparse.Namespace, store: Store, secrets_: dict) -> Flas
             "expires_in": SESSION_TTL,
         }, refresh_jti
 
-    def decode_token(presented: str) -> dict:
+    key_dir = tempfile.mkdtemp(prefix="flask-peer-keys-")
+
+    def signing_key(token: str):
+        """The secret, or under `kid-file` the file the header's kid names."""
+        kid = jwt.get_unverified_header(token).get("kid") if "kid-file" in faults else None
+        if not isinstance(kid, str):
+            return jwt_secret
+        try:
+            with open(os.path.join(key_dir, kid), "rb") as f:
+                return f.read()
+        except OSError as e:
+            raise jwt.InvalidTokenError(f"no key {kid!r}") from e
+
+    def fetch_jku(token: str) -> None:
+        """Under `jku-fetch`: PyJWKClient fetches the header's jku (loopback URLs only)."""
+        jku = jwt.get_unverified_header(token).get("jku")
+        if not isinstance(jku, str) or not jku.startswith(("http://127.0.0.1:", "http://[::1]:")):
+            return
+        try:
+            jwt.PyJWKClient(jku, timeout=2).get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientError:
+            pass
+
+    def decode_token(presented: str, refresh: bool = False) -> dict:
         """Claims of a token we issued, or jwt.InvalidTokenError."""
         if not presented.startswith(TOKEN_PREFIX):
             raise jwt.InvalidTokenError("missing prefix")
@@ -220,6 +247,13 @@ def create_app(config: argparse.Namespace, store: Store, secrets_: dict) -> Flas
             "exp", "iat", "sub", "type", "jti"]
         options: dict = {"require": required}
         algorithms = ["HS256"]
+        if "jku-fetch" in faults:
+            fetch_jku(token)
+        if refresh and "refresh-verify-off" in faults:
+            options.update(verify_signature=False, verify_exp=True, verify_nbf=True,
+                           verify_iat=True)
+        if refresh and "refresh-exp-ignored" in faults:
+            options.update(verify_exp=False)
         if "verify-off" in faults:
             # The classic debugging shortcut left in; the time claims stay checked.
             options.update(verify_signature=False, verify_exp=True, verify_nbf=True,
@@ -231,7 +265,7 @@ def create_app(config: argparse.Namespace, store: Store, secrets_: dict) -> Flas
                                verify_iat=True)
             elif alg in ("HS256", "HS384", "HS512"):
                 algorithms = [alg]
-        return jwt.decode(token, jwt_secret, algorithms=algorithms, options=options,
+        return jwt.decode(token, signing_key(token), algorithms=algorithms, options=options,
                           leeway=TOKEN_LEEWAY)
 
     # ------------------------------------------------------------------ authentication
@@ -388,7 +422,7 @@ def create_app(config: argparse.Namespace, store: Store, secrets_: dict) -> Flas
         if not isinstance(presented, str) or not presented:
             return error(400, "expected a JSON body with refresh_token")
         try:
-            claims = decode_token(presented)
+            claims = decode_token(presented, refresh=True)
         except jwt.InvalidTokenError:
             return unauthorized("invalid or expired refresh token")
         if claims.get("type") != "refresh":
