@@ -39,7 +39,7 @@ enum Command {
         /// Scenario files or directories (repeatable; default: the built-in scenarios).
         #[arg(long, value_name = "PATH")]
         scenarios: Vec<PathBuf>,
-        /// Only clauses whose id matches this glob, e.g. 'RL-*'.
+        /// Only clauses whose id matches this glob, e.g. 'RL-*'; several, comma-separated.
         #[arg(long, value_name = "GLOB")]
         only: Option<String>,
         /// Where reports go (default: reports/<UTC timestamp>/).

@@ -86,8 +86,18 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         (Some(_), None) => Some(crate::timing::CLAUSE),
         (_, o) => o.as_deref(),
     }
-    .map(wildmatch::WildMatch::new);
-    let matches = |id: &str| only.as_ref().is_none_or(|g| g.matches(id));
+    .map(|list| {
+        list.split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(wildmatch::WildMatch::new)
+            .collect::<Vec<_>>()
+    });
+    // A clause is in the run when any of the comma-separated globs matches its id.
+    let matches = |id: &str| {
+        only.as_ref()
+            .is_none_or(|gs| gs.iter().any(|g| g.matches(id)))
+    };
     let mut scenarios = match &args.timing {
         Some(t) => vec![timing_scenario(&spec, t)?],
         None => load_scenarios(&args.scenarios, &spec)?,

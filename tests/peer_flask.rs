@@ -173,6 +173,8 @@ fn also_allowed(fault: &str) -> &'static [&'static str] {
             "AUTH-TOKEN-ALG-NONE",
             "AUTH-TOKEN-ALG-OTHER",
             "AUTH-REFRESH-FORGED",
+            // A token with a jku, signed with the attacker's key, accepted.
+            "AUTH-TOKEN-NO-KEY-FETCH",
         ],
         "algs-unpinned" => &["AUTH-REFRESH-FORGED"],
         // One budget per client address: the run's other identities (the refill check's key,

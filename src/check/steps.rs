@@ -117,7 +117,26 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
             Err(e) => return Ok(template_problem(step, scope, &e)),
         };
         let mut batch = Vec::new();
+        // A step that only asks for at least N answers of a kind is decided once it has them:
+        // the rest of the repeat could not change it (a throttle met early costs no more).
+        let enough = step
+            .expect_count
+            .as_ref()
+            .filter(|c| step.expect.is_none() && c.at_most.is_none())
+            .and_then(|c| c.at_least.map(|n| (c, n)));
         for _ in 0..times {
+            if let Some((c, n)) = enough {
+                let seen = batch
+                    .iter()
+                    .filter(|o: &&Outcome| {
+                        o.status()
+                            .is_some_and(|s| status_matches(&c.status, s, &denied))
+                    })
+                    .count() as u32;
+                if seen >= n {
+                    break;
+                }
+            }
             if parallel > 1 {
                 let sends = (0..parallel).map(|_| scope.health.send(scope.probe, req.clone()));
                 let results = futures::future::join_all(sends).await;

@@ -3,9 +3,11 @@
 //! many times, after however many rotations and in whatever spelling it is presented again. A
 //! forged refresh token (every forgery of the access-token catalogue, made from a fresh, unused
 //! refresh token) is refused; with the staging secret, so is an expired one and one whose type
-//! claim is removed or changed. Each case starts from a fresh login, since replaying a used
-//! token may (rightly) end its whole family, and a server that does not verify signatures would
-//! find a forgery of a fresh token current and rotate it.
+//! claim is removed or changed. Each race and replay case starts from a fresh login, since
+//! replaying a used token may (rightly) end its whole family; each forgery is made from a fresh,
+//! unused refresh token, which a server that does not verify signatures would find current and
+//! rotate. A refused forgery leaves the token
+//! unused, so the forgery hunts share one login between up to four cases.
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -27,6 +29,53 @@ fn returned_refresh(ctx: &Ctx, o: &crate::probe::Outcome) -> Option<String> {
 
 fn over(ctx: &Ctx, o: &crate::probe::Outcome) -> bool {
     o.status() == Some(ctx.client.spec.rate_limits.over_limit.status)
+}
+
+/// Uses of one fresh login's tokens by the forgery hunts before the next login.
+const USES_PER_LOGIN: u32 = 4;
+
+/// A fresh, unused session and refresh token pair for the forgery hunts. A refused forgery
+/// leaves the refresh token unused, so one login serves [`USES_PER_LOGIN`] cases (logins are
+/// what a real server makes slow, hashing the password); an accepted one used it up.
+struct Fresh<'c> {
+    ctx: &'c Ctx,
+    pair: std::sync::Mutex<Option<(String, String, u32)>>,
+}
+
+impl<'c> Fresh<'c> {
+    fn new(ctx: &'c Ctx) -> Self {
+        Fresh {
+            ctx,
+            pair: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn take(&self) -> Option<(String, String)> {
+        let mut p = self.pair.lock().expect("fresh lock");
+        if let Some((a, r, n)) = p.as_mut()
+            && *n < USES_PER_LOGIN
+        {
+            *n += 1;
+            return Some((a.clone(), r.clone()));
+        }
+        let (a, r) = self.ctx.login()?;
+        *p = Some((a.clone(), r.clone(), 1));
+        Some((a, r))
+    }
+
+    /// After an accepted forgery: the server rotated the token, the next case logs in again.
+    fn used_up(&self) {
+        *self.pair.lock().expect("fresh lock") = None;
+    }
+
+    /// Judges one forged refresh token made from the fresh pair.
+    fn judge(&self, token: &str, shape: String) -> Judged {
+        let j = judge_refresh(self.ctx, token, shape);
+        if matches!(j, Judged::Broke(..)) {
+            self.used_up();
+        }
+        j
+    }
 }
 
 /// Presents `token` at the refresh endpoint: accepted breaks the promise.
@@ -67,6 +116,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
     ctx.client.set_control(Some(ctx.request("login", &[])));
     let bare = |t: &str| t.strip_prefix(prefix.as_str()).map(str::to_string);
     let with_prefix = |j: &str| format!("{prefix}{j}");
+    let fresh = Fresh::new(ctx);
     for &clause in clauses {
         let seed = ctx.seed();
         if ctx.var("email").is_none() || ctx.var("password").is_none() {
@@ -178,12 +228,11 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                 seed,
                 forge::forgery(),
                 |f| {
-                    let Some(r) = ctx.login().and_then(|(_, r)| bare(&r)) else {
+                    let Some(r) = fresh.take().and_then(|(_, r)| bare(&r)) else {
                         return Judged::Unjudged;
                     };
                     match forge::forge(&r, f, secret.as_deref()) {
-                        Some((t, shape)) if t != r => judge_refresh(
-                            ctx,
+                        Some((t, shape)) if t != r => fresh.judge(
                             &with_prefix(&t),
                             format!("a fresh refresh token forged: {shape}"),
                         ),
@@ -198,8 +247,8 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                 seed,
                 30i64..60 * 86400,
                 |d| {
-                    let Some(mut j) = ctx
-                        .login()
+                    let Some(mut j) = fresh
+                        .take()
                         .and_then(|(_, r)| bare(&r))
                         .and_then(|r| Jwt::decode(&r).ok())
                     else {
@@ -214,8 +263,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                     j.claims.insert("exp".into(), Value::from(exp));
                     j.claims.insert("iat".into(), Value::from(exp - life));
                     let t = j.sign("HS256", &key).unwrap_or_default();
-                    judge_refresh(
-                        ctx,
+                    fresh.judge(
                         &with_prefix(&t),
                         format!(
                             "a fresh refresh token re-signed as expired {d} s beyond the {leeway} s leeway"
@@ -234,7 +282,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                     (0..OTHER_TYPES.len()).prop_map(TypeChange::Other),
                 ],
                 |change| {
-                    let Some((a, r)) = ctx.login() else {
+                    let Some((a, r)) = fresh.take() else {
                         return Judged::Unjudged;
                     };
                     let (Some(mut j), Some(session)) = (
@@ -266,8 +314,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                         }
                     };
                     let t = j.sign("HS256", &key).unwrap_or_default();
-                    judge_refresh(
-                        ctx,
+                    fresh.judge(
                         &with_prefix(&t),
                         format!("a fresh refresh token with {what}, re-signed"),
                     )
