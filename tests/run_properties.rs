@@ -217,3 +217,46 @@ async fn the_same_seed_gives_the_same_report() {
         serde_json::to_string_pretty(&r2).unwrap()
     );
 }
+
+/// Known-good controls: a target that refuses every token (the valid one too) refuses every
+/// forgery for no reason of theirs. The forged-token clauses are then inconclusive, never pass,
+/// although the step scenarios saw their forgeries refused: the hunt's refused controls outweigh
+/// those passes, and the reason says how many controls were sent and how they were answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_refusing_every_token_leaves_the_forgery_clauses_inconclusive() {
+    let (mut a, _) = args(vec![Fault::BearerRefused], LimiterKind::Fixed, 7);
+    a.scenarios = Vec::new();
+    let forgeries = [
+        "AUTH-TOKEN-ALG-NONE",
+        "AUTH-TOKEN-BAD-SIGNATURE",
+        "AUTH-TOKEN-EXPIRED",
+    ];
+    a.only = Some(format!("AUTH-TOKEN-BEARER,{}", forgeries.join(",")));
+    let outcome = tokio::time::timeout(Duration::from_secs(90), run(a))
+        .await
+        .expect("the run finishes")
+        .expect("the run completes");
+    let clause = |id: &str| {
+        outcome
+            .report
+            .clauses
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("{id} in the report"))
+    };
+    assert_eq!(clause("AUTH-TOKEN-BEARER").status, Status::Fail);
+    for id in forgeries {
+        let c = clause(id);
+        assert_eq!(c.status, Status::Inconclusive, "{id}: {}", c.reason);
+        assert!(
+            c.reason
+                .contains("control request(s) with the valid credential refused (401"),
+            "{id}: {}",
+            c.reason
+        );
+        assert!(
+            c.scenarios.iter().any(|s| s.contains("access-tokens.yaml")),
+            "{id}: steps ran too"
+        );
+    }
+}
