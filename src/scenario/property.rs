@@ -45,7 +45,10 @@ impl Family {
                 "AUTH-KEY-REVOKED",
                 "AUTH-CREDENTIAL-PLACEMENT",
             ],
+            // The refresh endpoint first: its requests are charged to the client address,
+            // whose budget the refresh family (beside it in stage 3) spends quickly.
             Family::AccessTokens => &[
+                "AUTH-ACCESS-NOT-REFRESH",
                 "AUTH-TOKEN-ALG-NONE",
                 "AUTH-TOKEN-ALG-OTHER",
                 "AUTH-TOKEN-BAD-SIGNATURE",
@@ -53,7 +56,6 @@ impl Family {
                 "AUTH-TOKEN-EXPIRED",
                 "AUTH-TOKEN-NOT-YET-VALID",
                 "AUTH-REFRESH-NOT-ACCESS",
-                "AUTH-ACCESS-NOT-REFRESH",
                 "AUTH-TOKEN-STRICT-ENCODING",
                 "AUTH-CREDENTIAL-PLACEMENT",
                 "AUTH-TOKEN-SESSION-TTL",

@@ -139,7 +139,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
         let key = secret.clone().unwrap_or_default();
         let cases = ctx.cases.min(12);
         let mut h = match clause {
-            "AUTH-REFRESH-RACE" => hunt(&ctx.client, clause, cases, seed, 2usize..=8, |n| {
+            "AUTH-REFRESH-RACE" => hunt(&ctx.client, clause, cases, seed, 2usize..=5, |n| {
                 let Some((_, r)) = ctx.login() else {
                     return Judged::Unjudged;
                 };
@@ -243,7 +243,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
             "AUTH-REFRESH-EXPIRED" => hunt(
                 &ctx.client,
                 clause,
-                ctx.cases.min(8),
+                ctx.cases.min(4),
                 seed,
                 30i64..60 * 86400,
                 |d| {
@@ -274,7 +274,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
             "AUTH-REFRESH-TYPE-CLAIM" => hunt(
                 &ctx.client,
                 clause,
-                ctx.cases.min(8),
+                ctx.cases.min(4),
                 seed,
                 prop_oneof![
                     Just(TypeChange::Removed),
@@ -323,7 +323,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
             _ => continue,
         };
         h.about = match clause {
-            "AUTH-REFRESH-RACE" => "2 to 8 concurrent refreshes of a fresh token".into(),
+            "AUTH-REFRESH-RACE" => "2 to 5 concurrent refreshes of a fresh token".into(),
             "AUTH-REFRESH-SINGLE-USE" => {
                 "replays of a used token, as issued or in another spelling, after 0 to 2 further rotations"
                     .into()

@@ -775,7 +775,7 @@ fn key_fetch(
             format!("a token whose `{name}` points at the harness, signed with the attacker's key");
         let judged = judge(ctx, bearer(ctx, &with_prefix(&t)), shape.clone());
         // A fetch may follow the answer: give it a moment.
-        ctx.client.sleep(Duration::from_millis(50));
+        ctx.client.sleep(Duration::from_millis(10));
         let hits = listener.hits();
         if hits.len() > before {
             let what = hits[before..].join("; ");
@@ -790,7 +790,7 @@ fn key_fetch(
         judged
     });
     // A late fetch (after its case was judged) still counts.
-    ctx.client.sleep(Duration::from_millis(300));
+    ctx.client.sleep(Duration::from_millis(150));
     let hits = listener.hits();
     if h.failure.is_none() && !hits.is_empty() {
         h.failure = Some(Failure {
