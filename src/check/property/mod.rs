@@ -157,9 +157,16 @@ pub struct Client {
     prefixes: Vec<String>,
     /// The family's known-good request, sent between cases (see the module's notes).
     control: Arc<std::sync::Mutex<Option<Request>>>,
+    /// Shrinking steps per failure for this family (each one a request or a few).
+    max_shrink: Arc<AtomicU32>,
 }
 
 impl Client {
+    /// Bounds shrinking for a family whose steps are dear (a login each).
+    pub fn set_max_shrink(&self, steps: u32) {
+        self.max_shrink.store(steps, Ordering::Relaxed);
+    }
+
     /// Names the request that shows the valid credential still works; `None` for none.
     pub fn set_control(&self, request: Option<Request>) {
         *self.control.lock().expect("control lock") = request;
@@ -288,7 +295,7 @@ where
     let config = Config {
         cases,
         failure_persistence: None,
-        max_shrink_iters: MAX_SHRINK_ITERS,
+        max_shrink_iters: client.max_shrink.load(Ordering::Relaxed),
         max_global_rejects: cases * 4,
         // Shrinking is bounded by iterations, not by the clock: a reproducible run.
         max_shrink_time: 0,
@@ -561,6 +568,7 @@ pub async fn run(p: &PropertyScenario, scope: &mut Scope<'_>, seed: u64) -> Resu
                 .map(str::to_string)
                 .collect(),
             control: Arc::default(),
+            max_shrink: Arc::new(AtomicU32::new(MAX_SHRINK_ITERS)),
         },
         cases: p.cases.unwrap_or(DEFAULT_CASES),
         seeds: std::sync::Mutex::new(rand::SeedableRng::from_seed(seeds)),

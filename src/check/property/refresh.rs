@@ -114,6 +114,9 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
     let secret = ctx.var("jwt_secret").map(|s| s.as_bytes().to_vec());
     // The control: a login with the user's credentials, which no replay can have revoked.
     ctx.client.set_control(Some(ctx.request("login", &[])));
+    // A shrinking step here is a login and a refresh or more: a target that accepts every
+    // forgery would otherwise spend a hundred logins per clause on it.
+    ctx.client.set_max_shrink(24);
     let bare = |t: &str| t.strip_prefix(prefix.as_str()).map(str::to_string);
     let with_prefix = |j: &str| format!("{prefix}{j}");
     let fresh = Fresh::new(ctx);
