@@ -45,6 +45,24 @@ const TESTED: &[Fault] = &[
     Fault::DuplicateKeySplit,
     Fault::TokenLenientBase64,
     Fault::ApikeyAsBearer,
+    Fault::JwtEmptyKey,
+    Fault::JwtKidFile,
+    Fault::JwtKidSql,
+    Fault::JwtJkuFetch,
+    Fault::JwtExpOptional,
+    Fault::JwtClaimsLenient,
+    Fault::JwtDuplicateLastWins,
+    Fault::JwtIgnoresCrit,
+    Fault::JwtWeakSecret,
+    Fault::RefreshNoSignatureCheck,
+    Fault::RefreshIgnoresExp,
+    Fault::RefreshIgnoresType,
+    Fault::RefreshReuseByText,
+    Fault::FailuresUnthrottled,
+    Fault::MalformedToken500,
+    Fault::TokenInQuery,
+    Fault::EchoBareJwt,
+    Fault::BearerRefused,
 ];
 
 #[test]
@@ -713,4 +731,260 @@ async fn apikey_as_bearer() {
         bad.get("/sandboxes", Cred::Bearer(&unknown)).await.status,
         401
     );
+}
+
+// ------------------------------------------------------------------------- JWT blind spots (#13)
+
+/// A token from header and payload texts as written (a member may repeat), signed HS256.
+fn raw_token(header: &str, payload: &str, key: &[u8]) -> String {
+    let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+    let sig = b64(&hmac("HS256", key, input.as_bytes()));
+    format!("{input}.{sig}")
+}
+
+/// A bearer token made on each server from its own login: refused by the faultless one,
+/// accepted by the one with `fault`.
+async fn bearer_differs(fault: Fault, make: fn(&Srv, &str) -> String) {
+    let (good, bad) = pair_default(fault).await;
+    for (s, want) in [(&good, 401), (&bad, 200)] {
+        let (access, _) = s.login().await;
+        let t = format!("{}{}", s.prefix(), make(s, &access));
+        let r = s.get("/sandboxes", Cred::Bearer(&t)).await;
+        assert_eq!(r.status, want, "{fault}: {}", r.body);
+    }
+}
+
+/// The same at the refresh endpoint, from a fresh refresh token.
+async fn refresh_differs(fault: Fault, make: fn(&Srv, &str) -> String) {
+    let (good, bad) = pair_default(fault).await;
+    for (s, want) in [(&good, 401), (&bad, 200)] {
+        let (_, refresh) = s.login().await;
+        let t = format!("{}{}", s.prefix(), make(s, &refresh));
+        let r = s.refresh(&t).await;
+        assert_eq!(r.status, want, "{fault}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn jwt_empty_key() {
+    bearer_differs(Fault::JwtEmptyKey, |_, a| {
+        forge(&hs256(), &claims(a), Some(b""))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jwt_kid_file() {
+    bearer_differs(Fault::JwtKidFile, |_, a| {
+        forge(
+            &json!({"alg": "HS256", "kid": "../../../../../../../../dev/null"}),
+            &claims(a),
+            Some(b""),
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jwt_kid_sql() {
+    bearer_differs(Fault::JwtKidSql, |_, a| {
+        forge(
+            &json!({"alg": "HS256", "kid": "x' UNION SELECT 'lelantos' -- "}),
+            &claims(a),
+            Some(b"lelantos"),
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jwt_exp_optional() {
+    bearer_differs(Fault::JwtExpOptional, |s, a| {
+        let mut c = claims(a);
+        c.as_object_mut().unwrap().remove("exp");
+        forge(&hs256(), &c, Some(s.secret()))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jwt_claims_lenient() {
+    bearer_differs(Fault::JwtClaimsLenient, |s, a| {
+        let mut c = claims(a);
+        c["exp"] = (now() + 600).to_string().into();
+        forge(&hs256(), &c, Some(s.secret()))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jwt_duplicate_last_wins() {
+    bearer_differs(Fault::JwtDuplicateLastWins, |s, a| {
+        let c = claims(a).to_string();
+        // `exp` twice: long past, then the issued one.
+        let payload = format!("{{\"exp\":1,{}", &c[1..]);
+        raw_token(r#"{"alg":"HS256","typ":"JWT"}"#, &payload, s.secret())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jwt_ignores_crit() {
+    bearer_differs(Fault::JwtIgnoresCrit, |s, a| {
+        forge(
+            &json!({"alg": "HS256", "crit": ["x-unknown"], "x-unknown": true}),
+            &claims(a),
+            Some(s.secret()),
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jwt_weak_secret() {
+    let (good, bad) = pair_default(Fault::JwtWeakSecret).await;
+    assert_eq!(bad.c.jwt_secret, "secret");
+    assert!(good.c.jwt_secret.len() >= 32);
+    for s in [&good, &bad] {
+        let (access, _) = s.login().await;
+        let verifies = lelantos_conform::check::jwt::Jwt::verifies(jwt_part(&access), b"secret");
+        assert_eq!(verifies, std::ptr::eq(s, &bad));
+    }
+}
+
+#[tokio::test]
+async fn jwt_jku_fetch() {
+    let (good, bad) = pair_default(Fault::JwtJkuFetch).await;
+    for s in [&good, &bad] {
+        let listener = lelantos_conform::check::callback::Listener::start(None, &s.c.base_url)
+            .await
+            .unwrap();
+        let (access, _) = s.login().await;
+        let t = forge(
+            &json!({"alg": "HS256", "jku": listener.url("jwks.json")}),
+            &claims(&access),
+            Some(b"the attacker's key"),
+        );
+        let r = s
+            .get("/sandboxes", Cred::Bearer(&format!("{}{t}", s.prefix())))
+            .await;
+        assert_eq!(r.status, 401, "refused either way");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(listener.hits().is_empty(), std::ptr::eq(s, &good));
+    }
+}
+
+#[tokio::test]
+async fn refresh_no_signature_check() {
+    refresh_differs(Fault::RefreshNoSignatureCheck, |_, r| {
+        forge(&hs256(), &claims(r), Some(b"not the secret"))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refresh_ignores_exp() {
+    refresh_differs(Fault::RefreshIgnoresExp, |s, r| {
+        let mut c = claims(r);
+        c["exp"] = (now() - 3600).into();
+        forge(&hs256(), &c, Some(s.secret()))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refresh_ignores_type() {
+    refresh_differs(Fault::RefreshIgnoresType, |s, r| {
+        let mut c = claims(r);
+        c.as_object_mut().unwrap().remove("typ");
+        forge(&hs256(), &c, Some(s.secret()))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refresh_reuse_by_text() {
+    let (good, bad) = pair_default(Fault::RefreshReuseByText).await;
+    for (s, want) in [(&good, 401), (&bad, 200)] {
+        let (_, refresh) = s.login().await;
+        assert_eq!(s.refresh(&refresh).await.status, 200);
+        // The same bytes in another spelling: the last character's unused bits flipped.
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut twin: Vec<char> = refresh.chars().collect();
+        let last = twin.last_mut().unwrap();
+        *last = alphabet.as_bytes()[alphabet.find(*last).unwrap() ^ 1] as char;
+        let twin: String = twin.into_iter().collect();
+        assert_eq!(s.refresh(&twin).await.status, want);
+    }
+}
+
+#[tokio::test]
+async fn failures_unthrottled() {
+    let (good, bad) = pair_limited(Fault::FailuresUnthrottled).await;
+    let unknown = format!("{}{}", good.key_prefix(), "u".repeat(43));
+    for (s, throttled) in [(&good, true), (&bad, false)] {
+        let mut statuses = Vec::new();
+        for _ in 0..110 {
+            statuses.push(s.get("/sandboxes", Cred::Key(&unknown)).await.status);
+        }
+        assert_eq!(statuses.contains(&429), throttled, "{statuses:?}");
+        assert!(statuses.iter().all(|st| *st == 401 || *st == 429));
+    }
+}
+
+#[tokio::test]
+async fn malformed_token_500() {
+    let (good, bad) = pair_default(Fault::MalformedToken500).await;
+    for (s, want) in [(&good, 401), (&bad, 500)] {
+        let t = format!("{}a.b.c.d", s.prefix());
+        assert_eq!(s.get("/sandboxes", Cred::Bearer(&t)).await.status, want);
+    }
+}
+
+#[tokio::test]
+async fn token_in_query() {
+    let (good, bad) = pair_default(Fault::TokenInQuery).await;
+    for (s, want) in [(&good, 401), (&bad, 200)] {
+        let (access, _) = s.login().await;
+        let path = format!("/sandboxes?access_token={access}");
+        assert_eq!(s.get(&path, Cred::None).await.status, want);
+    }
+}
+
+#[tokio::test]
+async fn echo_bare_jwt() {
+    let (good, bad) = pair_default(Fault::EchoBareJwt).await;
+    for s in [&good, &bad] {
+        let (access, _) = s.login().await;
+        let c = claims(&access);
+        let forged = forge(&hs256(), &c, Some(b"not the secret"));
+        let r = s
+            .get(
+                "/sandboxes",
+                Cred::Bearer(&format!("{}{forged}", s.prefix())),
+            )
+            .await;
+        assert_eq!(r.status, 401);
+        // Never in the raw text; under the fault, in the JSON the body decodes to.
+        assert!(!r.body.contains(&forged));
+        let decoded = r.json().to_string();
+        assert_eq!(
+            decoded.contains(&forged),
+            std::ptr::eq(s, &bad),
+            "{}",
+            r.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn bearer_refused() {
+    let (good, bad) = pair_default(Fault::BearerRefused).await;
+    for (s, want) in [(&good, 200), (&bad, 401)] {
+        let (access, _) = s.login().await;
+        assert_eq!(
+            s.get("/sandboxes", Cred::Bearer(&access)).await.status,
+            want
+        );
+    }
 }
