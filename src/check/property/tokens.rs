@@ -803,9 +803,15 @@ fn key_fetch(
             shrink_note: "seen by the fetch listener".into(),
         });
     }
+    // Not the listener's URL: its port differs from run to run, and the same seed must give
+    // the same report.
     h.about = format!(
-        "jku, x5u and jwk.x5u pointing at {} (no fetch seen)",
-        listener.base
+        "jku, x5u and jwk.x5u pointing at the harness's listener ({}; no fetch seen)",
+        if !listener.base.starts_with("http://127.0.0.1:") {
+            "the profile's callback_url"
+        } else {
+            "on loopback"
+        }
     );
     if h.failure.is_none() && !listener.reachable {
         h.skipped = Some((
