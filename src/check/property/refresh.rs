@@ -142,7 +142,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
         let key = secret.clone().unwrap_or_default();
         let cases = ctx.cases.min(12);
         let mut h = match clause {
-            "AUTH-REFRESH-RACE" => hunt(&ctx.client, clause, cases, seed, 2usize..=5, |n| {
+            "AUTH-REFRESH-RACE" => hunt(&ctx.client, clause, cases.min(4), seed, 4usize..=8, |n| {
                 let Some((_, r)) = ctx.login() else {
                     return Judged::Unjudged;
                 };
@@ -326,7 +326,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
             _ => continue,
         };
         h.about = match clause {
-            "AUTH-REFRESH-RACE" => "2 to 5 concurrent refreshes of a fresh token".into(),
+            "AUTH-REFRESH-RACE" => "4 to 8 concurrent refreshes of a fresh token".into(),
             "AUTH-REFRESH-SINGLE-USE" => {
                 "replays of a used token, as issued or in another spelling, after 0 to 2 further rotations"
                     .into()
