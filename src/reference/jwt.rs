@@ -487,28 +487,28 @@ impl Sessions {
 
     /// Consumes `jti` of family `fam` atomically and makes a successor current.
     pub fn rotate(&self, fam: &str, jti: &str, ttl: Duration, reusable: bool) -> Rotation {
-        let mut f = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(family) = f.by_id.get_mut(fam) else {
-            return Rotation::Unknown;
-        };
-        if family.current != jti && !reusable {
-            f.by_id.remove(fam);
-            return Rotation::Reused;
-        }
-        let next = random_hex(16);
-        family.current = next.clone();
-        family.exp = unix_now() + ttl.as_secs();
-        Rotation::Rotated { jti: next }
+        self.rotate_unless(fam, ttl, |family| family.current != jti && !reusable)
     }
 
     /// The `refresh-reuse-by-text` fault: a token is taken for used only when its exact text
     /// was presented before, so another spelling of a used token rotates the family again.
     pub fn rotate_by_text(&self, fam: &str, text: &str, ttl: Duration) -> Rotation {
+        self.rotate_unless(fam, ttl, |family| !family.used.insert(text.to_string()))
+    }
+
+    /// Under one lock: ends the family when `reused` says the presented token was used,
+    /// otherwise makes a successor current.
+    fn rotate_unless(
+        &self,
+        fam: &str,
+        ttl: Duration,
+        reused: impl FnOnce(&mut Family) -> bool,
+    ) -> Rotation {
         let mut f = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(family) = f.by_id.get_mut(fam) else {
             return Rotation::Unknown;
         };
-        if !family.used.insert(text.to_string()) {
+        if reused(family) {
             f.by_id.remove(fam);
             return Rotation::Reused;
         }
