@@ -329,7 +329,7 @@ fn kid_sql(kid: &str) -> Option<Vec<u8>> {
     re.captures(kid).map(|c| c[1].as_bytes().to_vec())
 }
 
-/// The `jwt-jku-fetch` fault: GETs the URL of `jku`, `x5u` or an embedded jwk's `x5u`, in the
+/// The `jwt-jku-fetch` fault: GETs the URL of `jku`, `x5u` or an embedded jwk's `x5u`, before
 /// background. Only loopback URLs are fetched: the fault exists for the harness on this machine.
 fn fetch_key_urls(header: &Value) {
     let urls = [
@@ -337,30 +337,34 @@ fn fetch_key_urls(header: &Value) {
         header.get("x5u"),
         header.get("jwk").and_then(|j| j.get("x5u")),
     ];
-    let Ok(rt) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
     for url in urls.into_iter().flatten().filter_map(Value::as_str) {
         let Ok(u) = reqwest::Url::parse(url) else {
             continue;
         };
-        let loopback = u.host_str().is_some_and(|h| {
-            h == "localhost"
-                || h.trim_matches(['[', ']'])
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|a| a.is_loopback())
-        });
-        if !loopback {
+        let Some(addr) = u
+            .socket_addrs(|| Some(80))
+            .ok()
+            .and_then(|a| a.into_iter().find(|a| a.ip().is_loopback()))
+        else {
             continue;
-        }
-        rt.spawn(async move {
-            if let Ok(c) = reqwest::Client::builder()
-                .timeout(Duration::from_secs(2))
-                .build()
-            {
-                let _ = c.get(u).send().await;
-            }
-        });
+        };
+        // Fetched before the token is judged, as a key lookup would: the answer waits for it
+        // (bounded by a one-second timeout), so the fetch is never still in flight.
+        let _ = (|| -> std::io::Result<()> {
+            use std::io::{Read, Write};
+            let timeout = Duration::from_secs(1);
+            let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+            s.set_read_timeout(Some(timeout))?;
+            s.set_write_timeout(Some(timeout))?;
+            write!(
+                s,
+                "GET {} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n",
+                u.path()
+            )?;
+            let mut sink = Vec::new();
+            s.take(64 * 1024).read_to_end(&mut sink)?;
+            Ok(())
+        })();
     }
 }
 
