@@ -330,7 +330,7 @@ fn kid_sql(kid: &str) -> Option<Vec<u8>> {
 }
 
 /// The `jwt-jku-fetch` fault: GETs the URL of `jku`, `x5u` or an embedded jwk's `x5u`, before
-/// background. Only loopback URLs are fetched: the fault exists for the harness on this machine.
+/// the token is judged. Only loopback URLs are fetched: the fault exists for the harness on this machine.
 fn fetch_key_urls(header: &Value) {
     let urls = [
         header.get("jku"),
