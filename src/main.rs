@@ -33,6 +33,8 @@ enum Command {
     Run {
         #[command(flatten)]
         at: TargetOpts,
+        #[command(flatten)]
+        tls: TlsOpts,
         /// The contract (default: the built-in specs/lelantos.yaml).
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
@@ -73,6 +75,8 @@ enum Command {
     Timing {
         #[command(flatten)]
         at: TargetOpts,
+        #[command(flatten)]
+        tls: TlsOpts,
         /// The contract (default: the built-in specs/lelantos.yaml).
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
@@ -113,6 +117,8 @@ enum Command {
     Load {
         #[command(flatten)]
         at: TargetOpts,
+        #[command(flatten)]
+        tls: TlsOpts,
         /// The load scenario file (scenarios/load-*.yaml).
         #[arg(long, value_name = "FILE")]
         scenario: PathBuf,
@@ -208,6 +214,35 @@ struct TargetOpts {
     /// A target profile (YAML): base URL, credential sources, mappings, overrides.
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
+}
+
+/// How the target's certificate is checked (each replaces the profile's `tls:` field).
+#[derive(Args)]
+struct TlsOpts {
+    /// PEM file of CA certificates added to the platform's roots (a self-signed server
+    /// certificate may be given as its own CA, as with curl).
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// Client certificate (PEM) to present; its key from --key, else from the same file.
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM file).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Do not verify the target's certificate (a warning, and recorded in every report).
+    #[arg(long, short = 'k')]
+    insecure: bool,
+}
+
+impl TlsOpts {
+    fn flags(self) -> lelantos_conform::probe::transport::TlsFlags {
+        lelantos_conform::probe::transport::TlsFlags {
+            cacert: self.cacert,
+            cert: self.cert,
+            key: self.key,
+            insecure: self.insecure,
+        }
+    }
 }
 
 /// The embedded reference server's settings (used with neither --target nor --profile).
@@ -306,6 +341,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Run {
             at,
+            tls,
             spec,
             scenarios,
             only,
@@ -335,11 +371,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 faults: embedded.faults,
                 leak_ns,
                 timing: None,
+                tls: tls.flags(),
             };
             Ok(show(runtime()?.block_on(lelantos_conform::run::run(args))?))
         }
         Command::Timing {
             at,
+            tls,
             spec,
             samples,
             budget,
@@ -378,12 +416,14 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 }),
                 fail_on: gate.fail_on,
                 max_duration: limits.max_duration,
+                tls: tls.flags(),
                 ..RunArgs::default()
             };
             Ok(show(runtime()?.block_on(lelantos_conform::run::run(args))?))
         }
         Command::Load {
             at,
+            tls,
             scenario,
             spec,
             users,
@@ -412,6 +452,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 limiter: embedded.limiter,
                 window: embedded.window,
                 faults: embedded.faults,
+                tls: tls.flags(),
             };
             Ok(show(
                 runtime()?.block_on(lelantos_conform::load::run(args))?,

@@ -11,7 +11,7 @@ use crate::engine::{self, Collected};
 use crate::error::Error;
 use crate::probe::Probe;
 use crate::reference::{self, LimiterKind};
-use crate::report::{self, Format, RunReport, TargetInfo, Tool};
+use crate::report::{self, Format, RunReport, Tool};
 use crate::scenario::{self, Loaded};
 use crate::spec::Spec;
 use crate::verdict::{self};
@@ -51,6 +51,8 @@ pub struct RunArgs {
     /// `--max-duration`: the longest the run may take (default: the profile's, else five of the
     /// longest window plus a minute).
     pub max_duration: Option<Duration>,
+    /// `--cacert`, `--cert`, `--key`, `--insecure`: over the profile's `tls:`.
+    pub tls: crate::probe::transport::TlsFlags,
 }
 
 /// The `timing` command's settings; what is not given comes from `timing::Settings::default()`
@@ -132,6 +134,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         args.profile.as_deref(),
         &embedded,
         needs,
+        &args.tls,
     )
     .await?;
     let (target, server) = (resolved.target, resolved.server);
@@ -145,12 +148,16 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
 
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let started = Instant::now();
+    let transport =
+        crate::probe::Transport::new(&target.base_url, &target.connection, target.timeouts)?;
     let probe = Probe::new(
         &target.spec,
         &target.base_url,
-        target.timeouts,
+        &transport,
         target.redactor(),
     )?;
+    let warnings = crate::target::warnings(&target);
+    warnings.iter().for_each(|w| eprintln!("warning: {w}"));
     let collected = Collected::default();
     // The preflight is raced with Ctrl-C too: against a target that accepts and never answers it
     // waits the whole request timeout, and a Ctrl-C then must still end the run with a report.
@@ -227,11 +234,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     let (verdict, gate) = policy.verdict(&clauses, error.is_some());
     let report = RunReport {
         tool: Tool::default(),
-        target: TargetInfo {
-            base_url: target.base_url.clone(),
-            embedded: target.embedded,
-            profile: target.profile.as_ref().map(|p| p.display().to_string()),
-        },
+        target: crate::target::info(&target, probe.transport()),
         seed,
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
@@ -243,6 +246,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         scenarios: collected.scenarios.lock().expect("lock").clone(),
         timelines: collected.timelines.lock().expect("lock").clone(),
         timing: collected.timing.lock().expect("lock").clone(),
+        warnings,
     };
     // Redaction happens once, over the finished model, with the run's final redactor (every
     // role credential, every key and token learned during the run).

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::probe::transport::TlsFlags;
 use crate::profile::{Role, Target};
 use crate::reference::{self, Fault, LimiterKind, RunningServer, ServeOptions};
+use crate::report::{TargetInfo, TlsInfo};
 use crate::spec::Spec;
 
 /// The window of the embedded reference server: short, so a newcomer's run takes seconds.
@@ -62,6 +64,66 @@ pub struct Resolved {
 
 /// Resolves `--target URL`, `--profile FILE` or neither (the embedded server).
 pub async fn resolve(
+    spec: &Spec,
+    url: Option<&str>,
+    profile: Option<&Path>,
+    embedded: &EmbeddedOptions,
+    needs: Needs,
+    tls: &TlsFlags,
+) -> Result<Resolved, Error> {
+    let mut resolved = resolve_target(spec, url, profile, embedded, needs).await?;
+    if let Err(e) = resolved.target.connection.tls.apply(tls) {
+        if let Some(s) = resolved.server.take() {
+            s.shutdown().await;
+        }
+        return Err(e);
+    }
+    Ok(resolved)
+}
+
+/// What the report says of the target: where, and how it was reached.
+pub fn info(target: &Target, transport: &crate::probe::Transport) -> TargetInfo {
+    let tls = &target.connection.tls;
+    let given = tls.insecure || !tls.ca_files.is_empty() || tls.client.is_some();
+    TargetInfo {
+        base_url: target.base_url.clone(),
+        embedded: target.embedded,
+        profile: target.profile.as_ref().map(|p| p.display().to_string()),
+        tls: given.then(|| TlsInfo {
+            ca: tls
+                .ca_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            client_cert: tls
+                .client
+                .as_ref()
+                .map(|c| c.cert_file.display().to_string()),
+            insecure: tls.insecure,
+        }),
+        proxy: transport.through().map(str::to_string),
+        headers: target
+            .connection
+            .headers
+            .iter()
+            .map(|h| h.name.clone())
+            .collect(),
+    }
+}
+
+/// What every report and the terminal must warn of.
+pub fn warnings(target: &Target) -> Vec<String> {
+    let mut out = Vec::new();
+    if target.connection.tls.insecure {
+        out.push(format!(
+            "--insecure: the certificate of {} was not verified; anyone on the path could have answered",
+            target.base_url
+        ));
+    }
+    out
+}
+
+async fn resolve_target(
     spec: &Spec,
     url: Option<&str>,
     profile: Option<&Path>,

@@ -75,7 +75,7 @@ pub async fn run(
         retry_after_header: &spec.rate_limits.over_limit.retry_after_header,
     };
     let settings = settings(t);
-    let timer = Timer::new(&scope.target.base_url, scope.target.timeouts)?;
+    let timer = Timer::new(&scope.target.base_url, scope.probe.transport())?;
     let started = Instant::now();
     let samples = sample::run(
         &timer,

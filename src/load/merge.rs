@@ -112,6 +112,11 @@ pub fn merge(
         }],
         timelines: Vec::new(),
         timing: Vec::new(),
+        warnings: {
+            let mut w: Vec<String> = parts.iter().flat_map(|(_, r)| r.warnings.clone()).collect();
+            w.dedup();
+            w
+        },
     };
     let planned = Duration::from_millis(first.planned_duration_ms);
     let raw = Raw::build(

@@ -27,7 +27,7 @@ use goose::prelude::*;
 use crate::error::Error;
 use crate::profile::Role;
 use crate::reference::{self, LimiterKind};
-use crate::report::{Format, RunReport, ScenarioResult, TargetInfo, Tool};
+use crate::report::{Format, RunReport, ScenarioResult, Tool};
 use crate::report::{RunOutcome, default_report_dir};
 use crate::scenario::{Identities, Kind, Loaded, On429, Swarm};
 use crate::spec::load_spec;
@@ -60,6 +60,8 @@ pub struct LoadArgs {
     /// `--max-duration`: the longest the whole command may take (default: the profile's, else
     /// the swarm's duration plus five of the longest window plus a minute).
     pub max_duration: Option<Duration>,
+    /// `--cacert`, `--cert`, `--key`, `--insecure`: over the profile's `tls:`.
+    pub tls: crate::probe::transport::TlsFlags,
 }
 
 /// Parses `I/N` (0-based index `I` of `N` segments, as a Kubernetes Indexed Job numbers pods).
@@ -128,6 +130,7 @@ struct Ctx {
     honour: bool,
     needs_sandbox: bool,
     upload_paths: Vec<String>,
+    transport: crate::probe::Transport,
 }
 
 #[derive(Clone, Copy)]
@@ -353,6 +356,9 @@ impl Ctx {
 
     /// Creates the user's sandbox and the files its tasks download.
     async fn on_start(&self, user: &mut GooseUser) -> TransactionResult {
+        // The run's TLS, proxy and headers (goose's own client knows none of them).
+        user.set_client_builder(self.transport.builder(false))
+            .await?;
         if !self.needs_sandbox {
             return Ok(());
         }
@@ -611,6 +617,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         args.profile.as_deref(),
         &embedded,
         needs,
+        &args.tls,
     )
     .await?;
     let (target, server, pool) = (resolved.target, resolved.server, resolved.pool);
@@ -670,10 +677,12 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     upload_paths.dedup();
 
     // A target that cannot be reached is an error (exit 3), not a swarm of transport errors.
+    let transport =
+        crate::probe::Transport::new(&target.base_url, &target.connection, target.timeouts)?;
     let probe = crate::probe::Probe::new(
         &target.spec,
         &target.base_url,
-        target.timeouts,
+        &transport,
         target.redactor(),
     )?;
     let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
@@ -726,6 +735,9 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     // Every input is checked (the folder, the header, the keys, the tasks) before this first
     // request.
     probe.preflight().await?;
+    crate::target::warnings(&target)
+        .iter()
+        .for_each(|w| eprintln!("warning: {w}"));
     let ctx = Arc::new(Ctx {
         spec: target.spec.clone(),
         honour: load.on_429 == On429::Honour,
@@ -741,6 +753,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         needs_sandbox,
         upload_paths,
         load: load.clone(),
+        transport,
     });
 
     if let Some(at) = args.start_at
@@ -817,11 +830,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     let (verdict, gate) = policy.verdict(&clauses, error.is_some());
     let report = RunReport {
         tool: Tool::default(),
-        target: TargetInfo {
-            base_url: target.base_url.clone(),
-            embedded: target.embedded,
-            profile: target.profile.as_ref().map(|p| p.display().to_string()),
-        },
+        target: crate::target::info(&target, &ctx.transport),
         seed: 0,
         started_at: started_at.clone(),
         duration_ms: elapsed.as_millis() as u64,
@@ -840,6 +849,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         }],
         timelines: Vec::new(),
         timing: Vec::new(),
+        warnings: crate::target::warnings(&target),
     };
     let mut load_report = report::LoadReport::build(
         &report,

@@ -3,9 +3,11 @@
 
 mod observe;
 mod timer;
+pub mod transport;
 
 pub use observe::Observers;
 pub use timer::{Timed, Timer};
+pub use transport::{Connection, Transport};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -104,19 +106,20 @@ pub struct Probe {
     /// secret or not (a forged token a faulty target accepts is a working credential too).
     credential_headers: Arc<[String]>,
     prefixes: Arc<[String]>,
+    /// The proxy the target is reached through, named in a connection error.
+    through: Option<Arc<str>>,
+    transport: Transport,
 }
 
 impl Probe {
     pub fn new(
         spec: &crate::spec::Spec,
         base_url: &str,
-        timeouts: Timeouts,
+        transport: &Transport,
         redactor: Redactor,
     ) -> Result<Self, Error> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.request)
-            .redirect(reqwest::redirect::Policy::none())
+        let client = transport
+            .builder(false)
             .pool_max_idle_per_host(64)
             .build()
             .map_err(|e| Error::Usage(format!("cannot build the HTTP client: {e}")))?;
@@ -124,6 +127,8 @@ impl Probe {
             client,
             base_url: base_url.trim_end_matches('/').into(),
             redactor: Arc::new(std::sync::RwLock::new(redactor)),
+            through: transport.through().map(Arc::from),
+            transport: transport.clone(),
             started: Instant::now(),
             observers: Observers::new(spec),
             credential_headers: [
@@ -139,6 +144,11 @@ impl Probe {
                 .cloned()
                 .collect(),
         })
+    }
+
+    /// TLS, proxy and extra headers: what every other client of the run is built with.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     pub fn base_url(&self) -> &str {
@@ -176,11 +186,14 @@ impl Probe {
         let url = format!("{}/", self.base_url);
         match self.client.get(&url).send().await {
             Ok(_) => Ok(()),
-            Err(e) => Err(Error::Unreachable(format!(
-                "cannot reach {}: {}",
-                self.base_url,
-                describe(&e)
-            ))),
+            Err(e) => Err(Error::Unreachable(match &self.through {
+                Some(proxy) => format!(
+                    "cannot reach {} through proxy {proxy}: {}",
+                    self.base_url,
+                    describe(&e)
+                ),
+                None => format!("cannot reach {}: {}", self.base_url, describe(&e)),
+            })),
         }
     }
 
@@ -353,9 +366,41 @@ fn describe(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
-    if causes.is_empty() {
+    let text = if causes.is_empty() {
         kind.to_string()
     } else {
         format!("{kind}: {}", causes.join(": "))
+    };
+    match certificate_hint(&text) {
+        Some(hint) => format!("{text} ({hint})"),
+        None => text,
     }
+}
+
+/// What to do about a certificate the target's TLS handshake was refused for.
+fn certificate_hint(error: &str) -> Option<&'static str> {
+    let hints = [
+        (
+            "CaUsedAsEndEntity",
+            "the target presents a CA certificate as its own, as a self-signed `openssl req -x509` one is: trust it with --cacert FILE or the profile's tls.ca",
+        ),
+        (
+            "UnknownIssuer",
+            "the certificate's issuer is not trusted: give its CA with --cacert FILE or the profile's tls.ca (--insecure skips verification)",
+        ),
+        (
+            "NotValidForName",
+            "the certificate is not valid for this host name",
+        ),
+        ("Expired", "the certificate has expired"),
+        ("NotValidYet", "the certificate is not valid yet"),
+        (
+            "CertificateRequired",
+            "the target wants a client certificate: --cert FILE --key FILE or the profile's tls.client_cert and tls.client_key",
+        ),
+    ];
+    hints
+        .iter()
+        .find(|(needle, _)| error.contains(needle))
+        .map(|(_, hint)| *hint)
 }

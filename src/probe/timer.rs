@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use super::Timeouts;
+use super::Transport;
 use crate::error::Error;
 
 /// The most of a body read per timed request: denials are small; anything bigger is not what the
@@ -28,14 +28,11 @@ pub struct Timed {
 }
 
 impl Timer {
-    pub fn new(base_url: &str, timeouts: Timeouts) -> Result<Self, Error> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.request)
-            .redirect(reqwest::redirect::Policy::none())
+    pub fn new(base_url: &str, transport: &Transport) -> Result<Self, Error> {
+        let client = transport
+            .builder(true)
             .pool_max_idle_per_host(1)
             .tcp_nodelay(true)
-            .http1_only()
             .build()
             .map_err(|e| Error::Usage(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {

@@ -5,7 +5,7 @@
 
 mod secret;
 
-pub use secret::SecretSource;
+pub use secret::{LiteralOrSecret, SecretSource};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FileError, did_you_mean};
 use crate::gate::FailOn;
-use crate::probe::Timeouts;
+use crate::probe::transport::{ClientIdentity, ExtraHeader, ProxySetting};
+use crate::probe::{Connection, Timeouts};
 use crate::redact::Redactor;
 use crate::spec::{AuthMethod, Spec};
 use crate::yaml::Source;
@@ -125,6 +126,31 @@ struct ProfileFile {
     /// records server-side fetches (AUTH-TOKEN-NO-KEY-FETCH) listens on its port.
     #[serde(default)]
     callback_url: Option<String>,
+    /// How the target's certificate is checked, and the client certificate.
+    #[serde(default)]
+    tls: Option<TlsFile>,
+    /// A forward proxy for every request (`NO_PROXY` still applies); a URL with credentials
+    /// comes from a secret source.
+    #[serde(default)]
+    proxy: Option<LiteralOrSecret>,
+    /// Header fields added to every request (a gateway's tenant or token).
+    #[serde(default)]
+    headers: BTreeMap<String, LiteralOrSecret>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsFile {
+    /// A PEM file of CA certificates added to the platform's roots (relative to the profile).
+    #[serde(default)]
+    ca: Option<PathBuf>,
+    #[serde(default)]
+    client_cert: Option<PathBuf>,
+    /// The client certificate's key: a secret source, like a credential.
+    #[serde(default)]
+    client_key: Option<SecretSource>,
+    #[serde(default)]
+    insecure: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -198,6 +224,9 @@ pub struct Target {
     pub max_duration: Option<Duration>,
     /// The profile's `callback_url:`.
     pub callback_url: Option<String>,
+    /// TLS, proxy and extra headers (the profile's `tls:`, `proxy:`, `headers:`, and the
+    /// command line's TLS options over them).
+    pub connection: Connection,
 }
 
 impl Target {
@@ -227,7 +256,8 @@ impl Target {
             .credentials
             .iter()
             .filter(|(r, _)| r.is_secret())
-            .map(|(_, v)| v.as_str());
+            .map(|(_, v)| v.clone())
+            .chain(self.connection.secrets());
         Redactor::new(secrets, &self.secret_prefixes())
     }
 
@@ -270,6 +300,7 @@ impl Target {
             fail_on: FailOn::default(),
             max_duration: None,
             callback_url: None,
+            connection: Connection::default(),
         })
     }
 
@@ -290,6 +321,11 @@ impl Target {
             fail_on: FailOn::default(),
             max_duration: None,
             callback_url: None,
+            // The embedded server is on loopback: never through a proxy.
+            connection: Connection {
+                proxy: ProxySetting::Direct,
+                ..Connection::default()
+            },
         }
     }
 
@@ -481,6 +517,14 @@ impl Target {
                 Ok(()) => {}
             }
         }
+        let connection = connection(
+            (file.tls.as_ref(), file.proxy.as_ref(), &file.headers),
+            source,
+            dir.as_deref(),
+            &spec,
+            resolve,
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Err(Error::Files(errors));
         }
@@ -498,8 +542,128 @@ impl Target {
                 .callback_url
                 .as_deref()
                 .map(|u| u.trim_end_matches('/').to_string()),
+            connection,
         })
     }
+}
+
+/// The profile's `tls:`, `proxy:` and `headers:`, read (files relative to the profile, secret
+/// values from their sources); each problem is an error at its key.
+type ConnectionFields<'a> = (
+    Option<&'a TlsFile>,
+    Option<&'a LiteralOrSecret>,
+    &'a BTreeMap<String, LiteralOrSecret>,
+);
+
+fn connection(
+    (tls, proxy, headers): ConnectionFields<'_>,
+    source: &Source,
+    dir: Option<&Path>,
+    spec: &Spec,
+    resolve: bool,
+    errors: &mut Vec<FileError>,
+) -> Connection {
+    let mut c = Connection::default();
+    let at = |p: &Path| match dir {
+        Some(d) if p.is_relative() => d.join(p),
+        _ => p.to_path_buf(),
+    };
+    if let Some(tls) = tls {
+        c.tls.insecure = tls.insecure;
+        if let Some(ca) = &tls.ca {
+            match crate::probe::transport::certificates(&at(ca)) {
+                Ok(certs) => {
+                    c.tls.roots = certs;
+                    c.tls.ca_files = vec![at(ca)];
+                }
+                Err(why) => errors.push(source.key_error("ca", format!("tls.ca: {why}"))),
+            }
+        }
+        match (&tls.client_cert, &tls.client_key) {
+            (Some(cert), Some(key)) if resolve => match key.resolve(dir) {
+                Ok(pem) => match ClientIdentity::read(&at(cert), &pem, &format!("{key}")) {
+                    Ok(id) => c.tls.client = Some(id),
+                    Err(why) => errors.push(source.key_error("client_cert", format!("tls: {why}"))),
+                },
+                Err(why) => {
+                    errors.push(source.key_error("client_key", format!("tls.client_key: {why}")))
+                }
+            },
+            (Some(_), Some(_)) => {}
+            (Some(_), None) => errors.push(source.key_error(
+                "client_cert",
+                "tls.client_cert needs tls.client_key ({file: PATH} or {env: NAME})",
+            )),
+            (None, Some(_)) => errors
+                .push(source.key_error("client_key", "tls.client_key goes with tls.client_cert")),
+            (None, None) => {}
+        }
+    }
+    if let Some(proxy) = proxy {
+        let given = match proxy {
+            LiteralOrSecret::Literal(url) if url.contains('@') => Err(
+                "a URL with credentials comes from a secret source: proxy: {env: NAME} or {file: PATH}"
+                    .to_string(),
+            ),
+            p if resolve => p.resolve(dir).map(|(v, _)| v),
+            _ => Ok(String::new()),
+        };
+        match given {
+            Ok(url) if url.is_empty() => {}
+            Ok(url) => match reqwest::Url::parse(&url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                    c.proxy = ProxySetting::Url(url)
+                }
+                _ => errors.push(
+                    source.key_error("proxy", "proxy: not an http:// or https:// URL with a host"),
+                ),
+            },
+            Err(why) => errors.push(source.key_error("proxy", format!("proxy: {why}"))),
+        }
+    }
+    let credential_headers = [
+        &spec.auth.api_key.header,
+        &spec.auth.access_token.header,
+        &spec.auth.admin_token.header,
+    ];
+    for (name, value) in headers {
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            errors.push(source.key_error(name, format!("headers: `{name}` is no header name")));
+            continue;
+        }
+        if let Some(h) = credential_headers
+            .iter()
+            .find(|h| h.eq_ignore_ascii_case(name))
+        {
+            errors.push(source.key_error(
+                name,
+                format!("headers: `{name}` carries the contract's credentials ({h}), which each check sets itself; give it under `credentials:`"),
+            ));
+            continue;
+        }
+        let resolved = match value {
+            v if resolve => v.resolve(dir),
+            LiteralOrSecret::Literal(v) => Ok((v.clone(), None)),
+            LiteralOrSecret::Secret(s) => Ok((String::new(), Some(s.shell(dir)))),
+        };
+        match resolved {
+            Ok((value, secret)) => {
+                if reqwest::header::HeaderValue::from_str(&value).is_err() {
+                    errors.push(source.key_error(
+                        name,
+                        format!("headers: `{name}`: the value is no header value (control characters or non-ASCII)"),
+                    ));
+                }
+                c.headers.push(ExtraHeader {
+                    name: name.clone(),
+                    value,
+                    secret,
+                });
+            }
+            Err(why) => errors.push(source.key_error(name, format!("headers: `{name}`: {why}"))),
+        }
+    }
+    c
 }
 
 fn check_url(url: &str) -> Result<(), String> {
@@ -546,6 +710,64 @@ mod tests {
         }
         // An `@` in the path or query is no userinfo.
         assert!(load("base_url: http://127.0.0.1:1/a@b\n").is_ok());
+    }
+
+    #[test]
+    fn headers_proxy_and_tls_are_read_and_checked_at_their_keys() {
+        // SAFETY: tests in this module use variable names nothing else reads.
+        unsafe { std::env::set_var("LC_TEST_GW_TOKEN", "gw-token-from-env-0001") };
+        unsafe { std::env::set_var("LC_TEST_PROXY_URL", "http://u:pr0xyPassw0rd@127.0.0.1:3128") };
+        let t = load(
+            "base_url: https://127.0.0.1:1\nheaders:\n  X-Tenant: staging\n  X-Gateway-Token: {env: LC_TEST_GW_TOKEN}\nproxy: {env: LC_TEST_PROXY_URL}\n",
+        )
+        .unwrap();
+        let h = &t.connection.headers;
+        assert_eq!(
+            (h[0].name.as_str(), h[0].value.as_str()),
+            ("X-Gateway-Token", "gw-token-from-env-0001")
+        );
+        assert!(h[0].secret.is_some() && h[1].secret.is_none());
+        // Secret values are redacted, literal ones are not.
+        let r = t.redactor();
+        assert!(
+            !r.redact("a gw-token-from-env-0001 b")
+                .contains("gw-token-from-env")
+        );
+        assert!(!r.redact("pr0xyPassw0rd").contains("pr0xyPassw0rd"));
+        assert_eq!(r.redact("staging"), "staging");
+        // A credential header is the checks' own: refused, at its key.
+        let err =
+            load("base_url: http://127.0.0.1:1\nheaders:\n  x-api-key: {env: LC_TEST_GW_TOKEN}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("p.yaml:3:3: headers: `x-api-key` carries the contract's credentials"),
+            "{err}"
+        );
+        assert!(!err.contains("gw-token-from-env"), "{err}");
+        // A literal proxy URL with a password is refused without quoting it.
+        let err = load("base_url: http://127.0.0.1:1\nproxy: http://u:S3cretPx@127.0.0.1:3128\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("p.yaml:2:1: proxy: a URL with credentials comes from a secret source"),
+            "{err}"
+        );
+        assert!(!err.contains("S3cretPx"), "{err}");
+        // A CA file that is not there, and a client certificate without its key.
+        let err = load(
+            "base_url: https://127.0.0.1:1\ntls:\n  ca: missing-ca.pem\n  client_cert: c.pem\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("p.yaml:3:3: tls.ca: missing-ca.pem: cannot read"),
+            "{err}"
+        );
+        assert!(
+            err.contains("p.yaml:4:3: tls.client_cert needs tls.client_key"),
+            "{err}"
+        );
     }
 
     #[test]

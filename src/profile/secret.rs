@@ -87,6 +87,29 @@ impl<'de> Deserialize<'de> for SecretSource {
 }
 
 impl SecretSource {
+    /// A shell expression that yields the value, for a replay line that must not hold it.
+    pub fn shell(&self, relative_to: Option<&std::path::Path>) -> String {
+        let quote = |p: &PathBuf| {
+            let p = match relative_to {
+                Some(dir) if p.is_relative() => dir.join(p),
+                _ => p.clone(),
+            };
+            format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+        };
+        match self {
+            SecretSource::Env(name) => format!("${name}"),
+            SecretSource::File(p) => format!("$(cat {})", quote(p)),
+            SecretSource::JsonFile(p, pointer) => {
+                let path: String = pointer
+                    .split('/')
+                    .skip(1)
+                    .map(|k| format!("[\"{}\"]", k.replace("~1", "/").replace("~0", "~")))
+                    .collect();
+                format!("$(jq -r '.{path}' {})", quote(p))
+            }
+        }
+    }
+
     /// The value, or why there is none. A credential the profile declares is one the user expects
     /// to be checked, so every way of not having it is an error naming the source (never a
     /// value): an unset or empty variable, a missing or empty file, an absent or empty pointer.
@@ -130,5 +153,55 @@ impl SecretSource {
                 }
             }
         }
+    }
+}
+
+/// A value a profile may give as a literal or, when it is a secret, from a source: a header
+/// value (`X-Tenant: staging`, `X-Gateway-Token: {env: GATEWAY_TOKEN}`) or the proxy URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiteralOrSecret {
+    Literal(String),
+    Secret(SecretSource),
+}
+
+impl LiteralOrSecret {
+    /// The value and, when it is secret, the shell expression that yields it.
+    pub fn resolve(
+        &self,
+        relative_to: Option<&std::path::Path>,
+    ) -> Result<(String, Option<String>), String> {
+        match self {
+            LiteralOrSecret::Literal(v) => Ok((v.clone(), None)),
+            LiteralOrSecret::Secret(s) => Ok((s.resolve(relative_to)?, Some(s.shell(relative_to)))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LiteralOrSecret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LiteralOrSecret;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value, or {env: NAME} or {file: PATH} for a secret one")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LiteralOrSecret::Literal(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(LiteralOrSecret::Literal(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(LiteralOrSecret::Literal(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(LiteralOrSecret::Literal(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                SecretSource::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(LiteralOrSecret::Secret)
+            }
+        }
+        d.deserialize_any(V)
     }
 }

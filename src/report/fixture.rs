@@ -178,7 +178,7 @@ pub fn report() -> RunReport {
         target: TargetInfo {
             base_url: "http://127.0.0.1:43111".into(),
             embedded: true,
-            profile: None,
+            ..TargetInfo::default()
         },
         seed: 1234,
         started_at: "2026-01-01T00:00:00Z".into(),
@@ -216,6 +216,7 @@ pub fn report() -> RunReport {
         ],
         timelines: vec![timeline],
         timing: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -144,6 +144,15 @@ fn header(out: &mut String, report: &RunReport, verdict: &str) {
     if let Some(profile) = &report.target.profile {
         row("profile", profile);
     }
+    if let Some(tls) = &report.target.tls {
+        row("tls", &text::tls(tls));
+    }
+    if let Some(proxy) = &report.target.proxy {
+        row("proxy", proxy);
+    }
+    if !report.target.headers.is_empty() {
+        row("added headers", &report.target.headers.join(", "));
+    }
     row("seed", &report.seed.to_string());
     row("started at", &report.started_at);
     row("duration", &text::duration(report.duration_ms));

@@ -111,6 +111,12 @@ fn properties(out: &mut String, report: &RunReport) {
     if let Some(profile) = &report.target.profile {
         prop("profile", profile);
     }
+    if let Some(proxy) = &report.target.proxy {
+        prop("proxy", proxy);
+    }
+    for w in &report.warnings {
+        prop("warning", w);
+    }
     prop("fail_on", &report.gate.fail_on.join(","));
     if !report.gate.must_undecided.is_empty() {
         prop("must_undecided", &report.gate.must_undecided.join(","));

@@ -42,6 +42,22 @@ pub fn render(report: &RunReport) -> String {
         inline(&report.tool.name),
         inline(&report.tool.version),
     );
+    let mut how = Vec::new();
+    if let Some(tls) = &report.target.tls {
+        how.push(format!("TLS: {}", text::tls(tls)));
+    }
+    if let Some(proxy) = &report.target.proxy {
+        how.push(format!("through proxy {proxy}"));
+    }
+    if !report.target.headers.is_empty() {
+        how.push(format!(
+            "added headers: {}",
+            report.target.headers.join(", ")
+        ));
+    }
+    if !how.is_empty() {
+        let _ = writeln!(out, "{}\n", inline(&how.join(" · ")));
+    }
     if let Some(error) = &report.error {
         let _ = writeln!(out, "> **The run could not complete:** {}\n", inline(error));
     }

@@ -33,6 +33,9 @@ pub struct RunReport {
     /// Timing tests (AUTH-ADMIN-CONSTANT-TIME): statistics, sample counts, percentiles, CDFs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timing: Vec<crate::timing::TimingResult>,
+    /// What weakens the verdict and every reader must see (`--insecure`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl RunReport {
@@ -74,11 +77,31 @@ impl Default for Tool {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TargetInfo {
     pub base_url: String,
     pub embedded: bool,
     /// The profile file, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// How the certificate was checked, when TLS options were given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
+    /// The proxy the requests went through (no credentials), when one applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// The names of the headers the profile added to every request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TlsInfo {
+    /// CA files added to the platform's roots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<String>,
+    /// `--insecure`: the target's certificate was not verified.
+    pub insecure: bool,
 }

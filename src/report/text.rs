@@ -100,9 +100,32 @@ pub fn counts(report: &RunReport) -> String {
 /// What the gate says beside the verdict: undecided `must` clauses (so a pass that could not look
 /// is never a bare PASS), the policy when it is not the default, and the clauses that failed the
 /// gate. Empty for a plain run whose every `must` clause was decided.
+/// How the certificate was checked, in words.
+pub fn tls(tls: &super::TlsInfo) -> String {
+    let mut parts = Vec::new();
+    if tls.insecure {
+        parts.push("not verified (--insecure)".to_string());
+    } else if tls.ca.is_empty() {
+        parts.push("verified with the platform's roots".to_string());
+    } else {
+        parts.push(format!(
+            "verified with the platform's roots and {}",
+            tls.ca.join(", ")
+        ));
+    }
+    if let Some(c) = &tls.client_cert {
+        parts.push(format!("client certificate {c}"));
+    }
+    parts.join("; ")
+}
+
 pub fn gate_notes(report: &RunReport) -> Vec<String> {
     let g = &report.gate;
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = report
+        .warnings
+        .iter()
+        .map(|w| format!("warning: {w}"))
+        .collect();
     notes.extend(g.undecided_note());
     notes.extend(g.skipped_note());
     if g.fail_on.len() > 1 {

@@ -4,6 +4,7 @@
 
 use std::io::Read as _;
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -231,4 +232,67 @@ pub fn profile_for(base_url: &str, window_secs: u32) -> String {
     // against a Python server, four runs at once on two cores, takes longer than that.
     profile.push_str("max_duration: 5m\n");
     profile
+}
+
+/// A child process stopped when dropped: SIGTERM first (nginx's master then stops its workers;
+/// SIGKILL would orphan them, still listening), SIGKILL if it lingers.
+pub struct Proc {
+    pub name: &'static str,
+    pub child: Child,
+}
+
+impl Proc {
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            // SAFETY: kill(2) on our own child's pid, not reaped yet (try_wait said it runs).
+            unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.exited().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        if self.exited().is_none() {
+            eprintln!("{} did not stop on SIGTERM: killing it", self.name);
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// nginx on PATH or where distributions put it; its absence fails the test, saying what to do.
+pub fn nginx_binary() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let candidates = std::env::split_paths(&path).map(|d| d.join("nginx")).chain(
+        [
+            "/usr/sbin/nginx",
+            "/usr/local/sbin/nginx",
+            "/usr/local/nginx/sbin/nginx",
+        ]
+        .map(PathBuf::from),
+    );
+    for c in candidates {
+        if c.is_file() {
+            return c;
+        }
+    }
+    panic!(
+        "nginx is not installed: the tests run a real nginx in front of the \
+         reference server. Install it (`apt-get install -y nginx-light`, or `nginx`) and run \
+         .ci/run (or `cargo test --test gateway_nginx`) again; these tests are never skipped."
+    );
+}
+
+/// A port that was free a moment ago (bound, then released); nginx binding it may still lose a
+/// race, which `start_nginx` retries.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
 }
