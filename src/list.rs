@@ -29,7 +29,7 @@ pub fn clauses(spec: &Spec) -> String {
     let mut table = Table::new(rows);
     table
         .with(Style::sharp())
-        .with(Modify::new(Columns::one(3)).with(Width::wrap(60)));
+        .with(Modify::new(Columns::one(3)).with(Width::wrap(60).keep_words(true)));
     table.to_string()
 }
 
@@ -50,7 +50,7 @@ pub fn faults() -> String {
     let mut table = Table::new(rows);
     table
         .with(Style::sharp())
-        .with(Modify::new(Columns::one(2)).with(Width::wrap(70)));
+        .with(Modify::new(Columns::one(2)).with(Width::wrap(70).keep_words(true)));
     table.to_string()
 }
 
@@ -71,6 +71,6 @@ pub fn scenarios(loaded: &[crate::scenario::Loaded]) -> String {
     let mut table = Table::new(rows);
     table
         .with(Style::sharp())
-        .with(Modify::new(Columns::one(2)).with(Width::wrap(70)));
+        .with(Modify::new(Columns::one(2)).with(Width::wrap(70).keep_words(true)));
     table.to_string()
 }

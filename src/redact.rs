@@ -108,6 +108,13 @@ impl Redactor {
     }
 
     pub fn redact(&self, text: &str) -> String {
+        self.redact_shaped(self.redact_known(text))
+    }
+
+    /// `redact` without the credential-shape rule: every known secret and every near-copy of
+    /// one, but not a credential-shaped value the harness forged (a replay line writes those in
+    /// full: they are no secret of the target).
+    pub fn redact_known(&self, text: &str) -> String {
         let mut out = text.to_string();
         for (secret, fp) in self.inner.iter() {
             if out.contains(secret.as_str()) {
@@ -117,6 +124,10 @@ impl Redactor {
         if !self.windows.is_empty() {
             out = self.redact_windows(&out);
         }
+        out
+    }
+
+    fn redact_shaped(&self, mut out: String) -> String {
         if let Some(shaped) = &self.shaped {
             let (re, prefixes) = &**shaped;
             if re.is_match(&out) {

@@ -150,12 +150,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     let started = Instant::now();
     let transport =
         crate::probe::Transport::new(&target.base_url, &target.connection, target.timeouts)?;
-    let probe = Probe::new(
-        &target.spec,
-        &target.base_url,
-        &transport,
-        target.redactor(),
-    )?;
+    let probe = Probe::new(&target, &transport)?;
     let warnings = crate::target::warnings(&target);
     warnings.iter().for_each(|w| eprintln!("warning: {w}"));
     let collected = Collected::default();
@@ -231,6 +226,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         verdict::not_run(&mut clauses, &planned, &cause);
     }
     let redactor = probe.redactor();
+    verdict::for_reports(&mut clauses);
     let (verdict, gate) = policy.verdict(&clauses, error.is_some());
     let report = RunReport {
         tool: Tool::default(),

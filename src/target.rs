@@ -101,7 +101,7 @@ pub fn info(target: &Target, transport: &crate::probe::Transport) -> TargetInfo 
                 .map(|c| c.cert_file.display().to_string()),
             insecure: tls.insecure,
         }),
-        proxy: transport.through().map(str::to_string),
+        proxy: transport.through(),
         headers: target
             .connection
             .headers

@@ -50,6 +50,10 @@ pub struct Exchange {
     /// Milliseconds since the run started, when the request was sent.
     pub at_ms: f64,
     pub elapsed_ms: f64,
+    /// A `curl` command line that replays the request (credentials as the variables that hold
+    /// them); kept in the reports for the exchanges of failing clauses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curl: Option<String>,
 }
 
 /// What decided a verdict: a sentence and the exchanges behind it.
@@ -112,6 +116,11 @@ pub struct Summary {
     pub skipped: usize,
     pub not_testable: usize,
     pub inconclusive: usize,
+    /// Of `fail`: the `must` clauses (they fail the run) and the `should` ones (warnings).
+    #[serde(default)]
+    pub fail_must: usize,
+    #[serde(default)]
+    pub fail_should: usize,
 }
 
 /// The reason of a clause no scenario touched.
@@ -240,13 +249,34 @@ pub fn summarize(verdicts: &[ClauseVerdict]) -> Summary {
     for v in verdicts {
         match v.status {
             Status::Pass => s.pass += 1,
-            Status::Fail => s.fail += 1,
+            Status::Fail => {
+                s.fail += 1;
+                match v.level {
+                    Level::Must => s.fail_must += 1,
+                    Level::Should => s.fail_should += 1,
+                }
+            }
             Status::Skipped => s.skipped += 1,
             Status::NotTestable => s.not_testable += 1,
             Status::Inconclusive => s.inconclusive += 1,
         }
     }
     s
+}
+
+/// The clauses as every report shows them: failing `must` clauses first, then failing `should`
+/// ones, then the rest in the spec's order; replay lines kept only on the evidence of failures.
+pub fn for_reports(clauses: &mut [ClauseVerdict]) {
+    clauses.sort_by_key(|c| match (c.status, c.level) {
+        (Status::Fail, Level::Must) => 0,
+        (Status::Fail, Level::Should) => 1,
+        _ => 2,
+    });
+    for c in clauses.iter_mut().filter(|c| c.status != Status::Fail) {
+        for e in &mut c.evidence {
+            e.exchanges.iter_mut().for_each(|x| x.curl = None);
+        }
+    }
 }
 
 /// `pass`, `fail` (a `must` clause failed) or `error` (the run could not complete).

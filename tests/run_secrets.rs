@@ -152,11 +152,20 @@ fn assert_clean(outs: &[&std::process::Output], dirs: &[&std::path::Path], secre
     // A whole JWT without its prefix is a token too.
     let bare = regex::Regex::new(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
         .unwrap();
+    // A replay line writes the values the harness forged in full (a random key, a token signed
+    // with a made-up key: no secret of the target), so the shape checks look past replay lines;
+    // the secrets and every 12-character stretch of them are looked for everywhere.
+    let replay = regex::Regex::new(
+        r#"(?s)"curl":\s*"(?:[^"\\]|\\.)*"|<pre class="curl">.*?</pre>|```sh\n.*?```"#,
+    )
+    .unwrap();
     for (name, text) in &texts {
+        let shapes = replay.replace_all(text, "");
+        let shapes = shapes.as_ref();
         assert!(
-            !bare.is_match(text),
+            !bare.is_match(shapes),
             "{name} holds a whole JWT: {:?}",
-            bare.find(text).map(|m| &m.as_str()[..12])
+            bare.find(shapes).map(|m| &m.as_str()[..12])
         );
         let lower = text.to_ascii_lowercase();
         for s in secrets {
@@ -172,11 +181,11 @@ fn assert_clean(outs: &[&std::process::Output], dirs: &[&std::path::Path], secre
             }
         }
         assert!(
-            !token.is_match(text),
+            !token.is_match(shapes),
             "{name} holds a full token: {:?}",
-            token.find(text).map(|m| &m.as_str()[..12])
+            token.find(shapes).map(|m| &m.as_str()[..12])
         );
-        assert!(!key.is_match(text), "{name} holds a full key");
+        assert!(!key.is_match(shapes), "{name} holds a full key");
     }
 }
 

@@ -69,6 +69,21 @@ fn real_reports_match_the_published_schemas() {
         "--report-dir",
         &s(&timing),
     ]);
+    // A failing run under --insecure: replay lines, warnings and the TLS record.
+    let failing = d("failing");
+    conform(&[
+        "run",
+        "--quiet",
+        "--format",
+        "json",
+        "--only",
+        "AUTH-KEY-REVOKED",
+        "--fault",
+        "apikey-revoked-accepted",
+        "--insecure",
+        "--report-dir",
+        &s(&failing),
+    ]);
     let scenario = format!("{}/scenarios/load-burst.yaml", env!("CARGO_MANIFEST_DIR"));
     for (i, out) in [(0, &seg0), (1, &seg1)] {
         conform(&[
@@ -95,6 +110,7 @@ fn real_reports_match_the_published_schemas() {
 
     for (what, dir) in [
         ("run", &run),
+        ("failing run", &failing),
         ("timing", &timing),
         ("segment 0", &seg0),
         ("merge", &merged),
@@ -102,6 +118,13 @@ fn real_reports_match_the_published_schemas() {
         assert_valid(&compliance, &read(dir, "compliance.json"), what);
     }
     assert!(read(&timing, "compliance.json")["timing"].is_array());
+    let f = read(&failing, "compliance.json");
+    assert!(
+        f["clauses"][0]["evidence"][0]["exchanges"][0]["curl"].is_string(),
+        "{f}"
+    );
+    assert_eq!(f["target"]["tls"]["insecure"], true);
+    assert_eq!(f["summary"]["fail_must"], 1);
     for (what, dir) in [
         ("segment 0", &seg0),
         ("segment 1", &seg1),

@@ -88,8 +88,9 @@ pub fn merge(
     let judged = judge::judge(&load, &first.scenario, &categories, &obs, elapsed, false);
     let spec = crate::spec::Spec::builtin();
     let decided = load.decided();
-    let clauses = verdict::judge(&spec, &judged.findings, &|id| decided.contains(&id));
+    let mut clauses = verdict::judge(&spec, &judged.findings, &|id| decided.contains(&id));
     let errors: Vec<String> = parts.iter().filter_map(|(_, r)| r.error.clone()).collect();
+    verdict::for_reports(&mut clauses);
     let (verdict, gate) = policy.verdict(&clauses, !errors.is_empty());
     let report = RunReport {
         tool: Tool::default(),

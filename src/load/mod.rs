@@ -679,12 +679,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     // A target that cannot be reached is an error (exit 3), not a swarm of transport errors.
     let transport =
         crate::probe::Transport::new(&target.base_url, &target.connection, target.timeouts)?;
-    let probe = crate::probe::Probe::new(
-        &target.spec,
-        &target.base_url,
-        &transport,
-        target.redactor(),
-    )?;
+    let probe = crate::probe::Probe::new(&target, &transport)?;
     let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
     let folder = crate::report::ReportDir::claim(&report_dir)?;
     let header = &target.spec.auth.api_key.header;
@@ -817,7 +812,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     let epoch = ctx.recorder.epoch_unix_ns;
     let judged = judge::judge(&load, &loaded.id, &categories, &obs, elapsed, interrupted);
     let decided: Vec<String> = loaded.scenario.clauses.clone();
-    let clauses = verdict::judge(&target.spec, &judged.findings, &|id| {
+    let mut clauses = verdict::judge(&target.spec, &judged.findings, &|id| {
         decided.iter().any(|c| c == id)
     });
     let prefixes = target.secret_prefixes();
@@ -827,6 +822,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         .iter()
         .map(|e| (e.name.clone(), e.category))
         .collect();
+    verdict::for_reports(&mut clauses);
     let (verdict, gate) = policy.verdict(&clauses, error.is_some());
     let report = RunReport {
         tool: Tool::default(),

@@ -35,6 +35,9 @@ pub struct TlsConfig {
 #[derive(Clone)]
 pub struct ClientIdentity {
     pub cert_file: PathBuf,
+    /// The key as a curl argument that reads it (a quoted path, or a process substitution
+    /// reading its variable), for replay lines.
+    pub key_arg: String,
     chain: Vec<CertificateDer<'static>>,
     key: Arc<PrivateKeyDer<'static>>,
 }
@@ -79,8 +82,13 @@ impl TlsConfig {
                     Error::Usage(format!("--key {}: cannot read: {e}", key_path.display()))
                 })?;
                 self.client = Some(
-                    ClientIdentity::read(cert, &pem, &format!("--key {}", key_path.display()))
-                        .map_err(Error::Usage)?,
+                    ClientIdentity::read(
+                        cert,
+                        &pem,
+                        &format!("--key {}", key_path.display()),
+                        super::replay::quoted(key_path),
+                    )
+                    .map_err(Error::Usage)?,
                 );
             }
             (None, Some(_)) => {
@@ -100,13 +108,19 @@ impl TlsConfig {
 impl ClientIdentity {
     /// `cert` is a PEM file of the chain; `key_pem` the key's PEM text (`key_origin` names where
     /// it came from, never its content).
-    pub fn read(cert: &Path, key_pem: &str, key_origin: &str) -> Result<Self, String> {
+    pub fn read(
+        cert: &Path,
+        key_pem: &str,
+        key_origin: &str,
+        key_arg: String,
+    ) -> Result<Self, String> {
         let chain = certificates(cert).map_err(|e| format!("client certificate {e}"))?;
         let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| {
             format!("{key_origin}: holds no PEM private key (PKCS#8, PKCS#1 or SEC1)")
         })?;
         Ok(Self {
             cert_file: cert.to_path_buf(),
+            key_arg,
             chain,
             key: Arc::new(key),
         })
@@ -189,7 +203,8 @@ pub struct Transport {
     proxy: Option<reqwest::Proxy>,
     direct: bool,
     headers: reqwest::header::HeaderMap,
-    through: Option<String>,
+    /// The proxy the target is reached through (no credentials) and where it was set.
+    through: Option<(String, String)>,
 }
 
 impl Transport {
@@ -216,7 +231,7 @@ impl Transport {
                     .map_err(|e| Error::Usage(format!("proxy {}: {e}", shown_proxy(url))))?
                     .no_proxy(reqwest::NoProxy::from_env());
                 let through = (!environment_bypass(base_url))
-                    .then(|| format!("{} (profile proxy)", shown_proxy(url)));
+                    .then(|| (shown_proxy(url), "profile proxy".to_string()));
                 (Some(p), false, through)
             }
         };
@@ -230,9 +245,17 @@ impl Transport {
         })
     }
 
-    /// The proxy requests to the target go through, shown without credentials, when one does.
-    pub fn through(&self) -> Option<&str> {
-        self.through.as_deref()
+    /// The proxy requests to the target go through, shown without credentials, and where it
+    /// was set (`http://127.0.0.1:3128 (from HTTPS_PROXY)`), when one applies.
+    pub fn through(&self) -> Option<String> {
+        self.through
+            .as_ref()
+            .map(|(url, origin)| format!("{url} ({origin})"))
+    }
+
+    /// The proxy's URL alone, without credentials.
+    pub fn proxy_url(&self) -> Option<&str> {
+        self.through.as_ref().map(|(url, _)| url.as_str())
     }
 
     /// A client builder with every setting of this transport. `http1_only`: the timer's one
@@ -275,7 +298,7 @@ pub fn shown_proxy(url: &str) -> String {
 }
 
 /// The proxy the environment gives for `base_url` (reqwest's own matcher), when one applies.
-fn environment_proxy(base_url: &str) -> Option<String> {
+fn environment_proxy(base_url: &str) -> Option<(String, String)> {
     let uri: http::Uri = base_url.parse().ok()?;
     let matcher = hyper_util::client::proxy::matcher::Matcher::from_env();
     let i = matcher.intercept(&uri)?;
@@ -295,7 +318,7 @@ fn environment_proxy(base_url: &str) -> Option<String> {
     .chain(["ALL_PROXY", "all_proxy"])
     .find(|v| std::env::var(v).is_ok_and(|x| !x.is_empty()))
     .unwrap_or("the environment");
-    Some(format!("{shown} (from {var})"))
+    Some((shown, format!("from {var}")))
 }
 
 /// Whether `NO_PROXY` exempts `base_url`.

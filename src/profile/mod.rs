@@ -216,6 +216,9 @@ pub struct Target {
     /// The effective contract: the spec with the profile's overrides applied.
     pub spec: Arc<Spec>,
     pub credentials: BTreeMap<Role, String>,
+    /// For each credential, a shell expression that yields it (`$LELANTOS_API_KEY`, `$(cat
+    /// 'key.txt')`): what a replay line writes instead of the value.
+    pub shell: BTreeMap<Role, String>,
     pub timeouts: Timeouts,
     pub shared_use: u32,
     /// The profile's `fail_on:` (default: `must`).
@@ -294,6 +297,7 @@ impl Target {
             embedded: false,
             profile: None,
             spec: Arc::new(spec),
+            shell: env_shell(),
             credentials,
             timeouts: Timeouts::default(),
             shared_use: 0,
@@ -316,6 +320,7 @@ impl Target {
             profile: None,
             spec: Arc::new(spec),
             credentials: credentials.into_iter().collect(),
+            shell: env_shell(),
             timeouts: Timeouts::default(),
             shared_use: 0,
             fail_on: FailOn::default(),
@@ -356,6 +361,11 @@ impl Target {
         }
         let dir = source.path.parent().map(Path::to_path_buf);
         let mut credentials = BTreeMap::new();
+        let shell: BTreeMap<Role, String> = file
+            .credentials
+            .iter()
+            .map(|(role, src)| (*role, src.shell(dir.as_deref())))
+            .collect();
         for (role, src) in file.credentials.iter().filter(|_| resolve) {
             match src.resolve(dir.as_deref()) {
                 Ok(v) => {
@@ -534,6 +544,7 @@ impl Target {
             profile: Some(source.path.clone()),
             spec: Arc::new(spec),
             credentials,
+            shell,
             timeouts,
             shared_use,
             fail_on,
@@ -581,7 +592,15 @@ fn connection(
         }
         match (&tls.client_cert, &tls.client_key) {
             (Some(cert), Some(key)) if resolve => match key.resolve(dir) {
-                Ok(pem) => match ClientIdentity::read(&at(cert), &pem, &format!("{key}")) {
+                Ok(pem) => match ClientIdentity::read(
+                    &at(cert),
+                    &pem,
+                    &format!("{key}"),
+                    match key {
+                        SecretSource::File(p) => crate::probe::replay::quoted(&at(p)),
+                        other => format!("<(printf '%s\\n' \"{}\")", other.shell(dir)),
+                    },
+                ) {
                     Ok(id) => c.tls.client = Some(id),
                     Err(why) => errors.push(source.key_error("client_cert", format!("tls: {why}"))),
                 },
@@ -664,6 +683,14 @@ fn connection(
         }
     }
     c
+}
+
+/// `--target` and the embedded server: each credential as its `LELANTOS_*` variable.
+fn env_shell() -> BTreeMap<Role, String> {
+    Role::ALL
+        .into_iter()
+        .map(|r| (r, format!("${}", r.env_var())))
+        .collect()
 }
 
 fn check_url(url: &str) -> Result<(), String> {

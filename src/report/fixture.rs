@@ -43,6 +43,10 @@ fn exchange(at_ms: f64, status: u16, headers: &[(&str, &str)], body: &str) -> Ex
         error: None,
         at_ms,
         elapsed_ms: 2.4,
+        curl: Some(
+            "curl -sS -i -H 'X-API-Key: '\"$LELANTOS_API_KEY\" 'http://127.0.0.1:43111/v1/sandboxes'"
+                .into(),
+        ),
     }
 }
 

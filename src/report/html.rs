@@ -31,7 +31,7 @@ dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;font-family:ui-monospace,SFMon
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0 4px}
 .card{border:1px solid var(--line);border-top-width:4px;border-radius:8px;padding:8px 16px;min-width:120px;background:#fff}
 .card b{display:block;font-size:26px;line-height:1.2}.card span{color:var(--muted)}
-.card.pass{border-top-color:var(--pass)}.card.fail{border-top-color:var(--fail)}.card.skipped,.card.not_testable{border-top-color:var(--skip)}.card.inconclusive{border-top-color:var(--inc)}
+.card.pass{border-top-color:var(--pass)}.card.fail{border-top-color:var(--fail)}.card.warn{border-top-color:var(--inc)}.card.skipped,.card.not_testable{border-top-color:var(--skip)}.card.inconclusive{border-top-color:var(--inc)}
 .filters{margin:8px 0 4px;color:var(--muted)}.filters label{margin-right:14px;white-space:nowrap;cursor:pointer}
 table{border-collapse:collapse;width:100%}
 table.clauses{table-layout:fixed}
@@ -50,6 +50,8 @@ details summary{cursor:pointer;color:#0969da}
 details .note{margin:6px 0 4px}
 pre{margin:6px 0;padding:8px 10px;background:var(--bg);border:1px solid var(--line);border-radius:6px;font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;overflow-wrap:anywhere}
 .muted{color:var(--muted)}
+.replay{position:relative}.replay pre.curl{margin-top:2px}
+button.copy{font:12px system-ui,sans-serif;padding:1px 10px;border:1px solid var(--line);border-radius:6px;background:#fff;cursor:pointer}
 figure{margin:8px 0 24px;padding:12px;border:1px solid var(--line);border-radius:8px}
 figcaption{font-weight:600;margin-bottom:4px}
 svg.timeline{display:block;font:11px system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
@@ -70,6 +72,15 @@ document.querySelectorAll('.filters input').forEach(function(box){
     document.querySelectorAll('tr[data-status="'+box.value+'"]').forEach(function(row){
       row.hidden=!box.checked;
     });
+  });
+});
+document.querySelectorAll('button.copy').forEach(function(b){
+  b.addEventListener('click',function(){
+    var text=b.parentNode.querySelector('pre').textContent;
+    var done=function(){b.textContent='copied';setTimeout(function(){b.textContent='copy'},1500);};
+    if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(text).then(done);}
+    else{var t=document.createElement('textarea');t.value=text;document.body.appendChild(t);t.select();
+      try{document.execCommand('copy');done();}catch(e){}document.body.removeChild(t);}
   });
 });
 "#;
@@ -172,10 +183,16 @@ fn header(out: &mut String, report: &RunReport, verdict: &str) {
         );
     }
     let s = &report.summary;
+    let must = report
+        .clauses
+        .iter()
+        .filter(|c| c.status == Status::Fail && c.level == crate::spec::Level::Must)
+        .count();
     out.push_str("<div class=\"cards\">");
     for (class, n, label) in [
+        ("fail", must, "must fail"),
+        ("warn", s.fail - must.min(s.fail), "should warn"),
         ("pass", s.pass, "pass"),
-        ("fail", s.fail, "fail"),
         ("skipped", s.skipped, "skipped"),
         ("not_testable", s.not_testable, "not testable"),
         ("inconclusive", s.inconclusive, "inconclusive"),
@@ -209,12 +226,12 @@ fn clauses(out: &mut String, report: &RunReport) {
     }
     out.push_str("</div>\n");
     out.push_str("<table class=\"clauses\">\n<colgroup><col style=\"width:16em\"><col style=\"width:5em\"><col style=\"width:8em\"><col style=\"width:34%\"><col></colgroup>\n<thead><tr><th>clause</th><th>level</th><th>status</th><th>title</th><th>reason</th></tr></thead>\n");
-    for (area, clauses) in text::areas(report) {
+    for (area, clauses) in text::groups(report) {
         let failing = clauses.iter().filter(|c| c.status == Status::Fail).count();
         let _ = writeln!(
             out,
             "<tbody>\n<tr class=\"area\"><th colspan=\"5\">{} <span class=\"muted\">{} {}{}</span></th></tr>",
-            esc(area),
+            esc(&area),
             clauses.len(),
             if clauses.len() == 1 {
                 "clause"
@@ -278,6 +295,13 @@ fn clause_rows(out: &mut String, c: &ClauseVerdict) {
         let _ = write!(out, "<div class=\"note\">{}</div>", esc(&e.note));
         for ex in &e.exchanges {
             let _ = write!(out, "<pre>{}</pre>", esc(&text::exchange(ex, BODY_CAP)));
+            if let Some(curl) = &ex.curl {
+                let _ = write!(
+                    out,
+                    "<div class=\"replay\"><span class=\"muted\">replay:</span> <button type=\"button\" class=\"copy\">copy</button><pre class=\"curl\">{}</pre></div>",
+                    esc(curl)
+                );
+            }
         }
     }
     out.push_str("</details></td></tr>\n");
@@ -444,8 +468,22 @@ mod tests {
         // Header, counts, grouped clauses, evidence, scenarios.
         assert!(page.contains("<span class=\"verdict fail\">FAIL</span>"));
         assert!(page.contains("<dd>1234</dd>") && page.contains("<dd>2026-01-01T00:00:00Z</dd>"));
-        assert!(page.contains("<b>2</b><span>fail</span>"));
-        for area in ["api-key", "admin-token", "rate-limit", "general"] {
+        // The cards split must failures from should-level warnings; failures come first.
+        assert!(page.contains("<b>1</b><span>must fail</span>"));
+        assert!(page.contains("<b>1</b><span>should warn</span>"));
+        let at = |s: &str| page.find(s).unwrap();
+        assert!(at("failing must clauses (1)") < at("should-level warnings (1)"));
+        assert!(at("should-level warnings (1)") < at(">api-key "));
+        // The failing exchanges carry their replay line, with a copy button.
+        assert!(page.contains(
+            "<button type=\"button\" class=\"copy\">copy</button><pre class=\"curl\">curl -sS -i"
+        ));
+        for area in [
+            "api-key",
+            "admin-token",
+            "failing must clauses (1)",
+            "should-level warnings (1)",
+        ] {
             assert!(
                 page.contains(&format!("<tr class=\"area\"><th colspan=\"5\">{area} ")),
                 "{area}"

@@ -1,6 +1,7 @@
 //! `compliance.md`: the run as a pull-request comment. A headline with the verdict and counts,
-//! the failing `must` clauses, then the failing `should` clauses, then every clause and the
-//! failures' evidence folded in `<details>`.
+//! the failing `must` clauses, then the failing `should` clauses, the passes counted, the
+//! undecided clauses with their reasons, and the failures' evidence (with a `curl` line that
+//! replays each exchange) folded in `<details>`.
 //!
 //! Everything from the report is escaped for GitHub-flavoured Markdown (tables, inline HTML,
 //! emphasis), and the whole comment stays under GitHub's 65,536-character limit: evidence is
@@ -100,27 +101,39 @@ pub fn render(report: &RunReport) -> String {
         out.push_str("No clause failed.\n\n");
     }
 
+    // What ran and passed is counted; what could not be decided is listed with its reason (a
+    // gate must never pass by not looking); failures are above, in full.
+    let undecided: Vec<&ClauseVerdict> = report
+        .clauses
+        .iter()
+        .filter(|c| !matches!(c.status, Status::Pass | Status::Fail))
+        .collect();
     let _ = writeln!(
         out,
-        "<details>\n<summary>All {} clauses</summary>\n",
+        "{} of {} clauses pass.\n",
+        report.summary.pass,
         report.clauses.len()
     );
-    out.push_str("| Clause | Level | Status | Title | Reason |\n|---|---|---|---|---|\n");
-    for (_, clauses) in text::areas(report) {
-        for c in clauses {
+    if !undecided.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details>\n<summary>{} clauses not decided (skipped, not testable, inconclusive)</summary>\n",
+            undecided.len()
+        );
+        out.push_str("| Clause | Level | Status | Reason |\n|---|---|---|---|\n");
+        for c in undecided {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} {} | {} | {} |",
+                "| {} | {} | {} {} | {} |",
                 cell(&c.id),
                 c.level.as_str(),
                 status_icon(c.status),
                 c.status.as_str(),
-                cell(&c.title),
                 cell(&c.reason)
             );
         }
+        out.push_str("\n</details>\n");
     }
-    out.push_str("\n</details>\n");
 
     // Evidence of failures, `must` first, while the comment has room.
     let mut failures = failing(Level::Must);
@@ -165,10 +178,14 @@ fn evidence(c: &ClauseVerdict) -> String {
     for e in &c.evidence {
         let _ = writeln!(s, "{}\n", inline(&e.note));
         for ex in &e.exchanges {
-            s.push_str(&fenced(&text::cap(
-                &text::exchange(ex, EVIDENCE_CAP),
-                EVIDENCE_CAP,
-            )));
+            s.push_str(&fenced(
+                &text::cap(&text::exchange(ex, EVIDENCE_CAP), EVIDENCE_CAP),
+                "http",
+            ));
+            if let Some(curl) = &ex.curl {
+                s.push_str("Replay:\n\n");
+                s.push_str(&fenced(curl, "sh"));
+            }
         }
     }
     s.push_str("</details>\n");
@@ -176,11 +193,14 @@ fn evidence(c: &ClauseVerdict) -> String {
 }
 
 /// A fenced code block whose fence is longer than any run of backticks in the text.
-fn fenced(text: &str) -> String {
+fn fenced(text: &str, lang: &str) -> String {
     let text = controls(text);
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
-    format!("{fence}http\n{}\n{fence}\n\n", text.trim_end_matches('\n'))
+    format!(
+        "{fence}{lang}\n{}\n{fence}\n\n",
+        text.trim_end_matches('\n')
+    )
 }
 
 /// Control characters (an ANSI escape in a body, a NUL) show as U+FFFD, except newlines and tabs.
@@ -241,10 +261,22 @@ mod tests {
     fn headline_failures_first_then_everything_folded() {
         let md = render(&fixture::report());
         assert!(md.starts_with("## ❌ Lelantos conformance: FAIL\n"), "{md}");
-        assert!(md.contains("1 pass, 2 fail, 1 skipped, 1 not testable, 1 inconclusive"));
+        assert!(md.contains(
+            "1 must fail, 1 should warn, 1 pass, 1 skipped, 1 not testable, 1 inconclusive"
+        ));
         let must = md.find("### Failing `must` clauses (1").unwrap();
         let should = md.find("### Failing `should` clauses (1").unwrap();
-        let all = md.find("<summary>All 6 clauses</summary>").unwrap();
+        // Passes are counted, not listed; what was not decided is listed with its reason.
+        let all = md.find("1 of 6 clauses pass.").unwrap();
+        assert!(md.contains(
+            "<summary>3 clauses not decided (skipped, not testable, inconclusive)</summary>"
+        ));
+        assert!(
+            !md.contains("| AUTH-KEY-HEADER |"),
+            "a pass is listed: {md}"
+        );
+        // Each failing exchange has its replay line.
+        assert!(md.contains("Replay:\n\n```sh\ncurl -sS -i -H 'X-API-Key: '\"$LELANTOS_API_KEY\""));
         let evidence = md
             .find("<summary>Evidence: RL-429-RETRY-AFTER (must)")
             .unwrap();
@@ -256,8 +288,12 @@ mod tests {
             .unwrap();
         assert!(row.contains("Retry-After header \\| in seconds"), "{row}");
         assert_eq!(row.matches(" | ").count(), 3, "{row}");
-        // Every clause is in the folded table.
-        for c in &fixture::report().clauses {
+        // Every clause that is not a pass is in a table.
+        for c in fixture::report()
+            .clauses
+            .iter()
+            .filter(|c| c.status != Status::Pass)
+        {
             assert!(md.contains(&format!("| {} |", inline(&c.id))), "{}", c.id);
         }
         assert!(md.contains("```http\nGET http://127.0.0.1:43111/v1/sandboxes\n"));
@@ -284,7 +320,7 @@ mod tests {
         assert!(row.contains("<br>second \\| line"), "{row}");
         assert!(md.contains("more bytes not shown"));
         assert!(md.len() < 30_000);
-        assert_eq!(fenced("a ``` b"), "````http\na ``` b\n````\n\n");
+        assert_eq!(fenced("a ``` b", "http"), "````http\na ``` b\n````\n\n");
     }
 
     #[test]

@@ -52,7 +52,22 @@ impl RunReport {
                     }
                 }
                 serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, r)),
-                serde_json::Value::Object(m) => m.values_mut().for_each(|x| walk(x, r)),
+                serde_json::Value::Object(m) => {
+                    for (k, x) in m.iter_mut() {
+                        match x {
+                            // A replay line writes forged values in full (credential-shaped,
+                            // but no secret of the target); known secrets and near-copies of
+                            // them are still fingerprints.
+                            serde_json::Value::String(s) if k == "curl" => {
+                                let clean = r.redact_known(s);
+                                if clean != *s {
+                                    *s = clean;
+                                }
+                            }
+                            x => walk(x, r),
+                        }
+                    }
+                }
                 _ => {}
             }
         }

@@ -61,10 +61,10 @@ pub fn render(report: &RunReport, color: bool) -> String {
     builder.push_record(["clause", "level", "status", "title", "reason"]);
     // Rows that hold an area's name, spanning the whole table.
     let mut area_rows = Vec::new();
-    for (area, clauses) in text::areas(report) {
+    for (area, clauses) in text::groups(report) {
         area_rows.push(builder.count_records());
         builder.push_record([
-            paint(&clean(area), BOLD, color),
+            paint(&clean(&area), BOLD, color),
             "".into(),
             "".into(),
             "".into(),
@@ -185,17 +185,22 @@ mod tests {
         for needle in [
             "│ clause",
             "│ api-key ",
-            "│ rate-limit ",
+            "│ failing must clauses (1) ",
+            "│ should-level warnings (1) ",
             "│ AUTH-KEY-HEADER ",
             "│ not_testable │",
             "│ inconclusive │",
         ] {
             assert!(out.contains(needle), "{needle}\n{out}");
         }
-        // Areas come in the spec's order, each before its clauses.
+        // Failing must clauses first, then should-level warnings, then areas in the spec's
+        // order, each before its clauses.
         let at = |s: &str| out.find(s).unwrap();
         assert!(
-            at("│ api-key ") < at("AUTH-KEY-HEADER")
+            at("│ failing must clauses") < at("RL-429-RETRY-AFTER")
+                && at("RL-429-RETRY-AFTER") < at("│ should-level warnings")
+                && at("│ should-level warnings") < at("│ api-key ")
+                && at("│ api-key ") < at("AUTH-KEY-HEADER")
                 && at("AUTH-KEY-HASHED") < at("│ admin-token ")
         );
         let g = fixture::report().gate;
@@ -204,7 +209,7 @@ mod tests {
             .map(|n| format!("  {n}\n"))
             .unwrap_or_default();
         assert!(out.ends_with(&format!(
-            "verdict: FAIL  1 pass, 2 fail, 1 skipped, 1 not testable, 1 inconclusive  (5.2 s)\n  1 must clause undecided: {}\n{skipped}  failed by: {}\n",
+            "verdict: FAIL  1 must fail, 1 should warn, 1 pass, 1 skipped, 1 not testable, 1 inconclusive  (5.2 s)\n  1 must clause undecided: {}\n{skipped}  failed by: {}\n",
             g.must_undecided.join(", "),
             g.failed_by.join(", ")
         )), "{out}");
@@ -241,7 +246,7 @@ mod tests {
         assert!(out.contains("\x1b[2mskipped\x1b[0m"));
         assert!(out.contains("\x1b[2mnot_testable\x1b[0m"));
         assert!(out.contains("\x1b[33minconclusive\x1b[0m"));
-        assert!(out.contains("verdict: \x1b[31mFAIL\x1b[0m  1 pass"));
+        assert!(out.contains("verdict: \x1b[31mFAIL\x1b[0m  1 must fail, 1 should warn, 1 pass"));
         assert_aligned(&out);
     }
 

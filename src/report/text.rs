@@ -1,7 +1,8 @@
 //! Plain-text pieces every renderer shares: clauses grouped by area, exchanges written out as
 //! HTTP messages, byte caps and durations. Renderers escape this text for their own format.
 
-use crate::verdict::{ClauseVerdict, Exchange};
+use crate::spec::Level;
+use crate::verdict::{ClauseVerdict, Exchange, Status};
 
 use super::RunReport;
 
@@ -88,18 +89,53 @@ pub fn exchange(ex: &Exchange, body_cap: usize) -> String {
     out
 }
 
-/// How many of the report's clauses in each status, as `40 pass, 0 fail, ...`.
+/// How many of the report's clauses in each status, `must` failures apart from `should`-level
+/// warnings: `1 must fail, 5 should warn, 40 pass, ...`.
 pub fn counts(report: &RunReport) -> String {
     let s = &report.summary;
+    // A report written before the split has only `fail`: its must/should split is recounted.
+    let (must, should) = if s.fail_must + s.fail_should == s.fail {
+        (s.fail_must, s.fail_should)
+    } else {
+        let failing = report.clauses.iter().filter(|c| c.status == Status::Fail);
+        let must = failing.clone().filter(|c| c.level == Level::Must).count();
+        (must, s.fail - must)
+    };
     format!(
-        "{} pass, {} fail, {} skipped, {} not testable, {} inconclusive",
-        s.pass, s.fail, s.skipped, s.not_testable, s.inconclusive
+        "{must} must fail, {should} should warn, {} pass, {} skipped, {} not testable, {} inconclusive",
+        s.pass, s.skipped, s.not_testable, s.inconclusive
     )
 }
 
-/// What the gate says beside the verdict: undecided `must` clauses (so a pass that could not look
-/// is never a bare PASS), the policy when it is not the default, and the clauses that failed the
-/// gate. Empty for a plain run whose every `must` clause was decided.
+/// The clauses in triage order: the failing `must` clauses, then the `should`-level warnings,
+/// then every other clause by area.
+pub fn groups(report: &RunReport) -> Vec<(String, Vec<&ClauseVerdict>)> {
+    let failing = |level: Level| -> Vec<&ClauseVerdict> {
+        report
+            .clauses
+            .iter()
+            .filter(|c| c.status == Status::Fail && c.level == level)
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (level, name) in [
+        (Level::Must, "failing must clauses"),
+        (Level::Should, "should-level warnings"),
+    ] {
+        let list = failing(level);
+        if !list.is_empty() {
+            out.push((format!("{name} ({})", list.len()), list));
+        }
+    }
+    for clause in report.clauses.iter().filter(|c| c.status != Status::Fail) {
+        match out.iter_mut().find(|(area, _)| *area == clause.area) {
+            Some((_, list)) => list.push(clause),
+            None => out.push((clause.area.clone(), vec![clause])),
+        }
+    }
+    out
+}
+
 /// How the certificate was checked, in words.
 pub fn tls(tls: &super::TlsInfo) -> String {
     let mut parts = Vec::new();
@@ -119,6 +155,9 @@ pub fn tls(tls: &super::TlsInfo) -> String {
     parts.join("; ")
 }
 
+/// What the gate says beside the verdict: warnings (`--insecure`), undecided `must` clauses (so
+/// a pass that could not look is never a bare PASS), the policy when it is not the default, and
+/// the clauses that failed the gate. Empty for a plain run whose every `must` clause was decided.
 pub fn gate_notes(report: &RunReport) -> Vec<String> {
     let g = &report.gate;
     let mut notes: Vec<String> = report
