@@ -25,11 +25,51 @@ struct Cli {
     command: Command,
 }
 
+/// The exit codes of the commands that judge a target (DESIGN.md; README's table says more).
+macro_rules! gate_exit_codes {
+    () => {
+        "Exit codes:
+  0  every must clause that ran passed (and nothing --fail-on names occurred)
+  1  a must clause failed, or a status --fail-on names occurred
+  2  usage, spec, profile or scenario error, before the first request
+  3  the target could not be reached or the run could not complete (every report is still written)"
+    };
+}
+
+const RUN_HELP: &str = concat!(
+    "Examples:
+  lelantos-conform run                                   # the embedded reference server
+  LELANTOS_API_KEY=... lelantos-conform run --target https://staging.example --only 'AUTH-KEY-*'
+  lelantos-conform run --profile staging.yaml --cacert ca.pem --fail-on must,inconclusive
+
+",
+    gate_exit_codes!()
+);
+
+const TIMING_HELP: &str = concat!(
+    "Examples:
+  lelantos-conform timing                                # the embedded reference server
+  LELANTOS_ADMIN_TOKEN=... lelantos-conform timing --target https://staging.example --samples 60000
+
+",
+    gate_exit_codes!()
+);
+
+const LOAD_HELP: &str = concat!(
+    "Examples:
+  lelantos-conform load --scenario scenarios/load-burst.yaml
+  lelantos-conform load --profile staging.yaml --scenario scenarios/load-mixed.yaml --users 200 --duration 2m
+
+",
+    gate_exit_codes!()
+);
+
 #[derive(Subcommand)]
 enum Command {
     /// Check a target against the contract: one verdict per clause, reports, an exit code to gate on.
     ///
     /// With neither --target nor --profile, starts the embedded reference server and checks it.
+    #[command(after_help = RUN_HELP)]
     Run {
         #[command(flatten)]
         at: TargetOpts,
@@ -44,6 +84,10 @@ enum Command {
         /// Only clauses whose id matches this glob, e.g. 'RL-*'; several, comma-separated.
         #[arg(long, value_name = "GLOB")]
         only: Option<String>,
+        /// Leave out clauses whose id matches this glob (after --only), e.g. 'AUTH-ADMIN-*';
+        /// several, comma-separated.
+        #[arg(long, value_name = "GLOB")]
+        exclude: Option<String>,
         /// Where reports go (default: reports/<UTC timestamp>/).
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
@@ -72,6 +116,7 @@ enum Command {
     /// byte, random) over one connection; Welch's t in two batches decides. A pass says the
     /// smallest leak the run could have seen. With neither --target nor --profile, starts the
     /// embedded reference server (1 ms windows, so its admin throttle stays out of the way).
+    #[command(after_help = TIMING_HELP)]
     Timing {
         #[command(flatten)]
         at: TargetOpts,
@@ -114,6 +159,7 @@ enum Command {
     /// Run a load scenario (a goose swarm) and judge the rate limits under concurrency.
     ///
     /// With neither --target nor --profile, starts the embedded reference server and loads it.
+    #[command(after_help = LOAD_HELP)]
     Load {
         #[command(flatten)]
         at: TargetOpts,
@@ -152,11 +198,19 @@ enum Command {
         limits: LimitOpts,
     },
     /// Work on written reports.
+    #[command(after_help = MERGE_HELP)]
     Report {
         #[command(subcommand)]
         what: ReportCommand,
     },
     /// Check files (specs, profiles, scenarios) without sending a request.
+    #[command(after_help = "Examples:
+  lelantos-conform validate                      # the built-in spec and scenarios
+  lelantos-conform validate staging.yaml scenarios/my-checks.yaml
+
+Exit codes:
+  0  every file is valid
+  2  a file is not (each problem named by file:line:column, with the line)")]
     Validate {
         /// Files to check; without any, the built-in spec and scenarios.
         files: Vec<PathBuf>,
@@ -165,6 +219,14 @@ enum Command {
         spec: Option<PathBuf>,
     },
     /// Print the clauses, scenarios or faults as a table.
+    #[command(after_help = "Examples:
+  lelantos-conform list                 # every clause: id, level, area, title, how it is checked
+  lelantos-conform list scenarios       # which scenario decides which clauses
+  lelantos-conform list faults          # the reference server's faults and the clause each breaks
+
+Exit codes:
+  0  done
+  2  a spec or scenario file that does not load")]
     List {
         #[arg(value_enum, default_value = "clauses")]
         what: ListWhat,
@@ -176,6 +238,14 @@ enum Command {
         scenarios: Vec<PathBuf>,
     },
     /// Run the reference server (generated credentials; optional faults) until Ctrl-C.
+    #[command(after_help = "Examples:
+  lelantos-conform serve --addr 127.0.0.1:8080 --credentials-out creds.json
+  lelantos-conform serve --window 2s --fault apikey-revoked-accepted --limiter sliding
+
+Exit codes:
+  0  stopped by Ctrl-C or SIGTERM
+  2  a usage error (an unknown fault, a window of 0)
+  3  the address cannot be bound, or the credentials file cannot be written")]
     Serve {
         /// Address to listen on (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -201,6 +271,31 @@ enum Command {
         /// The spec to serve (default: the built-in specs/lelantos.yaml).
         #[arg(long)]
         spec: Option<PathBuf>,
+    },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:
+  lelantos-conform completions bash > /etc/bash_completion.d/lelantos-conform
+  lelantos-conform completions zsh > \"${fpath[1]}/_lelantos-conform\"
+
+Exit codes:
+  0  done
+  2  an unknown shell")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (roff): lelantos-conform.1 and one per command.
+    #[command(after_help = "Examples:
+  lelantos-conform man --dir /usr/local/share/man/man1
+  lelantos-conform man | man -l -
+
+Exit codes:
+  0  done
+  3  the folder cannot be written")]
+    Man {
+        /// Write every page into this folder; without it, the main page goes to stdout.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -284,10 +379,20 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     lelantos_conform::yaml::duration::parse(text)
 }
 
+const MERGE_HELP: &str = "Examples:
+  lelantos-conform report merge reports/seg-0 reports/seg-1 --report-dir reports/merged
+
+Exit codes:
+  0  every must clause that ran passed (and nothing --fail-on names occurred)
+  1  a must clause failed, or a status --fail-on names occurred
+  2  a part that does not load, or parts of different swarms
+  3  a segment's run could not complete";
+
 #[derive(Subcommand)]
 enum ReportCommand {
     /// Merge the load.json of the segments of one distributed swarm into one report (exact:
     /// counts, histograms and admission accounting are recomputed from the parts' raw data).
+    #[command(after_help = MERGE_HELP)]
     Merge {
         /// Report directories of the segments, each holding a load.json.
         #[arg(required = true)]
@@ -345,6 +450,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             spec,
             scenarios,
             only,
+            exclude,
             report_dir,
             format,
             seed,
@@ -355,6 +461,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             leak_ns,
         } => {
             let args = RunArgs {
+                exclude,
                 fail_on: gate.fail_on,
                 max_duration: limits.max_duration,
                 target: at.target,
@@ -511,6 +618,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             Ok(0)
         }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "lelantos-conform", &mut script);
+            print_all(&script)
+        }
+        Command::Man { dir } => man(dir),
         Command::Serve {
             addr,
             window,
@@ -540,6 +654,37 @@ fn run(cli: Cli) -> Result<u8, Error> {
             runtime()?.block_on(serve(Arc::new(spec), opts, credentials_out))
         }
     }
+}
+
+/// Writes `bytes` to stdout; a reader that stopped early (`| head`) is no error.
+fn print_all(bytes: &[u8]) -> Result<u8, Error> {
+    match std::io::stdout().write_all(bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io("cannot write to stdout", e))
+        }
+        _ => Ok(0),
+    }
+}
+
+/// `man`: the main page on stdout, or every page (one per command) into a folder.
+fn man(dir: Option<PathBuf>) -> Result<u8, Error> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let Some(dir) = dir else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .render(&mut page)
+            .map_err(|e| Error::io("cannot render the man page", e))?;
+        return print_all(&page);
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(&format!("cannot create {}", dir.display()), e))?;
+    clap_mangen::generate_to(cmd, &dir).map_err(|e| {
+        Error::io(
+            &format!("cannot write the man pages into {}", dir.display()),
+            e,
+        )
+    })?;
+    Ok(0)
 }
 
 /// The verdict table on stdout, where the reports went on stderr; the outcome's exit code.

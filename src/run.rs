@@ -34,6 +34,8 @@ pub struct RunArgs {
     pub spec: Option<PathBuf>,
     pub scenarios: Vec<PathBuf>,
     pub only: Option<String>,
+    /// `--exclude`: clause-id globs left out of the run (after `--only`).
+    pub exclude: Option<String>,
     pub report_dir: Option<PathBuf>,
     pub format: Option<String>,
     pub seed: Option<u64>,
@@ -95,10 +97,21 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
             .map(wildmatch::WildMatch::new)
             .collect::<Vec<_>>()
     });
-    // A clause is in the run when any of the comma-separated globs matches its id.
+    let exclude: Vec<wildmatch::WildMatch> = args
+        .exclude
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(wildmatch::WildMatch::new)
+        .collect();
+    // A clause is in the run when any of the comma-separated `--only` globs matches its id and
+    // no `--exclude` glob does.
     let matches = |id: &str| {
         only.as_ref()
             .is_none_or(|gs| gs.iter().any(|g| g.matches(id)))
+            && !exclude.iter().any(|g| g.matches(id))
     };
     let mut scenarios = match &args.timing {
         Some(t) => vec![timing_scenario(&spec, t)?],
@@ -107,11 +120,30 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     // Load swarms are `lelantos-conform load`'s; `run` skips them and their clauses.
     scenarios.retain(|s| !matches!(s.scenario.kind(), Some(scenario::Kind::Load(_))));
     scenarios.retain(|s| s.scenario.clauses.iter().any(|c| matches(c)));
-    if let Some(g) = &args.only
+    if (args.only.is_some() || args.exclude.is_some())
         && !spec.clauses.iter().any(|c| matches(&c.id))
     {
+        let given: Vec<String> = [("--only", &args.only), ("--exclude", &args.exclude)]
+            .into_iter()
+            .filter_map(|(flag, g)| g.as_ref().map(|g| format!("{flag} {g}")))
+            .collect();
         return Err(Error::Usage(format!(
-            "--only {g}: matches no clause id (see `lelantos-conform list clauses`)"
+            "{}: matches no clause id (see `lelantos-conform list clauses`)",
+            given.join(" ")
+        )));
+    }
+    if let Some(g) = &args.exclude
+        && let Some(unknown) = g
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .find(|g| {
+                let w = wildmatch::WildMatch::new(g);
+                !spec.clauses.iter().any(|c| w.matches(&c.id))
+            })
+    {
+        return Err(Error::Usage(format!(
+            "--exclude {unknown}: matches no clause id (see `lelantos-conform list clauses`)"
         )));
     }
     let needs = crate::target::Needs {
