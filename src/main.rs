@@ -677,10 +677,10 @@ fn man(dir: Option<PathBuf>) -> Result<u8, Error> {
         return print_all(&page);
     };
     std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io(&format!("cannot create {}", dir.display()), e))?;
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     clap_mangen::generate_to(cmd, &dir).map_err(|e| {
         Error::io(
-            &format!("cannot write the man pages into {}", dir.display()),
+            format!("cannot write the man pages into {}", dir.display()),
             e,
         )
     })?;
