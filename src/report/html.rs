@@ -63,6 +63,20 @@ svg .limit{stroke:var(--fail);stroke-width:1.5;stroke-dasharray:6 4}svg .limit-l
 svg .admitted{fill:none;stroke:#0969da;stroke-width:2}
 svg .break{stroke:#59636e;stroke-width:1.5;fill:none}
 svg circle{fill-opacity:.85}
+svg.cdf,svg.chart{max-width:100%;height:auto}
+@media (max-width:760px){
+header{padding:14px 14px 12px}main{padding:8px 14px 40px}
+.cards{gap:8px}.card{min-width:0;flex:1 1 28%;padding:6px 10px}.card b{font-size:22px}
+table.clauses,table.clauses tbody,table.clauses tr,table.clauses td,table.clauses th{display:block;width:100%}
+table.clauses colgroup,table.clauses thead{display:none}
+table.clauses tr[data-status]:not(.evidence){display:grid;grid-template-columns:max-content max-content 1fr;gap:2px 10px;align-items:baseline;padding:8px 6px 4px;border-top:1px solid var(--line)}
+table.clauses tr[data-status] td{border:0;padding:0;background:none}
+table.clauses tr[data-status]:not(.evidence) td:nth-child(4),table.clauses tr[data-status]:not(.evidence) td:nth-child(5){grid-column:1/-1}
+table.clauses tr[data-status]:not(.evidence) td:nth-child(4){font-weight:600}
+table.clauses tr.evidence td:first-child{display:none}
+table.clauses tr.evidence td{padding:0 6px 8px}
+table.scenarios,table.timing{display:block;overflow-x:auto}
+}
 "#;
 
 /// Hides the clause rows whose status is unticked; the page works without it.
@@ -228,21 +242,29 @@ fn clauses(out: &mut String, report: &RunReport) {
     out.push_str("<table class=\"clauses\">\n<colgroup><col style=\"width:16em\"><col style=\"width:5em\"><col style=\"width:8em\"><col style=\"width:34%\"><col></colgroup>\n<thead><tr><th>clause</th><th>level</th><th>status</th><th>title</th><th>reason</th></tr></thead>\n");
     for (area, clauses) in text::groups(report) {
         let failing = clauses.iter().filter(|c| c.status == Status::Fail).count();
+        // A triage group's name holds its count already ("failing must clauses (2)").
+        let counts = if area.ends_with(')') {
+            String::new()
+        } else {
+            format!(
+                " <span class=\"muted\">{} {}{}</span>",
+                clauses.len(),
+                if clauses.len() == 1 {
+                    "clause"
+                } else {
+                    "clauses"
+                },
+                if failing > 0 {
+                    format!(", {failing} failing")
+                } else {
+                    String::new()
+                },
+            )
+        };
         let _ = writeln!(
             out,
-            "<tbody>\n<tr class=\"area\"><th colspan=\"5\">{} <span class=\"muted\">{} {}{}</span></th></tr>",
+            "<tbody>\n<tr class=\"area\"><th colspan=\"5\">{}{counts}</th></tr>",
             esc(&area),
-            clauses.len(),
-            if clauses.len() == 1 {
-                "clause"
-            } else {
-                "clauses"
-            },
-            if failing > 0 {
-                format!(", {failing} failing")
-            } else {
-                String::new()
-            },
         );
         for c in clauses {
             clause_rows(out, c);
@@ -478,15 +500,18 @@ mod tests {
         assert!(page.contains(
             "<button type=\"button\" class=\"copy\">copy</button><pre class=\"curl\">curl -sS -i"
         ));
-        for area in [
-            "api-key",
-            "admin-token",
-            "failing must clauses (1)",
-            "should-level warnings (1)",
-        ] {
+        for area in ["api-key", "admin-token"] {
             assert!(
                 page.contains(&format!("<tr class=\"area\"><th colspan=\"5\">{area} ")),
                 "{area}"
+            );
+        }
+        for group in ["failing must clauses (1)", "should-level warnings (1)"] {
+            assert!(
+                page.contains(&format!(
+                    "<tr class=\"area\"><th colspan=\"5\">{group}</th>"
+                )),
+                "{group}"
             );
         }
         assert!(page.contains("why it failed: 2 exchanges"));
