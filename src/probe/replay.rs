@@ -71,7 +71,10 @@ impl Replay {
         let mut hidden = Vec::new();
         let mut args: Vec<String> = vec!["curl".into(), "-sS".into(), "-i".into()];
         args.extend(self.options.iter().cloned());
-        if request.method != reqwest::Method::GET {
+        if request.method == reqwest::Method::HEAD {
+            // `-X HEAD` would wait for a body that never comes.
+            args.push("-I".into());
+        } else if request.method != reqwest::Method::GET {
             args.push("-X".into());
             args.push(request.method.to_string());
         }
