@@ -9,7 +9,6 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::check;
 use crate::engine::{self, Collected};
 use crate::error::Error;
-use crate::probe::Probe;
 use crate::reference::{self, LimiterKind};
 use crate::report::{self, Format, RunReport, Tool};
 use crate::scenario::{self, Loaded};
@@ -182,7 +181,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     let started = Instant::now();
     let transport =
         crate::probe::Transport::new(&target.base_url, &target.connection, target.timeouts)?;
-    let probe = Probe::new(&target, &transport)?;
+    let probe = crate::target::probe(&target, &transport)?;
     let warnings = crate::target::warnings(&target);
     warnings.iter().for_each(|w| eprintln!("warning: {w}"));
     let collected = Collected::default();

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::probe::Transport;
+use crate::probe::replay::{Replay, quoted};
 use crate::probe::transport::TlsFlags;
 use crate::profile::{Role, Target};
 use crate::reference::{self, Fault, LimiterKind, RunningServer, ServeOptions};
@@ -211,4 +213,65 @@ fn pool_from_env() -> Result<Vec<String>, Error> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_string)
         .collect())
+}
+
+/// What the replay lines of a run write for its secrets, TLS and proxy.
+pub fn replay(target: &Target, transport: &Transport) -> Replay {
+    let spec = &target.spec;
+    let names = target
+        .credentials
+        .iter()
+        .filter(|(role, _)| role.is_secret())
+        .filter_map(|(role, value)| {
+            target
+                .shell
+                .get(role)
+                .map(|expr| (value.clone(), expr.clone()))
+        });
+    let mut r = Replay::new(
+        names,
+        target.credential(Role::JwtSecret).map(str::to_string),
+        [
+            &spec.auth.api_key.header,
+            &spec.auth.access_token.header,
+            &spec.auth.admin_token.header,
+        ]
+        .into_iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect(),
+    );
+    let tls = &target.connection.tls;
+    for ca in &tls.ca_files {
+        r = r.with_option(format!("--cacert {}", quoted(ca)));
+    }
+    if let Some(c) = &tls.client {
+        r = r.with_option(format!(
+            "--cert {} --key {}",
+            quoted(&c.cert_file),
+            c.key_arg
+        ));
+    }
+    if tls.insecure {
+        r = r.with_option("-k".into());
+    }
+    if let Some(p) = transport.proxy_url() {
+        r = r.with_option(format!("-x {}", quoted(std::path::Path::new(p))));
+    } else if target.embedded {
+        r = r.with_option("--noproxy '*'".into());
+    }
+    for h in &target.connection.headers {
+        r = r.with_header(&h.name, &h.value, h.secret.as_deref());
+    }
+    r
+}
+
+/// The probe of a resolved target, its replay lines knowing the target's credentials.
+pub fn probe(target: &Target, transport: &Transport) -> Result<crate::probe::Probe, Error> {
+    crate::probe::Probe::new(
+        &target.spec,
+        &target.base_url,
+        transport,
+        target.redactor(),
+        replay(target, transport),
+    )
 }

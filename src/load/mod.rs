@@ -679,7 +679,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     // A target that cannot be reached is an error (exit 3), not a swarm of transport errors.
     let transport =
         crate::probe::Transport::new(&target.base_url, &target.connection, target.timeouts)?;
-    let probe = crate::probe::Probe::new(&target, &transport)?;
+    let probe = crate::target::probe(&target, &transport)?;
     let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
     let folder = crate::report::ReportDir::claim(&report_dir)?;
     let header = &target.spec.auth.api_key.header;

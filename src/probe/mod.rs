@@ -115,10 +115,15 @@ pub struct Probe {
 }
 
 impl Probe {
-    pub fn new(target: &crate::profile::Target, transport: &Transport) -> Result<Self, Error> {
-        let (spec, base_url, redactor) =
-            (&*target.spec, target.base_url.as_str(), target.redactor());
-        let replay = replay_for(target, transport);
+    /// A probe of `base_url`; `replay` writes each exchange's curl line (the target's
+    /// credentials as their variables: `target::replay`).
+    pub fn new(
+        spec: &crate::spec::Spec,
+        base_url: &str,
+        transport: &Transport,
+        redactor: Redactor,
+        replay: replay::Replay,
+    ) -> Result<Self, Error> {
         let client = transport
             .builder(false)
             .pool_max_idle_per_host(64)
@@ -291,58 +296,6 @@ impl Probe {
             curl: Some(self.replay.curl(&self.base_url, &outcome.request, &r)),
         }
     }
-}
-
-/// What the replay lines of a run write for its secrets, TLS and proxy.
-fn replay_for(target: &crate::profile::Target, transport: &Transport) -> replay::Replay {
-    let spec = &target.spec;
-    let names = target
-        .credentials
-        .iter()
-        .filter(|(role, _)| role.is_secret())
-        .filter_map(|(role, value)| {
-            target
-                .shell
-                .get(role)
-                .map(|expr| (value.clone(), expr.clone()))
-        });
-    let mut r = replay::Replay::new(
-        names,
-        target
-            .credential(crate::profile::Role::JwtSecret)
-            .map(str::to_string),
-        [
-            &spec.auth.api_key.header,
-            &spec.auth.access_token.header,
-            &spec.auth.admin_token.header,
-        ]
-        .into_iter()
-        .map(|h| h.to_ascii_lowercase())
-        .collect(),
-    );
-    let tls = &target.connection.tls;
-    for ca in &tls.ca_files {
-        r = r.with_option(format!("--cacert {}", replay::quoted(ca)));
-    }
-    if let Some(c) = &tls.client {
-        r = r.with_option(format!(
-            "--cert {} --key {}",
-            replay::quoted(&c.cert_file),
-            c.key_arg
-        ));
-    }
-    if tls.insecure {
-        r = r.with_option("-k".into());
-    }
-    if let Some(p) = transport.proxy_url() {
-        r = r.with_option(format!("-x {}", replay::quoted(std::path::Path::new(p))));
-    } else if target.embedded {
-        r = r.with_option("--noproxy '*'".into());
-    }
-    for h in &target.connection.headers {
-        r = r.with_header(&h.name, &h.value, h.secret.as_deref());
-    }
-    r
 }
 
 /// A JSON body with string escapes is shown re-serialized (`\u0073k_` as `sk_`): the report
