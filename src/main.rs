@@ -692,6 +692,12 @@ fn show(outcome: lelantos_conform::run::RunOutcome) -> u8 {
     let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
     println!("{}", report::terminal::render(&outcome.report, color));
     eprintln!("reports: {}", outcome.report_dir.display());
+    if let Some((i, n)) = outcome.partial {
+        eprintln!(
+            "segment {i}/{n}: its verdict is partial; it completed, so it exits {}: `report merge` of all {n} parts decides",
+            outcome.exit_code()
+        );
+    }
     outcome.exit_code()
 }
 

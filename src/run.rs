@@ -284,6 +284,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         report,
         report_dir,
         written,
+        partial: None,
     })
 }
 

@@ -240,6 +240,7 @@ pub fn replay(target: &Target, transport: &Transport) -> Replay {
         .map(|h| h.to_ascii_lowercase())
         .collect(),
     );
+    r = r.with_prefixes(&target.secret_prefixes());
     let tls = &target.connection.tls;
     for ca in &tls.ca_files {
         r = r.with_option(format!("--cacert {}", quoted(ca)));

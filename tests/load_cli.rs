@@ -224,6 +224,18 @@ fn segments_merge_exactly() {
         let out = wait(c, Duration::from_secs(90));
         assert_eq!(out.code, Some(0), "segment: {}\n{}", out.stderr, out.stdout);
     }
+    // Started together: no part late, and the merge flags nothing.
+    for i in 0..3 {
+        let part: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(format!("part{i}/load.json"))).unwrap(),
+        )
+        .unwrap();
+        let skew = part["start_skew_ms"].as_f64().expect("start_skew_ms");
+        assert!(
+            (0.0..1000.0).contains(&skew),
+            "part {i} started {skew} ms late"
+        );
+    }
     let merged = dir.path().join("merged");
     let out = wait(
         Command::new(BIN)
@@ -466,4 +478,120 @@ fn load_honours_another_spec() {
         // 2 s of 2-second windows: at most the limit in each window touched.
         assert!(a["admitted"].as_u64().unwrap() <= 7 * 3, "{a}");
     }
+}
+
+/// Segments that cannot harm the target: a completed segment exits 0 whatever its partial
+/// verdict (a job runner never re-sends it), `report merge` refuses an incomplete set, naming
+/// the missing part, and flags a part that started late and parts that did not run together.
+#[test]
+fn merge_refuses_an_incomplete_set_and_flags_a_late_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let start_at =
+        humantime::format_rfc3339_millis(std::time::SystemTime::now() + Duration::from_secs(2))
+            .to_string();
+    let segment = |i: usize, extra: &[&str]| {
+        let child = Command::new(BIN)
+            .arg("load")
+            .arg("--scenario")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/load-burst.yaml"))
+            .args(["--users", "40", "--duration", "1s", "--segment"])
+            .arg(format!("{i}/2"))
+            .args(["--start-at", &start_at, "--report-dir"])
+            .arg(dir.path().join(format!("part{i}")))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        wait(child, Duration::from_secs(90))
+    };
+    // Segment 0 over-admits (rl-race): its partial verdict fails, yet it completed: exit 0.
+    let out = segment(0, &["--fault", "rl-race"]);
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stderr, out.stdout);
+    assert!(
+        out.stderr
+            .contains(&format!("waiting until {start_at} (--start-at, in ")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("verdict: FAIL"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("segment 0/2: its verdict is partial"),
+        "{}",
+        out.stderr
+    );
+    let part0: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("part0/load.json")).unwrap())
+            .unwrap();
+    let skew = part0["start_skew_ms"].as_f64().expect("start_skew_ms");
+    assert!(
+        (0.0..1000.0).contains(&skew),
+        "segment 0 started {skew} ms late"
+    );
+
+    let merge = |parts: &[usize], to: &str| {
+        let child = Command::new(BIN)
+            .args(["report", "merge"])
+            .args(parts.iter().map(|i| dir.path().join(format!("part{i}"))))
+            .arg("--report-dir")
+            .arg(dir.path().join(to))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait(child, Duration::from_secs(30))
+    };
+    // Segment 0 of 2 alone is half a swarm.
+    let out = merge(&[0], "half");
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("report merge: incomplete set: segment 1/2 missing (given: 0/2)"),
+        "{}",
+        out.stderr
+    );
+
+    // Segment 1 starts a second after segment 0 ended: late, and not alongside it.
+    std::thread::sleep(Duration::from_secs(1));
+    let out = segment(1, &["--quiet"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("warning: --start-at {start_at} was ")),
+        "{}",
+        out.stderr
+    );
+    let out = merge(&[0, 1], "merged");
+    // The merge decides: segment 0's over-admission fails the swarm.
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stderr, out.stdout);
+    let merged: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("merged/compliance.json")).unwrap(),
+    )
+    .unwrap();
+    let warnings: Vec<&str> = merged["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("segment 1/2 started ") && w.contains("after its --start-at")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("the parts ran alongside each other for 0s of ")),
+        "{warnings:?}"
+    );
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.contains("this verdict is partial")),
+        "{warnings:?}"
+    );
+    let md = std::fs::read_to_string(dir.path().join("merged/compliance.md")).unwrap();
+    assert!(md.contains("segment 1/2 started"), "{md}");
 }

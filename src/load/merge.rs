@@ -18,6 +18,122 @@ use crate::report::{Format, RunReport, ScenarioResult, Tool};
 use crate::report::{RunOutcome, default_report_dir};
 use crate::verdict;
 
+/// How late a part may start after its `--start-at` before the merge flags it.
+pub const LATE_START: Duration = Duration::from_secs(1);
+
+/// The parts must be every segment of one split, once: an incomplete set is refused, naming the
+/// missing parts (a merge of segment 0 of 2 alone would judge half the swarm as if it were all
+/// of it). Returns what the merged report must flag: a part that started more than
+/// `LATE_START` after its `--start-at`, parts given different `--start-at`, and parts that did
+/// not run alongside each other.
+fn check_parts(parts: &[(LoadReport, RunReport)]) -> Result<Vec<String>, Error> {
+    let label = |l: &LoadReport| match l.raw.segment {
+        Some((i, n)) => format!("segment {i}/{n}"),
+        None => "a part without --segment".to_string(),
+    };
+    let segs: Vec<Option<(usize, usize)>> = parts.iter().map(|(l, _)| l.raw.segment).collect();
+    if parts.len() > 1 || segs.iter().any(Option::is_some) {
+        if segs.iter().any(Option::is_none) {
+            return Err(Error::Usage(
+                "report merge: a part ran without --segment: only the segments of one swarm merge (load --segment I/N)".into(),
+            ));
+        }
+        let counts: std::collections::BTreeSet<usize> =
+            segs.iter().flatten().map(|&(_, n)| n).collect();
+        if counts.len() > 1 {
+            let shown: Vec<String> = counts.iter().map(|n| format!("/{n}")).collect();
+            return Err(Error::Usage(format!(
+                "report merge: the parts come from different splits ({}): merge the segments of one run",
+                shown.join(", ")
+            )));
+        }
+        let n = *counts.iter().next().expect("one count");
+        let have: Vec<usize> = segs.iter().flatten().map(|&(i, _)| i).collect();
+        let missing: Vec<String> = (0..n)
+            .filter(|i| !have.contains(i))
+            .map(|i| format!("{i}/{n}"))
+            .collect();
+        if !missing.is_empty() {
+            let mut given: Vec<String> = have.iter().map(|i| format!("{i}/{n}")).collect();
+            given.sort();
+            return Err(Error::Usage(format!(
+                "report merge: incomplete set: segment{} {} missing (given: {}); merge every part of the swarm",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", "),
+                given.join(", ")
+            )));
+        }
+    }
+    let mut warnings = Vec::new();
+    let rfc = |ns: u64| {
+        humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_nanos(ns))
+            .to_string()
+    };
+    let mut asked: Vec<u64> = parts
+        .iter()
+        .filter_map(|(l, _)| l.raw.start_at_unix_ns)
+        .collect();
+    asked.sort();
+    asked.dedup();
+    if asked.len() > 1 {
+        let shown: Vec<String> = asked.iter().map(|&ns| rfc(ns)).collect();
+        warnings.push(format!(
+            "the parts were given different --start-at ({}): they were not started as one swarm",
+            shown.join(", ")
+        ));
+    }
+    for (l, _) in parts {
+        if let Some(at) = l.raw.start_at_unix_ns
+            && l.raw.started_unix_ns > at + LATE_START.as_nanos() as u64
+        {
+            let late = Duration::from_millis((l.raw.started_unix_ns - at) / 1_000_000);
+            warnings.push(format!(
+                "{} started {} after its --start-at {}: its users joined late, and the swarm was lighter than planned until then",
+                label(l),
+                humantime::format_duration(late),
+                rfc(at)
+            ));
+        }
+    }
+    // Every part's span (from its start, as long as it ran) should overlap the others' almost
+    // whole.
+    let spans: Vec<(u64, u64, &LoadReport)> = parts
+        .iter()
+        .filter(|(l, _)| l.raw.started_unix_ns > 0)
+        .map(|(l, _)| {
+            (
+                l.raw.started_unix_ns,
+                l.raw.started_unix_ns + l.duration_ms * 1_000_000,
+                l,
+            )
+        })
+        .collect();
+    if spans.len() > 1 {
+        let start = spans.iter().map(|s| s.0).max().unwrap_or(0);
+        let end = spans.iter().map(|s| s.1).min().unwrap_or(0);
+        let shortest = spans.iter().map(|s| s.1 - s.0).min().unwrap_or(0);
+        let overlap = end.saturating_sub(start);
+        // Flagged when they ran together for less than the shortest part's span, less the
+        // late-start allowance (at least half of it, for short swarms).
+        let needed = shortest
+            .saturating_sub(LATE_START.as_nanos() as u64)
+            .max(shortest / 2);
+        if overlap < needed {
+            let shown: Vec<String> = spans
+                .iter()
+                .map(|(a, b, l)| format!("{} {} to {}", label(l), rfc(*a), rfc(*b)))
+                .collect();
+            warnings.push(format!(
+                "the parts ran alongside each other for {} of {}: not one swarm ({})",
+                humantime::format_duration(Duration::from_millis(overlap / 1_000_000)),
+                humantime::format_duration(Duration::from_millis(shortest / 1_000_000)),
+                shown.join("; ")
+            ));
+        }
+    }
+    Ok(warnings)
+}
+
 pub fn merge(
     dirs: &[PathBuf],
     report_dir: Option<PathBuf>,
@@ -58,6 +174,12 @@ pub fn merge(
             "report merge: the same segment is given twice".into(),
         ));
     }
+    let start_warnings = check_parts(&parts)?;
+    let pacings: Vec<&super::pacing::PacingReport> = parts
+        .iter()
+        .filter_map(|(l, _)| l.pacing.as_ref())
+        .collect();
+    let pacing = super::pacing::PacingReport::merged(&pacings);
     let epoch = parts
         .iter()
         .map(|(l, _)| l.raw.epoch_unix_ns)
@@ -114,8 +236,16 @@ pub fn merge(
         timelines: Vec::new(),
         timing: Vec::new(),
         warnings: {
-            let mut w: Vec<String> = parts.iter().flat_map(|(_, r)| r.warnings.clone()).collect();
+            // A part's "partial verdict" warning is what the merge settles.
+            let mut w: Vec<String> = parts
+                .iter()
+                .flat_map(|(_, r)| r.warnings.clone())
+                .filter(|w| !w.contains("this verdict is partial"))
+                .collect();
+            w.sort();
             w.dedup();
+            w.extend(start_warnings);
+            w.extend(pacing.as_ref().and_then(|p| p.warning()));
             w
         },
     };
@@ -128,7 +258,7 @@ pub fn merge(
         &first.raw.endpoints,
         &obs,
     );
-    let merged = LoadReport::build(
+    let mut merged = LoadReport::build(
         &report,
         &first.scenario,
         &load,
@@ -140,6 +270,10 @@ pub fn merge(
         elapsed,
         raw,
     );
+    if pacing.is_some() {
+        merged.load_model = super::report::OPEN_LOOP_MODEL.into();
+    }
+    merged.pacing = pacing;
     let report_dir = report_dir.unwrap_or_else(default_report_dir);
     // The parts were redacted when written; the merge knows no secret itself, so it redacts
     // what is shaped like a credential of the contract (a key or token prefix and its body).
@@ -163,5 +297,6 @@ pub fn merge(
         report,
         report_dir,
         written,
+        partial: None,
     })
 }

@@ -12,6 +12,7 @@ pub mod chart;
 pub mod judge;
 pub mod merge;
 mod mute;
+pub mod pacing;
 pub mod record;
 pub mod report;
 // Thresholds are parsed when scenarios load; the swarm only evaluates them.
@@ -131,6 +132,8 @@ struct Ctx {
     needs_sandbox: bool,
     upload_paths: Vec<String>,
     transport: crate::probe::Transport,
+    /// `arrival_rate`: each user's schedule.
+    pacing: Option<pacing::Pacing>,
 }
 
 #[derive(Clone, Copy)]
@@ -143,6 +146,8 @@ struct TaskPlan {
 struct UserState {
     sandbox: Option<String>,
     refresh: Option<String>,
+    /// With `arrival_rate`: the user's next slot.
+    slot: u64,
 }
 
 struct Answer {
@@ -403,6 +408,14 @@ impl Ctx {
     }
 
     async fn task(&self, user: &mut GooseUser, task: usize) -> TransactionResult {
+        if let Some(p) = &self.pacing {
+            let mut state = user
+                .get_session_data::<UserState>()
+                .cloned()
+                .unwrap_or_default();
+            state.slot = p.wait_for_slot(user.weighted_users_index, state.slot).await;
+            user.set_session_data(state);
+        }
         let t = &self.load.written.tasks[task];
         let plan = self.task_plans[task];
         let Some(ep) = plan.endpoint else {
@@ -701,6 +714,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
             Ok(v)
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    let keys_count = keys.len();
     let task_plans = load
         .written
         .tasks
@@ -747,15 +761,24 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         recorder: Recorder::new(load.written.independence_clause.is_some()),
         needs_sandbox,
         upload_paths,
+        pacing: load.arrival.map(|a| {
+            pacing::Pacing::new(
+                a,
+                load.identities,
+                keys_count,
+                total_users,
+                user_offset,
+                local_users,
+            )
+        }),
         load: load.clone(),
         transport,
     });
 
-    if let Some(at) = args.start_at
-        && let Ok(wait) = at.duration_since(SystemTime::now())
-    {
-        tokio::time::sleep(wait).await;
+    if let Some(at) = args.start_at {
+        wait_for_start(at, args.quiet).await?;
     }
+    let started_unix_ns = unix_ns(SystemTime::now());
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let started = Instant::now();
     let attack = build_attack(
@@ -785,6 +808,10 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     // goose prints "N users launched." and the like on stdout whatever its verbosity: stdout
     // is this tool's (the summary), so goose's lines go nowhere while the swarm runs.
     let muted = mute::Muted::begin();
+    if let Some(p) = &ctx.pacing {
+        // Every user is hatched by then (all at once, unless a hatch_rate spreads them).
+        p.anchor(Instant::now() + Duration::from_millis(100));
+    }
     let result = attack.execute().await;
     drop(muted);
     watcher.abort();
@@ -823,6 +850,10 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         .map(|e| (e.name.clone(), e.category))
         .collect();
     verdict::for_reports(&mut clauses);
+    let pacing = ctx
+        .pacing
+        .as_ref()
+        .map(|p| p.report(load.written.arrival_rate.as_deref().unwrap_or_default()));
     let (verdict, gate) = policy.verdict(&clauses, error.is_some());
     let report = RunReport {
         tool: Tool::default(),
@@ -845,7 +876,16 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         }],
         timelines: Vec::new(),
         timing: Vec::new(),
-        warnings: crate::target::warnings(&target),
+        warnings: {
+            let mut w = crate::target::warnings(&target);
+            w.extend(pacing.as_ref().and_then(|p| p.warning()));
+            if let Some((i, n)) = args.segment {
+                w.push(format!(
+                    "segment {i}/{n} of a distributed swarm: this verdict is partial; `report merge` of all {n} parts decides"
+                ));
+            }
+            w
+        },
     };
     let mut load_report = report::LoadReport::build(
         &report,
@@ -857,17 +897,25 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         &obs,
         &judged,
         elapsed,
-        report::Raw::build(
-            epoch,
-            args.segment,
-            &load.written,
-            &categories,
-            &endpoint_names,
-            &obs,
-        ),
+        report::Raw {
+            start_at_unix_ns: args.start_at.map(unix_ns),
+            started_unix_ns,
+            ..report::Raw::build(
+                epoch,
+                args.segment,
+                &load.written,
+                &categories,
+                &endpoint_names,
+                &obs,
+            )
+        },
     );
     // This process's users (a segment's share); the scenario in `raw` keeps the whole swarm's.
     load_report.users = local_users;
+    if pacing.is_some() {
+        load_report.load_model = report::OPEN_LOOP_MODEL.into();
+    }
+    load_report.pacing = pacing;
     let report = report.redacted(&redactor);
     let section = redactor.redact(&chart::section(&load_report));
     let mut written =
@@ -878,7 +926,49 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         report,
         report_dir,
         written,
+        partial: args.segment,
     })
+}
+
+fn unix_ns(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// `--start-at`: waits for it, saying until when (Ctrl-C or SIGTERM end the wait, exit 3); a
+/// time already past starts now, with a warning (load.json records the skew, and `report
+/// merge` flags a part that started late).
+async fn wait_for_start(at: SystemTime, quiet: bool) -> Result<(), Error> {
+    let when = humantime::format_rfc3339_millis(at);
+    match at.duration_since(SystemTime::now()) {
+        Ok(wait) => {
+            if !quiet {
+                eprintln!(
+                    "waiting until {when} (--start-at, in {}) to start with the other segments",
+                    humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => Ok(()),
+                s = crate::stop::signal() => {
+                    let name = match s {
+                        crate::stop::Stop::Signal(name) => name,
+                        crate::stop::Stop::TimeLimit(_) => "stopped",
+                    };
+                    Err(Error::Target(format!(
+                        "interrupted ({name}) while waiting for --start-at {when}; nothing was sent"
+                    )))
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!(
+                "warning: --start-at {when} was {} ago: starting now, late (load.json records the skew; `report merge` flags it)",
+                humantime::format_duration(Duration::from_millis(e.duration().as_millis() as u64))
+            );
+            Ok(())
+        }
+    }
 }
 
 /// A logger that keeps only errors: installed before goose so goose keeps its hands off the

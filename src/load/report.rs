@@ -27,6 +27,8 @@ use crate::scenario::{LoadScenario, Swarm};
 use crate::spec::Category;
 
 pub const LOAD_MODEL: &str = "closed-loop (goose 0.19): each user sends its next request only after the previous one was answered, plus the scenario's wait";
+/// With `arrival_rate`.
+pub const OPEN_LOOP_MODEL: &str = "open-loop (arrival_rate): each user sends on a fixed schedule, whatever the answers' latency; a slot reached more than one interval late is dropped and counted";
 pub const LATENCY_METHOD: &str = "service time per request from the client (sent to body read), HdrHistogram in microseconds with 3 significant digits; `corrected` adds coordinated-omission samples (HdrHistogram clone_correct) with the expected interval = median service time + mean wait; thresholds read the raw values";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,6 +105,12 @@ pub struct LoadReport {
     pub retries_refused: u64,
     pub unexplained_refusals: u64,
     pub thresholds: Vec<ThresholdResult>,
+    /// Open-loop pacing (`arrival_rate`): scheduled, sent and dropped slots and the lag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pacing: Option<super::pacing::PacingReport>,
+    /// How late the swarm started after `--start-at` (milliseconds), when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_skew_ms: Option<f64>,
     /// Everything `report merge` needs to judge segments together, exactly.
     pub raw: Raw,
 }
@@ -114,6 +122,12 @@ pub struct Raw {
     pub epoch_unix_ns: u64,
     /// `[index, count]` when the swarm was one segment of a distributed run.
     pub segment: Option<(usize, usize)>,
+    /// The `--start-at` the part was given (Unix ns), when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at_unix_ns: Option<u64>,
+    /// When its swarm actually started (Unix ns); its skew from `--start-at` is the difference.
+    #[serde(default)]
+    pub started_unix_ns: u64,
     pub scenario: LoadScenario,
     pub categories: Vec<(String, Category)>,
     pub endpoints: Vec<(String, u16)>,
@@ -154,6 +168,8 @@ impl Raw {
         Self {
             epoch_unix_ns,
             segment,
+            start_at_unix_ns: None,
+            started_unix_ns: epoch_unix_ns,
             scenario: scenario.clone(),
             categories: categories.to_vec(),
             endpoints: endpoints.to_vec(),
@@ -345,6 +361,10 @@ impl LoadReport {
             retries_refused: judged.retries_refused,
             unexplained_refusals: judged.unexplained_refusals,
             thresholds: judged.thresholds.clone(),
+            pacing: None,
+            start_skew_ms: raw
+                .start_at_unix_ns
+                .map(|at| (raw.started_unix_ns as f64 - at as f64) / 1e6),
             raw,
         }
     }

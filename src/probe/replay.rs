@@ -24,6 +24,8 @@ pub struct Replay {
     options: Vec<String>,
     /// Header names (lower case) that carry credentials.
     credential_headers: Vec<String>,
+    /// The credentials' public prefixes (`lel_`, `sk_lel_`): no secret in themselves.
+    prefixes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +59,12 @@ impl Replay {
             None => vec![Part::Literal(value.to_string())],
         };
         self.extra.push((name.to_string(), word));
+        self
+    }
+
+    /// The credentials' public prefixes, which a value may hold without holding a secret.
+    pub fn with_prefixes(mut self, prefixes: &[&str]) -> Self {
+        self.prefixes = prefixes.iter().map(|p| p.to_string()).collect();
         self
     }
 
@@ -167,9 +175,10 @@ impl Replay {
         for p in &mut parts {
             if let Part::Literal(lit) = p {
                 let clean = redactor.redact_known(lit);
-                let signed = credential && self.signed_with_secret(lit);
-                if clean != *lit || signed {
-                    *lit = if signed {
+                let derived = credential
+                    && (self.signed_with_secret(lit) || self.piece_of_a_secret(lit, redactor));
+                if clean != *lit || derived {
+                    *lit = if derived {
                         crate::redact::fingerprint(lit, &[])
                     } else {
                         clean
@@ -179,6 +188,27 @@ impl Replay {
             }
         }
         parts
+    }
+
+    /// Whether a credential field's `value` (after its scheme and public prefix) is a piece of a
+    /// known secret in any case: a truncated admin token or key shorter than the redactor's
+    /// near-copy window is still a piece of it.
+    fn piece_of_a_secret(&self, value: &str, redactor: &Redactor) -> bool {
+        let value = match value.split_once(' ') {
+            Some((scheme, rest)) if scheme.chars().all(|c| c.is_ascii_alphabetic()) => rest,
+            _ => value,
+        };
+        let core = self
+            .prefixes
+            .iter()
+            .filter(|p| value.starts_with(p.as_str()))
+            .max_by_key(|p| p.len())
+            .map_or(value, |p| &value[p.len()..])
+            .to_ascii_lowercase();
+        !core.is_empty()
+            && redactor
+                .secrets()
+                .any(|s| s.to_ascii_lowercase().contains(&core))
     }
 
     /// Whether `value` holds a JWT whose HS256 signature verifies with the deployment's secret:
@@ -320,6 +350,27 @@ mod tests {
             &redactor,
         );
         assert!(!line.contains("realkey0123"), "{line}");
+        // A truncation shorter than the near-copy window is a piece of the secret too; the
+        // public prefix alone is not.
+        let r = r.with_prefixes(&["lel_"]);
+        let short = r.curl(
+            "http://h",
+            &request(&[("X-API-Key", "lel_realk")], None),
+            &redactor,
+        );
+        assert!(
+            !short.contains("realk") && short.contains("# not replayable"),
+            "{short}"
+        );
+        let prefix = r.curl(
+            "http://h",
+            &request(&[("X-API-Key", "lel_")], None),
+            &redactor,
+        );
+        assert!(
+            prefix.contains("-H 'X-API-Key: lel_'") && !prefix.contains('#'),
+            "{prefix}"
+        );
         assert!(!line.contains(&sig), "{line}");
         assert!(
             line.ends_with("# not replayable as it stands: X-API-Key, Authorization holds a value derived from a secret, shown as its fingerprint"),

@@ -79,14 +79,20 @@ pub struct RunOutcome {
     pub report: RunReport,
     pub report_dir: PathBuf,
     pub written: Vec<PathBuf>,
+    /// `load --segment I/N`: one part of a distributed swarm, whose verdict is partial.
+    pub partial: Option<(usize, usize)>,
 }
 
 impl RunOutcome {
+    /// 0, 1 or 3 by the verdict. A segment (`partial`) that completed exits 0 whatever its
+    /// partial verdict: `report merge` of every part decides, and a job runner that retries a
+    /// failed pod must not send a completed segment against the target again.
     pub fn exit_code(&self) -> u8 {
-        match self.report.verdict {
-            RunVerdict::Pass => 0,
-            RunVerdict::Fail => 1,
-            RunVerdict::Error => 3,
+        match (self.report.verdict, self.partial) {
+            (RunVerdict::Error, _) => 3,
+            (_, Some(_)) => 0,
+            (RunVerdict::Pass, None) => 0,
+            (RunVerdict::Fail, None) => 1,
         }
     }
 }

@@ -8,7 +8,7 @@ pub mod template;
 pub mod threshold;
 
 pub use model::*;
-pub use swarm::{Identities, On429, Pause, Swarm};
+pub use swarm::{Arrival, Identities, On429, Pause, Swarm};
 
 use std::path::{Path, PathBuf};
 

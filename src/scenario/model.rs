@@ -699,6 +699,11 @@ pub struct LoadScenario {
     /// A pause between a user's tasks, e.g. `{min: 0ms, max: 10ms}`; default none.
     #[serde(default)]
     pub wait: Option<WaitRange>,
+    /// Open-loop pacing, as k6's constant-arrival-rate executor: each user sends on a fixed
+    /// schedule, not after its last answer, so a slow target still receives the rate:
+    /// `150/min per identity` or `300/min` (in total). Excludes `wait` and `plan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<String>,
     /// `shared` (one key for all users), `per_user` (a key each) or `pool` (`pool_size` keys,
     /// user `i` uses key `i mod pool_size`).
     pub identities: String,

@@ -77,12 +77,57 @@ pub struct Swarm {
     /// Goose's test-plan steps `(users, whole seconds)`.
     pub plan: Option<Vec<(usize, u64)>>,
     pub wait: Option<Pause>,
+    /// Open-loop pacing (`arrival_rate`), when given.
+    pub arrival: Option<Arrival>,
     pub identities: Identities,
     pub on_429: On429,
     pub thresholds: Vec<Threshold>,
     /// The scenario as written: its tasks and the clauses each judgement decides, and what
     /// `load.json` keeps (with `users` and `duration` as run).
     pub written: LoadScenario,
+}
+
+/// `arrival_rate`: requests per second, per identity or for the whole swarm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Arrival {
+    pub per_second: f64,
+    pub per_identity: bool,
+}
+
+impl Arrival {
+    /// `150/min per identity`, `300/min`, `2.5/s in total`, `9000/h per identity`.
+    pub fn parse(text: &str) -> Result<Arrival, String> {
+        let bad = || {
+            format!(
+                "arrival_rate `{text}`: write a rate and its scope, e.g. `150/min per identity` or `300/min` (in total); units s, min, h"
+            )
+        };
+        let t = text.trim();
+        let (rate, scope) = match t.split_once(char::is_whitespace) {
+            Some((r, rest)) => (r, rest.trim()),
+            None => (t, ""),
+        };
+        let per_identity = match scope {
+            "per identity" => true,
+            "" | "in total" | "total" => false,
+            _ => return Err(bad()),
+        };
+        let (n, unit) = rate.split_once('/').ok_or_else(bad)?;
+        let n: f64 = n.parse().map_err(|_| bad())?;
+        let seconds = match unit {
+            "s" | "sec" | "second" => 1.0,
+            "m" | "min" | "minute" => 60.0,
+            "h" | "hour" => 3600.0,
+            _ => return Err(bad()),
+        };
+        if !(n.is_finite() && n > 0.0) {
+            return Err(format!("arrival_rate `{text}`: the rate is above 0"));
+        }
+        Ok(Arrival {
+            per_second: n / seconds,
+            per_identity,
+        })
+    }
 }
 
 /// A mistake in a load scenario: the field's path under `load` (`wait.min`, `thresholds[1]`),
@@ -192,6 +237,19 @@ impl Swarm {
             }
             Some(Pause { min, max })
         });
+        let arrival = written.arrival_rate.as_deref().and_then(|text| {
+            for (field, given) in [("wait", written.wait.is_some()), ("plan", written.plan.is_some())] {
+                if given {
+                    problems.push(Problem::at_key(
+                        "arrival_rate",
+                        format!("`arrival_rate` and `{field}` exclude each other: the schedule decides when each user sends"),
+                    ));
+                }
+            }
+            Arrival::parse(text)
+                .map_err(|why| problems.push(Problem::at_value("arrival_rate", why)))
+                .ok()
+        });
         let identities = match written.identities.as_str() {
             "shared" => Some(Identities::Shared),
             "per_user" => Some(Identities::PerUser),
@@ -263,6 +321,7 @@ impl Swarm {
                 duration,
                 plan,
                 wait,
+                arrival,
                 identities,
                 on_429,
                 thresholds,
@@ -296,6 +355,36 @@ impl Swarm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrival_rates_read_per_identity_or_in_total() {
+        let a = Arrival::parse("150/min per identity").unwrap();
+        assert_eq!((a.per_second, a.per_identity), (2.5, true));
+        let a = Arrival::parse("10/s").unwrap();
+        assert_eq!((a.per_second, a.per_identity), (10.0, false));
+        assert_eq!(Arrival::parse("7200/h in total").unwrap().per_second, 2.0);
+        for bad in [
+            "150",
+            "150/min per user",
+            "0/s",
+            "x/s",
+            "5/day",
+            "-1/s per identity",
+        ] {
+            assert!(Arrival::parse(bad).is_err(), "{bad}");
+        }
+        let mut w =
+            written("users: 2\nduration: 2s\narrival_rate: 10/s\nwait: {min: 1ms, max: 2ms}\n");
+        let problems = Swarm::plan(&w).unwrap_err();
+        assert!(
+            problems[0]
+                .message
+                .contains("`arrival_rate` and `wait` exclude each other"),
+            "{problems:?}"
+        );
+        w.wait = None;
+        assert_eq!(Swarm::plan(&w).unwrap().arrival.unwrap().per_second, 10.0);
+    }
 
     fn written(extra: &str) -> LoadScenario {
         serde_yaml_ng::from_str(&format!(
