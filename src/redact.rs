@@ -34,6 +34,8 @@ pub fn fingerprint(secret: &str, prefixes: &[&str]) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     inner: Arc<Vec<(String, String)>>,
+    /// The secrets as given (each `inner` pair may be one of their escaped forms).
+    originals: Arc<Vec<String>>,
     shaped: Option<Arc<(regex::Regex, Vec<String>)>>,
     /// Every `WINDOW`-character stretch of every secret, lower-cased: text that holds one holds
     /// a near-copy of a secret (an altered, truncated or case-flipped copy the harness sent and
@@ -71,23 +73,46 @@ impl Redactor {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut pairs: Vec<(String, String)> = secrets
+        let mut originals: Vec<String> = secrets
             .into_iter()
             .map(|s| s.as_ref().to_string())
             // Very short values (an empty password, "a") would redact ordinary text; a secret that
             // short is no secret, and the profile loader warns about it.
             .filter(|s| s.chars().count() >= 4)
-            .map(|s| {
+            .collect();
+        originals.sort();
+        originals.dedup();
+        let mut pairs: Vec<(String, String)> = originals
+            .iter()
+            .cloned()
+            .flat_map(|s| {
                 let f = fingerprint(&s, prefixes);
-                (s, f)
+                // The forms a secret takes in a request or an answer: as is, escaped in a JSON
+                // string (a password with `"` or `\` in a login body), percent-encoded (a query,
+                // a form).
+                let json = serde_json::to_string(&s)
+                    .ok()
+                    .and_then(|j| j.get(1..j.len().saturating_sub(1)).map(str::to_string))
+                    .unwrap_or_default();
+                let pct =
+                    percent_encoding::utf8_percent_encode(&s, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string();
+                let mut forms = vec![(s.clone(), f.clone())];
+                for form in [json, pct] {
+                    if form != s && !form.is_empty() {
+                        forms.push((form, f.clone()));
+                    }
+                }
+                forms
             })
             .collect();
         // Longest first, so a token that contains a key is replaced whole.
-        pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+        pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
         pairs.dedup_by(|a, b| a.0 == b.0);
         let windows = pairs.iter().flat_map(|(s, _)| windows_of(s)).collect();
         Self {
             inner: Arc::new(pairs),
+            originals: Arc::new(originals),
             shaped: shaped(prefixes),
             windows: Arc::new(windows),
         }
@@ -99,10 +124,11 @@ impl Redactor {
         more: impl IntoIterator<Item = S>,
         prefixes: &[&str],
     ) -> Self {
+        // From the secrets as given: their escaped forms are derived again, never compounded.
         let all = self
-            .inner
+            .originals
             .iter()
-            .map(|(s, _)| s.clone())
+            .cloned()
             .chain(more.into_iter().map(|s| s.as_ref().to_string()));
         Self::new(all, prefixes)
     }
@@ -194,8 +220,9 @@ impl Redactor {
         out
     }
 
+    /// The secrets as given (not their escaped forms).
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
-        self.inner.iter().map(|(s, _)| s.as_str())
+        self.originals.iter().map(String::as_str)
     }
 }
 
@@ -217,6 +244,39 @@ fn shaped(prefixes: &[&str]) -> Option<Arc<(regex::Regex, Vec<String>)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_escaped_in_json_or_percent_encoded_is_a_fingerprint_too() {
+        let pw = r#"pa"ss\wd9"#;
+        let r = Redactor::new([pw], &[]);
+        let body = serde_json::json!({"email": "a@b", "password": pw}).to_string();
+        assert!(
+            !r.redact_known(&body).contains("pa\\\"ss"),
+            "{}",
+            r.redact_known(&body)
+        );
+        let query = format!(
+            "?password={}",
+            percent_encoding::utf8_percent_encode(pw, percent_encoding::NON_ALPHANUMERIC)
+        );
+        assert!(
+            !r.redact_known(&query).contains("wd9"),
+            "{}",
+            r.redact_known(&query)
+        );
+    }
+
+    #[test]
+    fn learning_secrets_never_compounds_their_escaped_forms() {
+        // Each secret keeps at most three forms (as is, JSON-escaped, percent-encoded), however
+        // often the run learns more: forms of forms would grow without bound.
+        let mut r = Redactor::new([r#"pa"ss%wd-1"#], &[]);
+        for i in 0..30 {
+            r = r.with([format!("learned-token-{i}")], &[]);
+        }
+        assert_eq!(r.secrets().count(), 31);
+        assert!(r.inner.len() <= 3 * 31, "{}", r.inner.len());
+    }
 
     #[test]
     fn near_copies_of_a_secret_are_fingerprints_too() {

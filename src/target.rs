@@ -255,7 +255,10 @@ pub fn replay(target: &Target, transport: &Transport) -> Replay {
     if tls.insecure {
         r = r.with_option("-k".into());
     }
-    if let Some(p) = transport.proxy_url() {
+    if let Some(var) = transport.proxy_variable() {
+        // The variable itself: it may carry the proxy's credentials.
+        r = r.with_option(format!("-x \"${var}\""));
+    } else if let Some(p) = transport.proxy_url() {
         r = r.with_option(format!("-x {}", quoted(std::path::Path::new(p))));
     } else if target.embedded {
         r = r.with_option("--noproxy '*'".into());

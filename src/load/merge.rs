@@ -64,7 +64,37 @@ fn check_parts(parts: &[(LoadReport, RunReport)]) -> Result<Vec<String>, Error> 
             )));
         }
     }
+    // One swarm: the same scenario, as resolved (users, tasks, rate), in every part.
+    let first = serde_json::to_value(&parts[0].0.raw.scenario).ok();
+    if parts
+        .iter()
+        .any(|(l, _)| serde_json::to_value(&l.raw.scenario).ok() != first)
+    {
+        return Err(Error::Usage(format!(
+            "report merge: the parts ran {} with different settings (users, duration, tasks or rates differ in their load.json raw.scenario): merge the segments of one run",
+            parts[0].0.scenario
+        )));
+    }
     let mut warnings = Vec::new();
+    let mut targets: Vec<&str> = parts
+        .iter()
+        .map(|(_, r)| r.target.base_url.as_str())
+        .collect();
+    targets.sort();
+    targets.dedup();
+    if targets.len() > 1 {
+        warnings.push(format!(
+            "the parts checked different targets ({}): their admissions are judged as one deployment's",
+            targets.join(", ")
+        ));
+    }
+    let mut given_start = parts.iter().map(|(l, _)| l.raw.start_at_unix_ns.is_some());
+    if given_start.clone().any(|g| g) && given_start.any(|g| !g) {
+        warnings.push(
+            "some parts were given --start-at and some were not: they were not started as one swarm"
+                .into(),
+        );
+    }
     let rfc = |ns: u64| {
         humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_nanos(ns))
             .to_string()

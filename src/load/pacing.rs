@@ -109,7 +109,11 @@ impl Pacing {
         let now = Instant::now();
         let mut k = next;
         let mut dropped = 0;
-        if now > due_of(k) + interval {
+        if next == 0 && now > due_of(0) + interval {
+            // A user hatched after the anchor (a `hatch_rate` spreads them) starts at its
+            // current slot: the slots before it existed were never its to send.
+            k = ((now - due_of(0)).as_secs_f64() / interval.as_secs_f64()).floor() as u64;
+        } else if now > due_of(k) + interval {
             let behind = (now - due_of(k)).as_secs_f64() / interval.as_secs_f64();
             dropped = behind.floor() as u64;
             k += dropped;
@@ -229,15 +233,20 @@ mod tests {
     async fn a_user_far_behind_drops_the_slots_it_missed() {
         let p = Pacing::new(arrival(100.0, false), Identities::Shared, 1, 1, 0, 1);
         p.anchor(Instant::now() - Duration::from_millis(55));
-        // Slot 0 was due 55 ms ago: slots 0..4 are over an interval late and dropped.
+        // A user's first slot, 55 ms after the anchor: it starts at its current slot (5), and
+        // the slots before it existed are not counted as dropped.
         let next = p.wait_for_slot(0, 0).await;
         assert_eq!(next, 6);
         let r = p.report("100/s");
-        assert_eq!((r.scheduled, r.dropped, r.sent), (6, 5, 1));
-        assert!(
-            r.warning()
-                .unwrap()
-                .contains("5 of 6 scheduled requests dropped")
-        );
+        assert_eq!((r.scheduled, r.dropped, r.sent), (1, 0, 1));
+        assert!(r.warning().is_none());
+        // Then 30 ms without sending: slot 6 (due at 60 ms) is asked for at 85 ms or later, so
+        // slots 6 and 7 are over an interval late and dropped.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let next = p.wait_for_slot(0, 6).await;
+        assert!(next >= 9, "{next}");
+        let r = p.report("100/s");
+        assert!(r.dropped >= 2, "{r:?}");
+        assert!(r.warning().unwrap().contains("scheduled requests dropped"));
     }
 }

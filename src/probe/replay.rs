@@ -77,14 +77,16 @@ impl Replay {
     /// The command line for `request` sent to `base_url`.
     pub fn curl(&self, base_url: &str, request: &Request, redactor: &Redactor) -> String {
         let mut hidden = Vec::new();
-        let mut args: Vec<String> = vec!["curl".into(), "-sS".into(), "-i".into()];
+        // `-g`: brackets and braces in a URL are no globs.
+        let mut args: Vec<String> = vec!["curl".into(), "-sS".into(), "-i".into(), "-g".into()];
         args.extend(self.options.iter().cloned());
         if request.method == reqwest::Method::HEAD {
             // `-X HEAD` would wait for a body that never comes.
             args.push("-I".into());
-        } else if request.method != reqwest::Method::GET {
+        } else if request.method != reqwest::Method::GET || request.body.is_some() {
+            // A body alone would make curl send a POST.
             args.push("-X".into());
-            args.push(request.method.to_string());
+            args.push(render(&[Part::Literal(request.method.to_string())]));
         }
         for (name, word) in &self.extra {
             if request
@@ -112,6 +114,15 @@ impl Replay {
             args.push(render(&parts));
         }
         if let Some(body) = &request.body {
+            if !request
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                // curl would add a form Content-Type the request never had.
+                args.push("-H".into());
+                args.push("'Content-Type:'".into());
+            }
             args.push("--data-raw".into());
             args.push(render(&self.word(
                 body,
@@ -175,8 +186,8 @@ impl Replay {
         for p in &mut parts {
             if let Part::Literal(lit) = p {
                 let clean = redactor.redact_known(lit);
-                let derived = credential
-                    && (self.signed_with_secret(lit) || self.piece_of_a_secret(lit, redactor));
+                let derived = self.signed_with_secret(lit)
+                    || (credential && self.piece_of_a_secret(lit, redactor));
                 if clean != *lit || derived {
                     *lit = if derived {
                         crate::redact::fingerprint(lit, &[])
@@ -211,8 +222,9 @@ impl Replay {
                 .any(|s| s.to_ascii_lowercase().contains(&core))
     }
 
-    /// Whether `value` holds a JWT whose HS256 signature verifies with the deployment's secret:
-    /// a working credential the harness made, which is not written in full.
+    /// Whether `value` holds a JWT whose HMAC signature (HS256, HS384 or HS512) verifies with
+    /// the deployment's secret, anywhere in it (a header, a refresh body, a query): a working
+    /// credential the harness made, which is not written in full.
     fn signed_with_secret(&self, value: &str) -> bool {
         let Some(secret) = &self.jwt_secret else {
             return false;
@@ -220,19 +232,31 @@ impl Replay {
         value
             .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
             .filter(|w| w.matches('.').count() == 2)
+            .filter_map(|w| w.find("eyJ").map(|at| &w[at..]))
             .any(|w| {
-                let w = w.trim_start_matches("sk_lel_");
                 let Some((signing, sig)) = w.rsplit_once('.') else {
                     return false;
                 };
-                let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+                use base64::Engine as _;
+                let Ok(sig) = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(sig.trim_end_matches('='))
+                else {
                     return false;
                 };
-                mac.update(signing.as_bytes());
-                use base64::Engine as _;
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(sig.trim_end_matches('='))
-                    .is_ok_and(|s| mac.verify_slice(&s).is_ok())
+                fn verifies<M: Mac + hmac::digest::KeyInit>(
+                    key: &[u8],
+                    msg: &[u8],
+                    sig: &[u8],
+                ) -> bool {
+                    <M as Mac>::new_from_slice(key).is_ok_and(|mut m| {
+                        m.update(msg);
+                        m.verify_slice(sig).is_ok()
+                    })
+                }
+                let (k, m) = (secret.as_bytes(), signing.as_bytes());
+                verifies::<Hmac<Sha256>>(k, m, &sig)
+                    || verifies::<Hmac<sha2::Sha384>>(k, m, &sig)
+                    || verifies::<Hmac<sha2::Sha512>>(k, m, &sig)
             })
     }
 }
@@ -316,10 +340,10 @@ mod tests {
         );
         assert_eq!(
             line,
-            "curl -sS -i -X POST -H 'X-Tenant: staging' -H 'X-Gateway-Token: '\"$GW_TOKEN\" \
+            "curl -sS -i -g -X 'POST' -H 'X-Tenant: staging' -H 'X-Gateway-Token: '\"$GW_TOKEN\" \
              -H 'X-API-Key: '\"$LELANTOS_API_KEY\" \
              -H 'Authorization: Bearer sk_lel_eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.' -H 'X-Empty;' \
-             --data-raw '{\"email\":\"a@b\",\"password\":\"'\"$LELANTOS_PASSWORD\"'\"}' \
+             -H 'Content-Type:' --data-raw '{\"email\":\"a@b\",\"password\":\"'\"$LELANTOS_PASSWORD\"'\"}' \
              'http://127.0.0.1:1/auth/login?x=1'"
         );
         assert!(!line.contains("realkey") && !line.contains("gwsecret"));

@@ -173,8 +173,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// The secret values it holds, for the redactor: secret header values, the proxy URL and
-    /// its password.
+    /// The secret values it holds, for the redactor: secret header values and the proxy URL's
+    /// user name and password.
     pub fn secrets(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .headers
@@ -184,11 +184,16 @@ impl Connection {
             .collect();
         if let ProxySetting::Url(url) = &self.proxy
             && let Ok(u) = reqwest::Url::parse(url)
-            && let Some(pw) = u.password()
         {
-            out.push(pw.to_string());
-            if let Ok(decoded) = percent_encoding::percent_decode_str(pw).decode_utf8() {
-                out.push(decoded.into_owned());
+            // Both halves of the userinfo: a proxy may take a token as the user name.
+            for part in [u.username(), u.password().unwrap_or_default()] {
+                if part.is_empty() {
+                    continue;
+                }
+                out.push(part.to_string());
+                if let Ok(decoded) = percent_encoding::percent_decode_str(part).decode_utf8() {
+                    out.push(decoded.into_owned());
+                }
             }
         }
         out
@@ -256,6 +261,14 @@ impl Transport {
     /// The proxy's URL alone, without credentials.
     pub fn proxy_url(&self) -> Option<&str> {
         self.through.as_ref().map(|(url, _)| url.as_str())
+    }
+
+    /// The environment variable the proxy came from (`HTTPS_PROXY`), when it came from one.
+    pub fn proxy_variable(&self) -> Option<&str> {
+        self.through
+            .as_ref()
+            .and_then(|(_, origin)| origin.strip_prefix("from "))
+            .filter(|v| v.ends_with("_PROXY") || v.ends_with("_proxy"))
     }
 
     /// A client builder with every setting of this transport. `http1_only`: the timer's one

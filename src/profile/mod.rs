@@ -624,6 +624,8 @@ fn connection(
                 "a URL with credentials comes from a secret source: proxy: {env: NAME} or {file: PATH}"
                     .to_string(),
             ),
+            // A literal is checked by `validate` too; a secret source only when resolved.
+            LiteralOrSecret::Literal(url) => Ok(url.clone()),
             p if resolve => p.resolve(dir).map(|(v, _)| v),
             _ => Ok(String::new()),
         };

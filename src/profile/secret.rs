@@ -100,12 +100,18 @@ impl SecretSource {
             SecretSource::Env(name) => format!("${name}"),
             SecretSource::File(p) => format!("$(cat {})", quote(p)),
             SecretSource::JsonFile(p, pointer) => {
+                // jq's path for the pointer: array indices as numbers, keys as JSON strings;
+                // the program single-quoted for the shell.
                 let path: String = pointer
                     .split('/')
                     .skip(1)
-                    .map(|k| format!("[\"{}\"]", k.replace("~1", "/").replace("~0", "~")))
+                    .map(|k| k.replace("~1", "/").replace("~0", "~"))
+                    .map(|k| match k.parse::<usize>() {
+                        Ok(i) => format!("[{i}]"),
+                        Err(_) => format!("[{}]", serde_json::to_string(&k).unwrap_or_default()),
+                    })
                     .collect();
-                format!("$(jq -r '.{path}' {})", quote(p))
+                format!("$(jq -r '.{}' {})", path.replace('\'', r"'\''"), quote(p))
             }
         }
     }

@@ -120,11 +120,14 @@ impl Arrival {
             "h" | "hour" => 3600.0,
             _ => return Err(bad()),
         };
-        if !(n.is_finite() && n > 0.0) {
-            return Err(format!("arrival_rate `{text}`: the rate is above 0"));
+        let per_second = n / seconds;
+        if !(n.is_finite() && (1e-4..=1e6).contains(&per_second)) {
+            return Err(format!(
+                "arrival_rate `{text}`: from 1 request in about 3 hours to 1,000,000 a second"
+            ));
         }
         Ok(Arrival {
-            per_second: n / seconds,
+            per_second,
             per_identity,
         })
     }
