@@ -231,14 +231,11 @@ pub fn replay(target: &Target, transport: &Transport) -> Replay {
     let mut r = Replay::new(
         names,
         target.credential(Role::JwtSecret).map(str::to_string),
-        [
-            &spec.auth.api_key.header,
-            &spec.auth.access_token.header,
-            &spec.auth.admin_token.header,
-        ]
-        .into_iter()
-        .map(|h| h.to_ascii_lowercase())
-        .collect(),
+        spec.auth
+            .credential_headers()
+            .into_iter()
+            .map(str::to_ascii_lowercase)
+            .collect(),
     );
     r = r.with_prefixes(&target.secret_prefixes());
     let tls = &target.connection.tls;

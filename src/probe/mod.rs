@@ -138,14 +138,12 @@ impl Probe {
             transport: transport.clone(),
             started: Instant::now(),
             observers: Observers::new(spec),
-            credential_headers: [
-                &spec.auth.api_key.header,
-                &spec.auth.access_token.header,
-                &spec.auth.admin_token.header,
-            ]
-            .into_iter()
-            .map(|h| h.to_ascii_lowercase())
-            .collect(),
+            credential_headers: spec
+                .auth
+                .credential_headers()
+                .into_iter()
+                .map(str::to_ascii_lowercase)
+                .collect(),
             prefixes: [&spec.auth.api_key.prefix, &spec.auth.access_token.prefix]
                 .into_iter()
                 .cloned()

@@ -642,11 +642,7 @@ fn connection(
             Err(why) => errors.push(source.key_error("proxy", format!("proxy: {why}"))),
         }
     }
-    let credential_headers = [
-        &spec.auth.api_key.header,
-        &spec.auth.access_token.header,
-        &spec.auth.admin_token.header,
-    ];
+    let credential_headers = spec.auth.credential_headers();
     for (name, value) in headers {
         if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
             errors.push(source.key_error(name, format!("headers: `{name}` is no header name")));

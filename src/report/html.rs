@@ -197,11 +197,7 @@ fn header(out: &mut String, report: &RunReport, verdict: &str) {
         );
     }
     let s = &report.summary;
-    let must = report
-        .clauses
-        .iter()
-        .filter(|c| c.status == Status::Fail && c.level == crate::spec::Level::Must)
-        .count();
+    let must = text::failing(report, crate::spec::Level::Must).len();
     out.push_str("<div class=\"cards\">");
     for (class, n, label) in [
         ("fail", must, "must fail"),

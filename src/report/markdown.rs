@@ -66,13 +66,7 @@ pub fn render(report: &RunReport) -> String {
         let _ = writeln!(out, "> **{}**\n", inline(&note));
     }
 
-    let failing = |level: Level| -> Vec<&ClauseVerdict> {
-        report
-            .clauses
-            .iter()
-            .filter(|c| c.status == Status::Fail && c.level == level)
-            .collect()
-    };
+    let failing = |level: Level| text::failing(report, level);
     for (level, what) in [(Level::Must, "fail the run"), (Level::Should, "advisory")] {
         let clauses = failing(level);
         if clauses.is_empty() {

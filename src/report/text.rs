@@ -107,22 +107,24 @@ pub fn counts(report: &RunReport) -> String {
     )
 }
 
+/// The failing clauses of one level, in the report's order.
+pub fn failing(report: &RunReport, level: Level) -> Vec<&ClauseVerdict> {
+    report
+        .clauses
+        .iter()
+        .filter(|c| c.status == Status::Fail && c.level == level)
+        .collect()
+}
+
 /// The clauses in triage order: the failing `must` clauses, then the `should`-level warnings,
 /// then every other clause by area.
 pub fn groups(report: &RunReport) -> Vec<(String, Vec<&ClauseVerdict>)> {
-    let failing = |level: Level| -> Vec<&ClauseVerdict> {
-        report
-            .clauses
-            .iter()
-            .filter(|c| c.status == Status::Fail && c.level == level)
-            .collect()
-    };
     let mut out = Vec::new();
     for (level, name) in [
         (Level::Must, "failing must clauses"),
         (Level::Should, "should-level warnings"),
     ] {
-        let list = failing(level);
+        let list = failing(report, level);
         if !list.is_empty() {
             out.push((format!("{name} ({})", list.len()), list));
         }

@@ -28,6 +28,18 @@ pub struct Auth {
     pub leeway: Duration,
 }
 
+impl Auth {
+    /// The header names that carry the contract's credentials (API key, access token, admin
+    /// token), as the spec writes them.
+    pub fn credential_headers(&self) -> [&str; 3] {
+        [
+            self.api_key.header.as_str(),
+            self.access_token.header.as_str(),
+            self.admin_token.header.as_str(),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyAuth {
