@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wall time of `run` against `serve` at real windows, per limiter: the whole run divided by the
-# window, and the rate-limit scenario's own time (where the waits for freshness, the refill
-# check beside them, and Retry-After live).
+# window, then each stage's wall time and what its scenarios waited for (compliance.json's
+# `scenarios[].stage`, `started_ms`, `duration_ms` and `waits`).
 #
 #   benches/run_windows.sh [WINDOW] [LIMITERS...]      e.g. benches/run_windows.sh 60s fixed bucket
 #
@@ -21,7 +21,7 @@ TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 secs=$(python3 -c "import re,sys; m=re.fullmatch(r'(\d+)(ms|s|m)', sys.argv[1]); n=int(m[1]); print(n/1000 if m[2]=='ms' else n*60 if m[2]=='m' else n)" "$WINDOW")
 
-printf '%-8s %8s %10s %14s %s\n' limiter window "run (s)" "run / window" "rate-limits.yaml#budgets (s)"
+printf '%-8s %8s %10s %14s\n' limiter window "run (s)" "run / window"
 for limiter in "${LIMITERS[@]}"; do
   dir="$TMP/$limiter"
   mkdir -p "$dir"
@@ -49,7 +49,20 @@ import json, sys
 path, limiter, window, secs, start, end, code = sys.argv[1:]
 wall = float(end) - float(start)
 r = json.load(open(path))
-budgets = next((s["duration_ms"] / 1000 for s in r["scenarios"] if s["name"] == "rate-limits.yaml#budgets"), float("nan"))
-print(f"{limiter:<8} {window:>8} {wall:>10.1f} {wall / float(secs):>14.2f} {budgets:.1f}   (exit {code}, verdict {r['verdict']})")
+print(f"{limiter:<8} {window:>8} {wall:>10.1f} {wall / float(secs):>14.2f}   (exit {code}, verdict {r['verdict']})")
+stages = {}
+for s in r["scenarios"]:
+    stages.setdefault(s.get("stage", 0), []).append(s)
+for stage in sorted(stages):
+    ss = stages[stage]
+    t0 = min(s.get("started_ms", 0) for s in ss)
+    t1 = max(s.get("started_ms", 0) + s["duration_ms"] for s in ss)
+    print(f"           stage {stage}: {t0 / 1000:6.1f} s to {t1 / 1000:6.1f} s ({(t1 - t0) / 1000:.1f} s, {len(ss)} scenarios)")
+    for s in sorted(ss, key=lambda s: -s["duration_ms"]):
+        waits = ", ".join(f"{w['reason']} {w['ms'] / 1000:.1f} s" for w in s.get("waits", []))
+        if waits or s["duration_ms"] >= 1000:
+            print(f"             {s['name']:<42} {s['duration_ms'] / 1000:6.1f} s  waited: {waits or 'nothing'}")
+for t in r.get("timing", []):
+    print(f"           timing screen: {t['status']}, {t['samples']} samples, {t['throttled']} throttled")
 PY
 done

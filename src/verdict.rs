@@ -289,7 +289,7 @@ pub enum RunVerdict {
 }
 
 /// How one scenario ran (every report lists them).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ScenarioResult {
     /// `file.yaml#name`
     pub name: String,
@@ -300,6 +300,22 @@ pub struct ScenarioResult {
     /// Set when the scenario could not run to its end (skipped for a missing credential, or an error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// When it started (ms since the run's first request).
+    #[serde(default)]
+    pub started_ms: f64,
+    /// The stage it ran in (0 where not staged).
+    #[serde(default)]
+    pub stage: u8,
+    /// What it waited for, per reason, longest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waits: Vec<ScenarioWait>,
+}
+
+/// Time a scenario spent waiting for one reason (waits side by side count once).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioWait {
+    pub reason: String,
+    pub ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -37,6 +37,10 @@ struct Peer {
 
 impl Peer {
     fn start(strategy: &str, faults: &[&str]) -> Peer {
+        Peer::start_with(strategy, faults, &[])
+    }
+
+    fn start_with(strategy: &str, faults: &[&str], extra: &[&str]) -> Peer {
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("creds.json");
         let mut cmd = Command::new(python());
@@ -47,6 +51,7 @@ impl Peer {
         for f in faults {
             cmd.args(["--fault", f]);
         }
+        cmd.args(extra);
         let server = Server::start(cmd, Duration::from_secs(30));
         let profile = common_cli::profile_for(&server.url, WINDOW_SECS);
         std::fs::write(dir.path().join("profile.yaml"), profile).unwrap();
@@ -108,6 +113,78 @@ fn the_conforming_peer_passes_under_every_strategy() {
         let mut peer = Peer::start(strategy, &[]);
         let (out, report) = peer.run(strategy);
         assert_passes(strategy, &out, &report);
+    }
+}
+
+/// What `rate-limits.yaml#budgets` waited for, by reason (ms).
+fn budget_waits(report: &serde_json::Value) -> Vec<(String, u64)> {
+    report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "rate-limits.yaml#budgets")
+        .expect("the budgets scenario ran")["waits"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .map(|w| {
+                    (
+                        w["reason"].as_str().unwrap().to_string(),
+                        w["ms"].as_u64().unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Limits per key: the bursts go to a key created a moment ago, fresh at once, so the scenario
+/// never waits for freshness. Limits per team (the documentation allows it: every key of a team
+/// shares one budget): the created key's bursts fall short, and the limits are judged on the
+/// profile's own key after it has been idle, so a conforming per-team limiter passes too.
+#[test]
+fn the_conforming_peer_passes_with_limits_per_key_or_per_team() {
+    let runs: Vec<_> = ["key", "team"]
+        .into_iter()
+        .map(|by| {
+            std::thread::spawn(move || {
+                let mut peer = Peer::start_with("sliding-window-counter", &[], &["--limit-by", by]);
+                let (out, report) = peer.run(by);
+                (by, out, report)
+            })
+        })
+        .collect();
+    for r in runs {
+        let (by, out, report) = r.join().unwrap();
+        assert_passes(&format!("limits per {by}"), &out, &report);
+        let waits = budget_waits(&report);
+        let fresh = waits.iter().any(|(reason, _)| reason == "until fresh");
+        let reasons: Vec<String> = report["clauses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                ["RL-GENERAL-LIMIT", "RL-CREATION-LIMIT", "RL-FILES-LIMIT"]
+                    .contains(&c["id"].as_str().unwrap())
+            })
+            .map(|c| c["reason"].as_str().unwrap().to_string())
+            .collect();
+        match by {
+            "key" => assert!(
+                !fresh,
+                "per key, the bursts waited for freshness: {waits:?}"
+            ),
+            _ => {
+                assert!(
+                    fresh,
+                    "per team, no idle wait before the own key's bursts: {waits:?}"
+                );
+                assert!(
+                    reasons.iter().any(|r| r.contains("a created key: ")),
+                    "per team, no limit was judged again on the profile's key: {reasons:#?}"
+                );
+            }
+        }
     }
 }
 

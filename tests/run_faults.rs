@@ -172,5 +172,22 @@ async fn faultless_server_passes_under_every_limiter() {
         );
         assert!(failing.is_empty(), "{limiter:?}: {failing:#?}");
         assert_eq!(outcome.exit_code(), 0);
+        // Limits per key: the bursts go to a created key, fresh at once; the one long wait is
+        // Retry-After (or the refill check's window), never a wait for freshness.
+        let budgets = outcome
+            .report
+            .scenarios
+            .iter()
+            .find(|s| s.name == "rate-limits.yaml#budgets")
+            .expect("the budgets scenario ran");
+        let reasons: Vec<&str> = budgets.waits.iter().map(|w| w.reason.as_str()).collect();
+        assert!(
+            !reasons.contains(&"until fresh")
+                && reasons.contains(&"Retry-After")
+                && reasons.contains(&"the refill check's window"),
+            "{limiter:?}: {:?}",
+            budgets.waits
+        );
+        assert_eq!(budgets.stage, 2);
     }
 }

@@ -177,6 +177,8 @@ fn timeless(dir: &std::path::Path) -> serde_json::Value {
                     "base_url",
                     "url",
                     "timelines",
+                    "started_ms",
+                    "waits",
                 ] {
                     m.remove(k);
                 }

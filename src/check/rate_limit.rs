@@ -4,11 +4,15 @@
 //! - Draining a budget until the first refusal needs no knowledge of earlier use, and tells the
 //!   refusal's status, Retry-After and body.
 //! - An identity that sent nothing in a category for `fresh_after_windows` windows is fresh under
-//!   fixed windows, sliding windows, token buckets and GCRA alike.
+//!   fixed windows, sliding windows, token buckets and GCRA alike. So is an API key created a
+//!   moment ago, where limits are per key: the bursts use one (no wait), and a created key's
+//!   burst that falls short (a team's keys may share a budget) is judged again on the
+//!   scenario's own identity after it has been idle, as without key management.
 //! - From fresh, a burst is admitted at least `limit` times (less only if someone else used the
 //!   key: the profile's `shared_use`) and at most `limit` plus what could have refilled while it
 //!   ran (`limit x elapsed / window`, rounded down). A fixed window may roll over mid-burst and
-//!   admit more, so an over-admission is re-tested once after another fresh wait: a faulty limiter
+//!   admit more, so an over-admission is re-tested once from fresh (another created key, or after
+//!   another wait): a faulty limiter
 //!   over-admits twice, a fixed window straddles twice only with negligible probability.
 //! - With one category exhausted, a request in another is admitted (categories are independent),
 //!   and another identity is admitted (limits are per identity).
@@ -39,7 +43,12 @@ const BURST_CONCURRENCY: usize = 16;
 struct Lane {
     probe: CategoryProbe,
     category: Category,
+    /// The request the lane sends now: with a created key's credential, or the scenario's own.
     request: Request,
+    /// The request with the scenario's own identity.
+    own: Request,
+    /// Who sends `request`, for the findings ("a created key", or the scenario's role).
+    who: String,
     timeline: Timeline,
     /// Requests admitted in this category since it was last fresh.
     used_since_fresh: u32,
@@ -117,7 +126,9 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             },
             probe: cp.clone(),
             category,
+            own: request.clone(),
             request,
+            who: s.as_.to_string(),
             used_since_fresh: 0,
             fresh_from_ms: None,
             last_request: None,
@@ -125,45 +136,137 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
         });
     }
 
-    // 1. Drain every budget (whatever earlier use left) until its first refusal; beside it, and
-    //    beside the wait for freshness that follows, a created key is paced through a window
-    //    after its own refusal (the refill check, `super::refill`).
+    // The identities. The refill check (`super::refill`) paces a created key through a window
+    // after that key's own refusal, and the bursts go to another created key. Where limits are
+    // per key, both are fresh at once: nothing waits for freshness, and the one long wait left
+    // (a fixed window's Retry-After, up to a window) runs beside the refill check's window. A
+    // limiter per team or per client address shows as the pacing key refused right after the
+    // bursts' key exhausted a category: the refill check then runs after the rest instead of
+    // beside it. A created key's burst that fell short is judged again on the scenario's own
+    // identity the old way (drained, idle until fresh, burst), after the refill check.
     let created = create_key(s, scope).await?;
+    let fresh = create_key(s, scope).await?;
     let pacers: Vec<Paced> = match &created {
         Some((key, _)) => lanes.iter().map(|l| paced(l, scope, key)).collect(),
         None => Vec::new(),
     };
-    let drains = futures::future::join_all(lanes.iter().map(|l| async {
-        let r = drain(l, scope).await;
-        (r, Instant::now())
-    }));
-    let paces = futures::future::join_all(
+    let mut revoke: Vec<String> = [&created, &fresh]
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, id)| id.clone())
+        .collect();
+    let fresh_key = fresh.as_ref().map(|(k, _)| k.as_str());
+    let pacer_key = created.as_ref().map(|(k, _)| k.as_str());
+    let (results, shared) = first_round(s, &mut lanes, fresh_key, pacer_key, scope).await?;
+    let sibling = scope.sibling();
+    let pacing = futures::future::join_all(
         pacers
             .iter()
-            .map(|p| super::refill::pace(p, scope, "a created key")),
+            .map(|p| super::refill::pace(p, &sibling, "a created key")),
     );
-    let (drained, paced_early) = futures::future::join(drains, paces).await;
-    for (lane, (result, drained_at)) in lanes.iter_mut().zip(drained) {
-        let (outcomes, verdict) = result?;
-        for o in &outcomes {
-            push_event(&mut lane.timeline, o, "drain", scope);
-        }
-        scope.requests += outcomes.len() as u64;
-        lane.last_request = Some(drained_at);
-        judge_refusal_status(s, lane, outcomes.last(), scope);
-        if let Some((status, why, evidence)) = verdict {
-            scope.finding_with(&lane.probe.clause, status, why, evidence);
-        }
-    }
-
+    let (paced_early, deferred) = if shared {
+        // One budget for both keys: the refill check's traffic would spend what Retry-After
+        // promised, so it runs after.
+        let deferred = settle(s, &mut lanes, results, fresh_key, &mut revoke, scope).await;
+        let paced = match deferred {
+            Ok(_) => pacing.await,
+            Err(_) => Vec::new(),
+        };
+        (paced, deferred)
+    } else {
+        let settling = settle(s, &mut lanes, results, fresh_key, &mut revoke, scope);
+        futures::future::join(pacing, settling).await
+    };
+    let deferred = deferred?;
     let mut paced_timelines = Vec::new();
     for (p, judged) in pacers.iter().zip(paced_early) {
         record_paced(p, judged?, scope, &mut paced_timelines);
     }
+    again_as_own(s, &mut lanes, deferred, scope).await?;
 
-    // 2. Wait until every lane is fresh, 3. burst each category, probing the others between.
-    wait_fresh(&mut lanes, scope).await?;
+    // Without a created key, the refill check paces this identity now (one more window).
+    if created.is_none() {
+        let own: Vec<Paced> = lanes
+            .iter()
+            .map(|l| Paced {
+                clause: l.probe.clause.clone(),
+                category: l.probe.category.clone(),
+                limits: l.category,
+                request: l.own.clone(),
+            })
+            .collect();
+        let judged = futures::future::join_all(
+            own.iter()
+                .map(|p| super::refill::pace(p, scope, s.as_.name())),
+        )
+        .await;
+        for (p, j) in own.iter().zip(judged) {
+            record_paced(p, j?, scope, &mut paced_timelines);
+        }
+    }
+    for id in &revoke {
+        revoke_key(s, scope, id).await?;
+    }
+    let mut timelines: Vec<Timeline> = lanes.into_iter().map(|l| l.timeline).collect();
+    timelines.append(&mut paced_timelines);
+    Ok(timelines)
+}
+
+use super::refill::Paced;
+
+/// The scenario's request with `key` in place of its API key.
+fn with_key(request: &Request, scope: &Scope, key: &str) -> Request {
+    let header = &scope.target.spec.auth.api_key.header;
+    let mut request = request.clone();
+    for (name, value) in request.headers.iter_mut() {
+        if name.eq_ignore_ascii_case(header) {
+            *value = key.to_string();
+        }
+    }
+    request
+}
+
+/// The lane's request with the pacing key in place of the scenario's credential.
+fn paced(lane: &Lane, scope: &Scope, key: &str) -> Paced {
+    Paced {
+        clause: lane.probe.clause.clone(),
+        category: lane.probe.category.clone(),
+        limits: lane.category,
+        request: with_key(&lane.own, scope, key),
+    }
+}
+
+/// The first round, before the refill check starts: a burst from fresh in each category (on
+/// the created key `fresh` at once, or without one on the scenario's identity once drained
+/// and idle until fresh), independence, and per identity. Returns the bursts' results, and
+/// whether the pacing key `pacer` shares a budget with the bursts' key (refused in a category
+/// the bursts had just exhausted: a limiter per team or per client address), in which case the
+/// refill check must not run beside the rest.
+async fn first_round(
+    s: &RateLimitScenario,
+    lanes: &mut [Lane],
+    fresh: Option<&str>,
+    pacer: Option<&str>,
+    scope: &mut Scope<'_>,
+) -> Result<(Vec<Option<BurstResult>>, bool), Error> {
+    match fresh {
+        Some(key) => {
+            for lane in lanes.iter_mut() {
+                lane.request = with_key(&lane.own, scope, key);
+                lane.who = "a created key".into();
+            }
+        }
+        None => {
+            // 1. Drain every budget (whatever earlier use left) until its first refusal, 2. wait
+            //    until every lane is fresh.
+            let mut all: Vec<&mut Lane> = lanes.iter_mut().collect();
+            drain_lanes(s, &mut all, scope).await?;
+            wait_fresh(lanes, scope).await?;
+        }
+    }
+    // 3. Burst each category, probing the others between.
     let mut results: Vec<Option<BurstResult>> = Vec::new();
+    let mut shared = fresh.is_none();
     for i in 0..lanes.len() {
         let others: Vec<(usize, u32)> = lanes
             .iter()
@@ -177,35 +280,89 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
         let exhausted = r.refused;
         results.push(Some(r));
         if exhausted {
-            independence_probes(s, &mut lanes, i, scope).await?;
+            let refusal = lanes[i].last_refusal.as_ref().map(|(o, _)| o.clone());
+            judge_refusal_status(s, &lanes[i], refusal.as_ref(), scope);
+            if let (Some(key), false) = (pacer, shared) {
+                shared = shares_budget(&mut lanes[i], key, scope).await?;
+            }
+            independence_probes(s, lanes, i, scope).await?;
         }
     }
     // 4. Another identity is admitted while this one is exhausted: right after the last burst,
     //    before any window can roll over.
     if let Some(clause) = &s.per_identity_clause {
-        per_identity(s, &mut lanes, clause, scope).await?;
+        per_identity(s, lanes, clause, scope).await?;
     }
+    Ok((results, shared))
+}
 
-    // A burst out of bounds is tried once more from fresh before it counts.
-    let retry: Vec<usize> = results
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.as_ref().is_some_and(|r| r.verdict.is_some()))
-        .map(|(i, _)| i)
-        .collect();
+/// One request with `key` in the lane's category, right after the lane's burst exhausted it:
+/// refused (or undecided) means the two keys share the budget.
+async fn shares_budget(lane: &mut Lane, key: &str, scope: &mut Scope<'_>) -> Result<bool, Error> {
+    let o = scope.send(with_key(&lane.own, scope, key)).await?;
+    push_event(&mut lane.timeline, &o, "probe", scope);
+    Ok(decision(scope, o.status()) != Decision::Admitted)
+}
+
+/// After the first round: a burst out of bounds tried once more from fresh, suspected
+/// borrowing replayed, the bursts' findings, and Retry-After. Returns the created key's bursts
+/// that fell short or went undecided (lane and result), which `again_as_own` judges on the
+/// scenario's identity. Keys it creates go to `revoke`.
+async fn settle(
+    s: &RateLimitScenario,
+    lanes: &mut [Lane],
+    mut results: Vec<Option<BurstResult>>,
+    fresh: Option<&str>,
+    revoke: &mut Vec<String>,
+    scope: &mut Scope<'_>,
+) -> Result<Vec<(usize, BurstResult)>, Error> {
+    // A burst out of bounds is tried once more from fresh before it counts. A created key's
+    // burst that fell short, or went undecided, proves nothing of the limit (a team's keys may
+    // share a budget): `again_as_own` takes it, after the refill check.
+    let mut deferred = Vec::new();
+    let mut retry: Vec<usize> = Vec::new();
+    for (i, r) in results.iter_mut().enumerate() {
+        match r {
+            Some(b) if b.verdict.is_some() && fresh.is_some() && !b.over => {
+                deferred.push((i, r.take().expect("some")));
+            }
+            Some(b) if b.verdict.is_some() => retry.push(i),
+            _ => {}
+        }
+    }
     let mut suspected: Vec<(usize, BurstResult, BurstResult)> = Vec::new();
     if !retry.is_empty() {
+        // Another created key is fresh at once; without one, the lanes wait.
+        let second = match fresh {
+            Some(_) => create_key(s, scope).await?,
+            None => None,
+        };
+        if let Some((_, Some(id))) = &second {
+            revoke.push(id.clone());
+        }
         let mut again: Vec<&mut Lane> = lanes
             .iter_mut()
             .enumerate()
             .filter(|(i, _)| retry.contains(i))
             .map(|(_, l)| l)
             .collect();
-        // Two idle windows at least: a sliding-window counter (the weighted approximation of
-        // Flask-Limiter, Cloudflare and others) still counts the previous window after one, so a
-        // burst one window after a drain may fall short of the limit; after two it cannot.
-        let windows = scope.target.spec.rate_limits.fresh_after_windows.max(2);
-        wait_fresh_refs(&mut again, scope, windows).await?;
+        match &second {
+            Some((key, _)) => {
+                for lane in again.iter_mut() {
+                    lane.request = with_key(&lane.own, scope, key);
+                    lane.used_since_fresh = 0;
+                    lane.fresh_from_ms = None;
+                }
+            }
+            None => {
+                // Two idle windows at least: a sliding-window counter (the weighted
+                // approximation of Flask-Limiter, Cloudflare and others) still counts the
+                // previous window after one, so a burst one window after a drain may fall short
+                // of the limit; after two it cannot.
+                let windows = scope.target.spec.rate_limits.fresh_after_windows.max(2);
+                wait_fresh_refs(&mut again, scope, windows).await?;
+            }
+        }
         // In reverse order: a category starved by the ones before it in the first round now
         // goes first, so its second burst shows its own limit (and `borrowed_budget` the cause).
         for lane in again.into_iter().rev() {
@@ -228,139 +385,184 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
     // state two windows idle, the same traffic in the other categories, then this burst.
     if let Some(clause) = &s.independence_clause {
         for (i, first, second) in suspected {
-            confirm_borrowed(&mut lanes, i, &first, &second, clause, scope).await?;
+            confirm_borrowed(lanes, i, &first, &second, clause, scope).await?;
         }
     }
     for r in results.into_iter().flatten() {
-        match r.verdict {
-            None => scope.finding_with(&r.clause, Status::Pass, r.summary, r.evidence),
-            Some((status, why)) => scope.finding_with(&r.clause, status, why, r.evidence),
-        }
+        record_burst(r, scope);
     }
 
     // 5. Waiting Retry-After after a refusal admits a request, in every exhausted category.
     if let Some(clause) = &s.retry_clause {
-        let waits =
-            futures::future::join_all(lanes.iter().map(|l| retry_after_wait(l, scope))).await;
-        for (lane, waited) in lanes.iter_mut().zip(waits) {
-            let (outcome, waited, drained) = waited?;
-            for o in &drained {
-                scope.requests += 1;
-                push_event(&mut lane.timeline, o, "drain", scope);
-            }
-            if let Some(last) = drained.last().filter(|o| is_refusal_outcome(o, scope)) {
-                lane.last_refusal = Some((last.clone(), Instant::now()));
-            }
-            if outcome.is_none()
-                && let Some((refusal, _)) = &lane.last_refusal
-            {
-                // Refused, but with nothing to honour: undecided, never "not covered".
-                scope.finding_with(
-                    clause,
-                    Status::Inconclusive,
-                    format!(
-                        "{}: the refusal carried no Retry-After to wait (RL-429-RETRY-AFTER judges that)",
-                        lane.probe.category
-                    ),
-                    Evidence {
-                        note: String::new(),
-                        exchanges: vec![scope.probe.exchange(refusal)],
-                    },
-                );
-            }
-            if let Some((from, to)) = waited {
-                lane.timeline.waits.push(TimelineWait {
-                    from_ms: from,
-                    to_ms: to,
-                    reason: "Retry-After".into(),
-                });
-            }
-            let Some(outcome) = outcome else { continue };
-            scope.requests += 1;
-            push_event(&mut lane.timeline, &outcome, "retry", scope);
-            let ra = waited.map_or(0.0, |(from, to)| (to - from) / 1000.0);
-            let ra = format!("{ra:.1}");
-            let ex = Evidence {
-                note: format!("{}: waited Retry-After ({ra} s)", lane.probe.category),
-                exchanges: vec![scope.probe.exchange(&outcome)],
-            };
-            match (decision(scope, outcome.status()), outcome.status()) {
-                (Decision::Admitted, _) => scope.finding_with(
-                    clause,
-                    Status::Pass,
-                    format!(
-                        "{}: admitted after waiting Retry-After ({ra} s)",
-                        lane.probe.category
-                    ),
-                    ex,
-                ),
-                (Decision::Refused, Some(code)) => scope.finding_with(
-                    clause,
-                    Status::Fail,
-                    format!(
-                        "{}: refused with {code} after waiting Retry-After ({ra} s)",
-                        lane.probe.category
-                    ),
-                    ex,
-                ),
-                (_, status) => scope.finding_with(
-                    clause,
-                    Status::Inconclusive,
-                    format!(
-                        "{}: after waiting Retry-After, {}",
-                        lane.probe.category,
-                        no_decision(status)
-                    ),
-                    ex,
-                ),
-            }
-        }
+        retry_after_admits(lanes, clause, scope).await?;
     }
-    // 6. Without a created key, the refill check paces this identity now (one more window).
-    if created.is_none() {
-        let own: Vec<Paced> = lanes
-            .iter()
-            .map(|l| Paced {
-                clause: l.probe.clause.clone(),
-                category: l.probe.category.clone(),
-                limits: l.category,
-                request: l.request.clone(),
-            })
-            .collect();
-        let judged = futures::future::join_all(
-            own.iter()
-                .map(|p| super::refill::pace(p, scope, s.as_.name())),
-        )
-        .await;
-        for (p, j) in own.iter().zip(judged) {
-            record_paced(p, j?, scope, &mut paced_timelines);
-        }
-    }
-    if let Some((_, Some(id))) = &created {
-        revoke_key(s, scope, id).await?;
-    }
-    let mut timelines: Vec<Timeline> = lanes.into_iter().map(|l| l.timeline).collect();
-    timelines.append(&mut paced_timelines);
-    Ok(timelines)
+    Ok(deferred)
 }
 
-use super::refill::Paced;
-
-/// The lane's request with the pacing key in place of the scenario's credential.
-fn paced(lane: &Lane, scope: &Scope, key: &str) -> Paced {
-    let header = &scope.target.spec.auth.api_key.header;
-    let mut request = lane.request.clone();
-    for (name, value) in request.headers.iter_mut() {
-        if name.eq_ignore_ascii_case(header) {
-            *value = key.to_string();
+/// Step 5: in every exhausted category, a request sent Retry-After after a fresh refusal is
+/// admitted (`retry_after_wait`).
+async fn retry_after_admits(
+    lanes: &mut [Lane],
+    clause: &str,
+    scope: &mut Scope<'_>,
+) -> Result<(), Error> {
+    let waits = futures::future::join_all(lanes.iter().map(|l| retry_after_wait(l, scope))).await;
+    for (lane, waited) in lanes.iter_mut().zip(waits) {
+        let (outcome, waited, drained) = waited?;
+        for o in &drained {
+            scope.requests += 1;
+            push_event(&mut lane.timeline, o, "drain", scope);
+        }
+        if let Some(last) = drained.last().filter(|o| is_refusal_outcome(o, scope)) {
+            lane.last_refusal = Some((last.clone(), Instant::now()));
+        }
+        if outcome.is_none()
+            && let Some((refusal, _)) = &lane.last_refusal
+        {
+            // Refused, but with nothing to honour: undecided, never "not covered".
+            scope.finding_with(
+                clause,
+                Status::Inconclusive,
+                format!(
+                    "{}: the refusal carried no Retry-After to wait (RL-429-RETRY-AFTER judges that)",
+                    lane.probe.category
+                ),
+                Evidence {
+                    note: String::new(),
+                    exchanges: vec![scope.probe.exchange(refusal)],
+                },
+            );
+        }
+        if let Some((from, to)) = waited {
+            lane.timeline.waits.push(TimelineWait {
+                from_ms: from,
+                to_ms: to,
+                reason: "Retry-After".into(),
+            });
+        }
+        let Some(outcome) = outcome else { continue };
+        scope.requests += 1;
+        push_event(&mut lane.timeline, &outcome, "retry", scope);
+        let ra = waited.map_or(0.0, |(from, to)| (to - from) / 1000.0);
+        let ra = format!("{ra:.1}");
+        let ex = Evidence {
+            note: format!("{}: waited Retry-After ({ra} s)", lane.probe.category),
+            exchanges: vec![scope.probe.exchange(&outcome)],
+        };
+        match (decision(scope, outcome.status()), outcome.status()) {
+            (Decision::Admitted, _) => scope.finding_with(
+                clause,
+                Status::Pass,
+                format!(
+                    "{}: admitted after waiting Retry-After ({ra} s)",
+                    lane.probe.category
+                ),
+                ex,
+            ),
+            (Decision::Refused, Some(code)) => scope.finding_with(
+                clause,
+                Status::Fail,
+                format!(
+                    "{}: refused with {code} after waiting Retry-After ({ra} s)",
+                    lane.probe.category
+                ),
+                ex,
+            ),
+            (_, status) => scope.finding_with(
+                clause,
+                Status::Inconclusive,
+                format!(
+                    "{}: after waiting Retry-After, {}",
+                    lane.probe.category,
+                    no_decision(status)
+                ),
+                ex,
+            ),
         }
     }
-    Paced {
-        clause: lane.probe.clause.clone(),
-        category: lane.probe.category.clone(),
-        limits: lane.category,
-        request,
+    Ok(())
+}
+
+fn record_burst(r: BurstResult, scope: &Scope) {
+    match r.verdict {
+        None => scope.finding_with(&r.clause, Status::Pass, r.summary, r.evidence),
+        Some((status, why)) => scope.finding_with(&r.clause, status, why, r.evidence),
     }
+}
+
+/// Drains each lane to its first refusal, at once: its events, requests and refusal status
+/// are recorded, and a drain that ends otherwise is the lane's finding.
+async fn drain_lanes(
+    s: &RateLimitScenario,
+    lanes: &mut [&mut Lane],
+    scope: &mut Scope<'_>,
+) -> Result<(), Error> {
+    let drained = futures::future::join_all(lanes.iter().map(|l| async {
+        let r = drain(l, scope).await;
+        (r, Instant::now())
+    }))
+    .await;
+    for (lane, (result, drained_at)) in lanes.iter_mut().zip(drained) {
+        let (outcomes, verdict) = result?;
+        for o in &outcomes {
+            push_event(&mut lane.timeline, o, "drain", scope);
+        }
+        scope.requests += outcomes.len() as u64;
+        lane.last_request = Some(drained_at);
+        if let Some(last) = outcomes.last().filter(|o| is_refusal_outcome(o, scope)) {
+            lane.last_refusal = Some((last.clone(), drained_at));
+        }
+        judge_refusal_status(s, lane, outcomes.last(), scope);
+        if let Some((status, why, evidence)) = verdict {
+            scope.finding_with(&lane.probe.clause, status, why, evidence);
+        }
+    }
+    Ok(())
+}
+
+/// A created key's burst that fell short or went undecided is no verdict: a team's keys may
+/// share one budget, or the limiter may count per client address. Such a category is judged
+/// again on the scenario's own identity, as without key management: drained to a refusal, idle
+/// for two windows (long enough for every reading, a sliding-window counter's included, after
+/// the created keys' traffic on a shared budget), then a burst from fresh. The two bursts
+/// count as a burst and its repetition do (`combine`): a limit fails only if both miss it the
+/// same way.
+async fn again_as_own(
+    s: &RateLimitScenario,
+    lanes: &mut [Lane],
+    deferred: Vec<(usize, BurstResult)>,
+    scope: &mut Scope<'_>,
+) -> Result<(), Error> {
+    if deferred.is_empty() {
+        return Ok(());
+    }
+    // Every lane on the own identity: a suspected borrowing is replayed on it (`confirm_borrowed`
+    // sends the other categories' traffic with each lane's request).
+    for lane in lanes.iter_mut() {
+        lane.request = lane.own.clone();
+        lane.who = s.as_.to_string();
+    }
+    {
+        let mut own: Vec<&mut Lane> = lanes
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| deferred.iter().any(|(d, _)| d == i))
+            .map(|(_, l)| l)
+            .collect();
+        drain_lanes(s, &mut own, scope).await?;
+        let windows = scope.target.spec.rate_limits.fresh_after_windows.max(2);
+        wait_fresh_refs(&mut own, scope, windows).await?;
+    }
+    for (i, mut first) in deferred {
+        first.summary = format!("a created key: {}", first.summary);
+        let second = burst(&mut lanes[i], scope).await?;
+        let suspect = s.independence_clause.is_some() && borrowed_budget(&first, &second, scope);
+        record_burst(combine(Some(first.clone()), second.clone()), scope);
+        if suspect && let Some(clause) = &s.independence_clause {
+            confirm_borrowed(lanes, i, &first, &second, clause, scope).await?;
+        }
+    }
+    Ok(())
 }
 
 fn record_paced(
@@ -446,7 +648,7 @@ async fn revoke_key(s: &RateLimitScenario, scope: &mut Scope<'_>, id: &str) -> R
     if let Ok(req) = scope.build(&request) {
         let o = scope.send(req).await?;
         if o.status() == Some(scope.target.spec.rate_limits.over_limit.status) {
-            scope.health.sleep(scope.backoff(&o)).await?;
+            scope.wait("Retry-After", scope.backoff(&o)).await?;
             if let Ok(req) = scope.build(&request) {
                 scope.send(req).await?;
             }
@@ -626,7 +828,7 @@ async fn wait_fresh_refs(
         .max()
         .unwrap_or_else(Instant::now);
     let from = scope.probe.elapsed_ms();
-    scope.health.sleep_until(deadline).await?;
+    scope.wait_until("until fresh", deadline).await?;
     let to = scope.probe.elapsed_ms();
     for l in lanes.iter_mut() {
         l.used_since_fresh = 0;
@@ -646,6 +848,8 @@ struct BurstResult {
     refused: bool,
     /// None when within bounds; else the status and why.
     verdict: Option<(Status, String)>,
+    /// More admitted than any reading allows (every answer a decision of the limiter).
+    over: bool,
     summary: String,
     evidence: Evidence,
     /// How many fewer than the lower bound were admitted.
@@ -907,6 +1111,7 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
     Ok(BurstResult {
         clause: lane.probe.clause.clone(),
         refused: refusal.is_some(),
+        over: transport == 0 && denied == 0 && total > upper,
         verdict,
         summary,
         evidence,
@@ -1017,7 +1222,7 @@ async fn per_identity(
     push_event(&mut lane.timeline, &o, "probe", scope);
     let cat = &lane.probe.category;
     let ex = Evidence {
-        note: format!("{cat} exhausted for {}, one request as {other}", s.as_),
+        note: format!("{cat} exhausted for {}, one request as {other}", lane.who),
         exchanges: vec![scope.probe.exchange(&o)],
     };
     match (decision(scope, o.status()), o.status()) {
@@ -1026,7 +1231,7 @@ async fn per_identity(
             Status::Fail,
             format!(
                 "with {}'s {cat} budget exhausted, {other} was refused too ({c})",
-                s.as_
+                lane.who
             ),
             ex,
         ),
@@ -1036,7 +1241,7 @@ async fn per_identity(
             Status::Pass,
             format!(
                 "with {}'s {cat} budget exhausted, {other} is still admitted",
-                s.as_
+                lane.who
             ),
             ex,
         ),
@@ -1087,7 +1292,7 @@ async fn retry_after_wait(
     }
     let wait = r.wait(lane.category.window + Duration::from_secs(1));
     let from = scope.probe.elapsed_ms();
-    scope.health.sleep_until(received + wait).await?;
+    scope.wait_until("Retry-After", received + wait).await?;
     let to = scope.probe.elapsed_ms();
     let outcome = scope.health.send(scope.probe, lane.request.clone()).await?;
     Ok((Some(outcome), Some((from, to)), drained))

@@ -12,8 +12,9 @@
 //! past the bound. (A fixed window that resets every half window shows only when its second
 //! reset falls inside the span: in about 90% of runs.)
 //!
-//! It runs beside the wait for freshness, on an identity of its own (an API key created through
-//! the key-management endpoint, fresh at once and revoked afterwards), so it costs no wall time.
+//! It runs beside the bursts and the Retry-After wait, on an identity of its own (an API key
+//! created through the key-management endpoint, fresh at once and revoked afterwards), so it
+//! costs no wall time of its own.
 //! Without key management it paces the scenario's own identity once the rest is done (one more
 //! window). It is open-loop: requests go out on the schedule whatever the answers take (up to 32
 //! in flight), so a slow target cannot lower the rate it is tested at; a run that could not send
@@ -69,6 +70,19 @@ fn event(o: &Outcome, phase: &str) -> TimelineEvent {
 
 /// Drains the paced identity to its first refusal, paces it, judges what it admitted.
 pub async fn pace(p: &Paced, scope: &Scope<'_>, identity: &str) -> Result<Judged, Error> {
+    let from = Instant::now();
+    let judged = pace_inner(p, scope, identity).await;
+    // Its window is time the scenario spends on it, like a wait (the scenario's report says so).
+    scope.health.log_wait(
+        scope.scenario,
+        "the refill check's window",
+        from,
+        Instant::now(),
+    );
+    judged
+}
+
+async fn pace_inner(p: &Paced, scope: &Scope<'_>, identity: &str) -> Result<Judged, Error> {
     let spec = &scope.target.spec;
     let (limit, window) = (p.limits.limit, p.limits.window);
     let mut timeline = Timeline {

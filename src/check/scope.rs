@@ -54,6 +54,17 @@ pub struct Health {
     gone: Arc<watch::Sender<Option<String>>>,
     /// The waits under way (their ends), for progress to show what the run waits for.
     waits: Arc<std::sync::Mutex<Vec<Instant>>>,
+    /// The waits done, by scenario and reason, for each scenario's report.
+    waited: Arc<std::sync::Mutex<Vec<Waited>>>,
+}
+
+/// A wait a scenario made: what for, and when.
+#[derive(Debug, Clone)]
+struct Waited {
+    scenario: String,
+    reason: &'static str,
+    from: Instant,
+    to: Instant,
 }
 
 impl Default for Health {
@@ -62,6 +73,7 @@ impl Default for Health {
             consecutive_errors: Arc::default(),
             gone: Arc::new(watch::channel(None).0),
             waits: Arc::default(),
+            waited: Arc::default(),
         }
     }
 }
@@ -155,6 +167,52 @@ impl Health {
     pub async fn sleep(&self, d: Duration) -> Result<(), Error> {
         self.sleep_until(Instant::now() + d).await
     }
+
+    /// Records a wait of `scenario` for its report.
+    pub fn log_wait(&self, scenario: &str, reason: &'static str, from: Instant, to: Instant) {
+        if to > from {
+            self.waited.lock().expect("lock").push(Waited {
+                scenario: scenario.to_string(),
+                reason,
+                from,
+                to,
+            });
+        }
+    }
+
+    /// What `scenario` waited for: per reason, the time covered by its waits (waits side by
+    /// side count once), longest first.
+    pub fn waited(&self, scenario: &str) -> Vec<(&'static str, Duration)> {
+        let waited = self.waited.lock().expect("lock");
+        let mut by: BTreeMap<&'static str, Vec<(Instant, Instant)>> = BTreeMap::new();
+        for w in waited.iter().filter(|w| w.scenario == scenario) {
+            by.entry(w.reason).or_default().push((w.from, w.to));
+        }
+        let mut out: Vec<(&'static str, Duration)> = by
+            .into_iter()
+            .map(|(reason, mut spans)| {
+                spans.sort();
+                let mut total = Duration::ZERO;
+                let mut current: Option<(Instant, Instant)> = None;
+                for (from, to) in spans {
+                    current = match current {
+                        Some((a, b)) if from <= b => Some((a, b.max(to))),
+                        Some((a, b)) => {
+                            total += b - a;
+                            Some((from, to))
+                        }
+                        None => Some((from, to)),
+                    };
+                }
+                if let Some((a, b)) = current {
+                    total += b - a;
+                }
+                (reason, total)
+            })
+            .collect();
+        out.sort_by_key(|w| std::cmp::Reverse(w.1));
+        out
+    }
 }
 
 pub struct Scope<'a> {
@@ -191,6 +249,39 @@ impl<'a> Scope<'a> {
             rng,
             findings,
             health,
+            last_retry_after: None,
+            requests: 0,
+        }
+    }
+
+    /// Waits until `deadline` (cut short when the target is gone), recorded for the
+    /// scenario's report as a wait for `reason`.
+    pub async fn wait_until(&self, reason: &'static str, deadline: Instant) -> Result<(), Error> {
+        let from = Instant::now();
+        let r = self.health.sleep_until(deadline).await;
+        self.health
+            .log_wait(self.scenario, reason, from, Instant::now());
+        r
+    }
+
+    /// [`Scope::wait_until`] for a span.
+    pub async fn wait(&self, reason: &'static str, d: Duration) -> Result<(), Error> {
+        self.wait_until(reason, Instant::now() + d).await
+    }
+
+    /// Another scope on the same target, findings and health, with the same variables and a
+    /// random stream forked from this one's: for work that runs beside this scope's (the
+    /// refill check beside the bursts). Its requests are counted where its result is recorded.
+    pub fn sibling(&mut self) -> Scope<'a> {
+        use rand::RngCore;
+        Scope {
+            target: self.target,
+            probe: self.probe,
+            scenario: self.scenario,
+            vars: self.vars.clone(),
+            rng: crate::seed::from_u64(self.rng.next_u64()),
+            findings: self.findings,
+            health: self.health,
             last_retry_after: None,
             requests: 0,
         }
@@ -459,6 +550,27 @@ pub fn backoff(spec: &Spec, outcome: &Outcome) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_side_by_side_count_once_per_reason() {
+        let h = Health::default();
+        let t = Instant::now();
+        let s = |ms| t + Duration::from_millis(ms);
+        // Three Retry-After waits side by side (0-2 s, 1-3 s) and apart (5-6 s): 4 s.
+        h.log_wait("a", "Retry-After", s(0), s(2000));
+        h.log_wait("a", "Retry-After", s(1000), s(3000));
+        h.log_wait("a", "Retry-After", s(5000), s(6000));
+        h.log_wait("a", "until fresh", s(0), s(500));
+        h.log_wait("b", "Retry-After", s(0), s(9000));
+        assert_eq!(
+            h.waited("a"),
+            [
+                ("Retry-After", Duration::from_secs(4)),
+                ("until fresh", Duration::from_millis(500))
+            ]
+        );
+        assert_eq!(h.waited("c"), []);
+    }
 
     #[test]
     fn fills_path_and_query_parameters() {

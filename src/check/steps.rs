@@ -62,7 +62,7 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
             WaitFor::Duration(d) => d,
             WaitFor::RetryAfter => Duration::from_secs(scope.last_retry_after.unwrap_or(1)),
         };
-        scope.health.sleep(d).await?;
+        scope.wait("a wait step", d).await?;
         return Ok(None);
     }
     if let Some(a) = &step.assert {
@@ -148,7 +148,7 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
                 let mut o = scope.send(req.clone()).await?;
                 let mut tries = 0;
                 while !expects_over && o.status() == Some(over) && tries < RATE_LIMIT_RETRIES {
-                    scope.health.sleep(scope.backoff(&o)).await?;
+                    scope.wait("Retry-After", scope.backoff(&o)).await?;
                     o = scope.send(req.clone()).await?;
                     tries += 1;
                 }

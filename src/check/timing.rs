@@ -87,6 +87,11 @@ pub async fn run(
     )
     .await?;
     scope.requests += samples.count() + samples.warmup + samples.throttled;
+    for (from, to) in &samples.waits {
+        scope
+            .health
+            .log_wait(scope.scenario, "Retry-After", *from, *to);
+    }
     let result = verdict::judge(
         &samples,
         &Context {
@@ -96,6 +101,15 @@ pub async fn run(
             duration_ms: started.elapsed().as_millis() as u64,
         },
     );
+    let mut result = result;
+    if let (Status::Inconclusive, Some(wait)) = (result.status, samples.throttle_wait) {
+        result.reason.push_str(&throttle_hint(
+            &samples,
+            settings.warmup,
+            wait,
+            started.elapsed(),
+        ));
+    }
     scope.finding_with(
         &t.clause,
         result.status,
@@ -106,6 +120,30 @@ pub async fn run(
         },
     );
     Ok(Some(result))
+}
+
+/// Why a throttle leaves the screen short, and the budget that would do: every timed request is
+/// a failed admin attempt, which the target throttles per client (inside `run`, after what the
+/// run's other admin checks spent).
+fn throttle_hint(
+    samples: &sample::Samples,
+    warmup: u64,
+    wait: std::time::Duration,
+    elapsed: std::time::Duration,
+) -> String {
+    let got = samples.count() + samples.warmup;
+    let need = (verdict::MIN_PER_CLASS * 6) as u64 + warmup;
+    if got >= need {
+        return String::new();
+    }
+    // Each `got` attempts cost what sampling took plus the wait the throttle asked for.
+    let rounds = need.div_ceil(got.max(1));
+    let budget = (elapsed + wait) * rounds as u32;
+    format!(
+        "; failed admin attempts are throttled: {got} got through before it asked for {} s, and a judgement needs at least {need} (20 a class in each of two batches, and the warm-up), so about {} of budget at this rate (`budget:` in the timing scenario, or `lelantos-conform timing --budget`)",
+        wait.as_secs(),
+        humantime::format_duration(std::time::Duration::from_secs(budget.as_secs().max(1)))
+    )
 }
 
 /// The figures behind the verdict in one line: per-class counts and low percentiles.

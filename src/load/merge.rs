@@ -262,6 +262,7 @@ pub fn merge(
             duration_ms: elapsed.as_millis() as u64,
             requests: obs.requests(),
             note: Some(format!("merged from {} segments", parts.len())),
+            ..Default::default()
         }],
         timelines: Vec::new(),
         timing: Vec::new(),

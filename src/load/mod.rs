@@ -873,6 +873,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
             duration_ms: elapsed.as_millis() as u64,
             requests: obs.requests(),
             note: None,
+            ..Default::default()
         }],
         timelines: Vec::new(),
         timing: Vec::new(),

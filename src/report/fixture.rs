@@ -200,6 +200,7 @@ pub fn report() -> RunReport {
                 duration_ms: 40,
                 requests: 3,
                 note: None,
+                ..Default::default()
             },
             ScenarioResult {
                 name: burst.into(),
@@ -208,6 +209,7 @@ pub fn report() -> RunReport {
                 duration_ms: 4200,
                 requests: 21,
                 note: None,
+                ..Default::default()
             },
             ScenarioResult {
                 name: "timing.yaml#admin-compare".into(),
@@ -216,6 +218,7 @@ pub fn report() -> RunReport {
                 duration_ms: 900,
                 requests: 80,
                 note: Some("stopped early: sample budget".into()),
+                ..Default::default()
             },
         ],
         timelines: vec![timeline],

@@ -38,9 +38,13 @@ pub struct Endpoint<'a> {
 pub struct Samples {
     pub times: [[Vec<f64>; 3]; 2],
     pub throttled: u64,
+    /// The Retry-After waits sampling made (from, to).
+    pub waits: Vec<(Instant, Instant)>,
     pub warmup: u64,
     /// Why sampling ended early, if it did.
     pub stopped: Option<String>,
+    /// When a throttle ended it: the Retry-After that would have passed the budget.
+    pub throttle_wait: Option<Duration>,
     /// Set when the target accepted a wrong token (no timing judgement then).
     pub accepted: Option<Class>,
     /// Set when sampling stopped because the samples so far decided.
@@ -144,6 +148,7 @@ pub async fn run(
                 out.throttled += 1;
                 let wait = Duration::from_secs(timed.retry_after.unwrap_or(1).max(1));
                 if Instant::now() + wait >= deadline {
+                    out.throttle_wait = Some(wait);
                     out.stopped = Some(format!(
                         "throttled ({} answers {}), and waiting out Retry-After ({} s) would pass the budget",
                         out.throttled,
@@ -152,7 +157,9 @@ pub async fn run(
                     ));
                     return Ok(out);
                 }
+                let from = Instant::now();
                 tokio::time::sleep(wait).await;
+                out.waits.push((from, Instant::now()));
                 continue;
             }
             if (200..300).contains(&timed.status) {

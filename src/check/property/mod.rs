@@ -651,7 +651,7 @@ pub async fn run(p: &PropertyScenario, scope: &mut Scope<'_>, seed: u64) -> Resu
                 }
             }
             Job::Sleep(d, reply) => {
-                let ok = match scope.health.sleep(d).await {
+                let ok = match scope.wait("Retry-After", d).await {
                     Ok(()) => true,
                     Err(e) => {
                         stop.store(true, Ordering::Relaxed);

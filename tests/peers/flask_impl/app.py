@@ -284,7 +284,8 @@ def create_app(config: argparse.Namespace, store: Store, secrets_: dict) -> Flas
             record = store.find_key(api_key) if api_key.startswith(API_KEY_PREFIX) else None
             if record is None:
                 return None, unauthorized("invalid API key", 'ApiKey realm="lelantos"')
-            return Principal("api_key", f"key:{record.id}", record.team), None
+            rate_key = f"team:{record.team}" if config.limit_by == "team" else f"key:{record.id}"
+            return Principal("api_key", rate_key, record.team), None
 
         authorization = request.headers.get("Authorization")
         if authorization is not None:
@@ -616,6 +617,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="rate-limit window in seconds for every category (default 60)")
     parser.add_argument("--strategy", choices=sorted(STRATEGIES), default="fixed-window",
                         help="Flask-Limiter / limits strategy (default fixed-window)")
+    parser.add_argument("--limit-by", choices=["key", "team"], default="key",
+                        help="whom an API key's requests count against: the key (default) or "
+                        "its team (every key of a team shares one budget per category)")
     parser.add_argument("--credentials-out", metavar="FILE",
                         help="write the credentials as JSON (mode 0600)")
     parser.add_argument("--identities", type=int, default=0,
