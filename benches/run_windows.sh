@@ -63,6 +63,6 @@ for stage in sorted(stages):
         if waits or s["duration_ms"] >= 1000:
             print(f"             {s['name']:<42} {s['duration_ms'] / 1000:6.1f} s  waited: {waits or 'nothing'}")
 for t in r.get("timing", []):
-    print(f"           timing screen: {t['status']}, {t['samples']} samples, {t['throttled']} throttled")
+    print(f"           timing screen: {t['status']}, {t['samples']} samples, {t['throttled']} throttled: {t['reason']}")
 PY
 done

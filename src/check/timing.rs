@@ -103,12 +103,10 @@ pub async fn run(
     );
     let mut result = result;
     if let (Status::Inconclusive, Some(wait)) = (result.status, samples.throttle_wait) {
-        result.reason.push_str(&throttle_hint(
-            &samples,
-            settings.warmup,
-            wait,
-            started.elapsed(),
-        ));
+        let general = scope.target.spec.category("general");
+        result
+            .reason
+            .push_str(&throttle_hint(&samples, settings.warmup, wait, general));
     }
     scope.finding_with(
         &t.clause,
@@ -124,25 +122,35 @@ pub async fn run(
 
 /// Why a throttle leaves the screen short, and the budget that would do: every timed request is
 /// a failed admin attempt, which the target throttles per client (inside `run`, after what the
-/// run's other admin checks spent).
+/// run's other admin checks spent). The budget assumes the throttle the contract's readings
+/// expect (the general limit per window, AUTH-ADMIN-THROTTLED) and a first window already
+/// spent: one window more than the judgement's samples need.
 fn throttle_hint(
     samples: &sample::Samples,
     warmup: u64,
     wait: std::time::Duration,
-    elapsed: std::time::Duration,
+    general: Option<&crate::spec::Category>,
 ) -> String {
     let got = samples.count() + samples.warmup;
     let need = (verdict::MIN_PER_CLASS * 6) as u64 + warmup;
     if got >= need {
         return String::new();
     }
-    // Each `got` attempts cost what sampling took plus the wait the throttle asked for.
-    let rounds = need.div_ceil(got.max(1));
-    let budget = (elapsed + wait) * rounds as u32;
+    let budget = general
+        .filter(|g| g.limit > 0)
+        .map(|g| {
+            let windows = need.div_ceil(u64::from(g.limit)) + 1;
+            format!(
+                ": with failed attempts throttled at the general limit ({} per {}), a budget of about {}",
+                g.limit,
+                humantime::format_duration(g.window),
+                humantime::format_duration(g.window * windows as u32)
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "; failed admin attempts are throttled: {got} got through before it asked for {} s, and a judgement needs at least {need} (20 a class in each of two batches, and the warm-up), so about {} of budget at this rate (`budget:` in the timing scenario, or `lelantos-conform timing --budget`)",
-        wait.as_secs(),
-        humantime::format_duration(std::time::Duration::from_secs(budget.as_secs().max(1)))
+        "; failed admin attempts are throttled: {got} got through before it asked for {} s, and a judgement needs at least {need} (20 a class in each of two batches, and the warm-up){budget} (`budget:` in the timing scenario, or `lelantos-conform timing --budget`, which runs alone)",
+        wait.as_secs()
     )
 }
 
@@ -175,4 +183,35 @@ fn evidence_note(r: &TimingResult) -> String {
         r.throttled,
         classes.join("; ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_throttled_screen_says_what_budget_would_do() {
+        let mut s = sample::Samples::default();
+        s.times[0][0] = vec![1.0; 31];
+        s.warmup = 10;
+        let general = crate::spec::Category {
+            limit: 100,
+            window: Duration::from_secs(60),
+        };
+        let hint = throttle_hint(&s, 10, Duration::from_secs(60), Some(&general));
+        assert!(
+            hint.contains("41 got through before it asked for 60 s"),
+            "{hint}"
+        );
+        assert!(hint.contains("at least 130"), "{hint}");
+        // 130 needs two windows of 100, and the first is taken as spent.
+        assert!(hint.contains("a budget of about 3m"), "{hint}");
+        // Enough samples: no hint.
+        s.times[0][0] = vec![1.0; 200];
+        assert_eq!(
+            throttle_hint(&s, 10, Duration::from_secs(1), Some(&general)),
+            ""
+        );
+    }
 }
