@@ -157,7 +157,10 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
         .collect();
     let fresh_key = fresh.as_ref().map(|(k, _)| k.as_str());
     let pacer_key = created.as_ref().map(|(k, _)| k.as_str());
-    let (results, shared) = first_round(s, &mut lanes, fresh_key, pacer_key, scope).await?;
+    let (results, shared, on_fresh) =
+        first_round(s, &mut lanes, fresh_key, pacer_key, scope).await?;
+    // The created key was not let in everywhere: the old procedure ran on the own identity.
+    let fresh_key = fresh_key.filter(|_| on_fresh);
     let sibling = scope.sibling();
     let pacing = futures::future::join_all(
         pacers
@@ -167,20 +170,42 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
     let (paced_early, deferred) = if shared {
         // One budget for both keys: the refill check's traffic would spend what Retry-After
         // promised, so it runs after.
-        let deferred = settle(s, &mut lanes, results, fresh_key, &mut revoke, scope).await;
+        let deferred = settle(
+            s,
+            &mut lanes,
+            results,
+            fresh_key,
+            shared,
+            &mut revoke,
+            scope,
+        )
+        .await;
         let paced = match deferred {
             Ok(_) => pacing.await,
             Err(_) => Vec::new(),
         };
         (paced, deferred)
     } else {
-        let settling = settle(s, &mut lanes, results, fresh_key, &mut revoke, scope);
+        let settling = settle(
+            s,
+            &mut lanes,
+            results,
+            fresh_key,
+            shared,
+            &mut revoke,
+            scope,
+        );
         futures::future::join(pacing, settling).await
     };
     let deferred = deferred?;
     let mut paced_timelines = Vec::new();
     for (p, judged) in pacers.iter().zip(paced_early) {
         record_paced(p, judged?, scope, &mut paced_timelines);
+    }
+    // The created keys are done with: revoked before the own key's re-judgement spends its
+    // general budget (revoking goes through it).
+    for id in &revoke {
+        revoke_key(s, scope, id).await?;
     }
     again_as_own(s, &mut lanes, deferred, scope).await?;
 
@@ -203,9 +228,6 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
         for (p, j) in own.iter().zip(judged) {
             record_paced(p, j?, scope, &mut paced_timelines);
         }
-    }
-    for id in &revoke {
-        revoke_key(s, scope, id).await?;
     }
     let mut timelines: Vec<Timeline> = lanes.into_iter().map(|l| l.timeline).collect();
     timelines.append(&mut paced_timelines);
@@ -238,24 +260,26 @@ fn paced(lane: &Lane, scope: &Scope, key: &str) -> Paced {
 
 /// The first round, before the refill check starts: a burst from fresh in each category (on
 /// the created key `fresh` at once, or without one on the scenario's identity once drained
-/// and idle until fresh), independence, and per identity. Returns the bursts' results, and
-/// whether the pacing key `pacer` shares a budget with the bursts' key (refused in a category
-/// the bursts had just exhausted: a limiter per team or per client address), in which case the
-/// refill check must not run beside the rest.
+/// and idle until fresh), independence, and per identity. Returns the bursts' results; whether
+/// the pacing key `pacer` shares a budget with the bursts' key (refused in a category the bursts
+/// had just exhausted: a limiter per team or per client address; or not shown otherwise), in
+/// which case the refill check must not run beside the rest; and whether the bursts ran on the
+/// created key (not when the target refused it somewhere: `admitted_everywhere`).
 async fn first_round(
     s: &RateLimitScenario,
     lanes: &mut [Lane],
     fresh: Option<&str>,
     pacer: Option<&str>,
     scope: &mut Scope<'_>,
-) -> Result<(Vec<Option<BurstResult>>, bool), Error> {
+) -> Result<(Vec<Option<BurstResult>>, bool, bool), Error> {
+    let fresh = match fresh {
+        Some(key) => admitted_everywhere(lanes, key, &s.as_.to_string(), scope)
+            .await?
+            .then_some(key),
+        None => None,
+    };
     match fresh {
-        Some(key) => {
-            for lane in lanes.iter_mut() {
-                lane.request = with_key(&lane.own, scope, key);
-                lane.who = "a created key".into();
-            }
-        }
+        Some(_) => {}
         None => {
             // 1. Drain every budget (whatever earlier use left) until its first refusal, 2. wait
             //    until every lane is fresh.
@@ -267,6 +291,7 @@ async fn first_round(
     // 3. Burst each category, probing the others between.
     let mut results: Vec<Option<BurstResult>> = Vec::new();
     let mut shared = fresh.is_none();
+    let mut probed = false;
     for i in 0..lanes.len() {
         let others: Vec<(usize, u32)> = lanes
             .iter()
@@ -278,30 +303,81 @@ async fn first_round(
         r.others_before = others.iter().map(|(_, n)| n).sum();
         r.others = others;
         let exhausted = r.refused;
-        results.push(Some(r));
         if exhausted {
-            let refusal = lanes[i].last_refusal.as_ref().map(|(o, _)| o.clone());
-            judge_refusal_status(s, &lanes[i], refusal.as_ref(), scope);
+            judge_refusal_status(s, &lanes[i], r.first_refusal.as_ref(), scope);
             if let (Some(key), false) = (pacer, shared) {
                 shared = shares_budget(&mut lanes[i], key, scope).await?;
+                probed = true;
             }
             independence_probes(s, lanes, i, scope).await?;
         }
+        results.push(Some(r));
     }
     // 4. Another identity is admitted while this one is exhausted: right after the last burst,
     //    before any window can roll over.
     if let Some(clause) = &s.per_identity_clause {
         per_identity(s, lanes, clause, scope).await?;
     }
-    Ok((results, shared))
+    // Nothing probed (no burst was refused): the keys are taken to share a budget.
+    Ok((results, shared || !probed, fresh.is_some()))
 }
 
-/// One request with `key` in the lane's category, right after the lane's burst exhausted it:
-/// refused (or undecided) means the two keys share the budget.
+/// Points every lane at the created key `key` after one request of it in each category (its
+/// first charge there, counted): true when every one was admitted. A key the target refuses or
+/// will not let into a category (a new key not yet live, a narrower scope) is no fresh identity:
+/// the lanes go back to the scenario's own, and the old procedure judges every clause.
+async fn admitted_everywhere(
+    lanes: &mut [Lane],
+    key: &str,
+    own: &str,
+    scope: &mut Scope<'_>,
+) -> Result<bool, Error> {
+    let mut all = true;
+    for lane in lanes.iter_mut() {
+        lane.request = with_key(&lane.own, scope, key);
+        lane.who = "a created key".into();
+        let o = scope.send(lane.request.clone()).await?;
+        push_event(&mut lane.timeline, &o, "probe", scope);
+        if decision(scope, o.status()) == Decision::Admitted {
+            lane.used_since_fresh += 1;
+            lane.fresh_from_ms.get_or_insert(o.at_ms);
+        } else {
+            all = false;
+            break;
+        }
+    }
+    if !all {
+        for lane in lanes.iter_mut() {
+            lane.request = lane.own.clone();
+            lane.who = own.to_string();
+            lane.used_since_fresh = 0;
+            lane.fresh_from_ms = None;
+        }
+    }
+    Ok(all)
+}
+
+/// Right after the lane's burst exhausted it: one request with `key` in the lane's category,
+/// then one more with the lane's own (bursting) key. The keys have budgets of their own only if
+/// the first was admitted and the second still refused; a second one admitted means a token
+/// came back meanwhile, which proves nothing either way (taken as shared).
 async fn shares_budget(lane: &mut Lane, key: &str, scope: &mut Scope<'_>) -> Result<bool, Error> {
     let o = scope.send(with_key(&lane.own, scope, key)).await?;
     push_event(&mut lane.timeline, &o, "probe", scope);
-    Ok(decision(scope, o.status()) != Decision::Admitted)
+    if decision(scope, o.status()) != Decision::Admitted {
+        return Ok(true);
+    }
+    let again = scope.send(lane.request.clone()).await?;
+    push_event(&mut lane.timeline, &again, "probe", scope);
+    if decision(scope, again.status()) == Decision::Refused {
+        lane.last_refusal = Some((again, Instant::now()));
+        Ok(false)
+    } else {
+        if decision(scope, again.status()) == Decision::Admitted {
+            lane.used_since_fresh += 1;
+        }
+        Ok(true)
+    }
 }
 
 /// After the first round: a burst out of bounds tried once more from fresh, suspected
@@ -313,6 +389,7 @@ async fn settle(
     lanes: &mut [Lane],
     mut results: Vec<Option<BurstResult>>,
     fresh: Option<&str>,
+    shared: bool,
     revoke: &mut Vec<String>,
     scope: &mut Scope<'_>,
 ) -> Result<Vec<(usize, BurstResult)>, Error> {
@@ -332,10 +409,10 @@ async fn settle(
     }
     let mut suspected: Vec<(usize, BurstResult, BurstResult)> = Vec::new();
     if !retry.is_empty() {
-        // Another created key is fresh at once; without one, the lanes wait.
+        // Another created key is fresh at once, unless keys share a budget; else the lanes wait.
         let second = match fresh {
-            Some(_) => create_key(s, scope).await?,
-            None => None,
+            Some(_) if !shared => create_key(s, scope).await?,
+            _ => None,
         };
         if let Some((_, Some(id))) = &second {
             revoke.push(id.clone());
@@ -553,12 +630,19 @@ async fn again_as_own(
         let windows = scope.target.spec.rate_limits.fresh_after_windows.max(2);
         wait_fresh_refs(&mut own, scope, windows).await?;
     }
-    for (i, mut first) in deferred {
+    // In reverse order, as a second round does (a category starved by the ones before it goes
+    // first); suspected borrowing is replayed once every burst is in.
+    let mut suspected = Vec::new();
+    for (i, mut first) in deferred.into_iter().rev() {
         first.summary = format!("a created key: {}", first.summary);
         let second = burst(&mut lanes[i], scope).await?;
-        let suspect = s.independence_clause.is_some() && borrowed_budget(&first, &second, scope);
-        record_burst(combine(Some(first.clone()), second.clone()), scope);
-        if suspect && let Some(clause) = &s.independence_clause {
+        if s.independence_clause.is_some() && borrowed_budget(&first, &second, scope) {
+            suspected.push((i, first.clone(), second.clone()));
+        }
+        record_burst(combine(Some(first), second), scope);
+    }
+    if let Some(clause) = &s.independence_clause {
+        for (i, first, second) in suspected {
             confirm_borrowed(lanes, i, &first, &second, clause, scope).await?;
         }
     }
@@ -850,6 +934,8 @@ struct BurstResult {
     verdict: Option<(Status, String)>,
     /// More admitted than any reading allows (every answer a decision of the limiter).
     over: bool,
+    /// The earliest-sent refusal of the burst (what RL-429-STATUS judges).
+    first_refusal: Option<Outcome>,
     summary: String,
     evidence: Evidence,
     /// How many fewer than the lower bound were admitted.
@@ -977,6 +1063,19 @@ fn combine(first: Option<BurstResult>, second: BurstResult) -> BurstResult {
             ),
             ..second
         },
+        // Over the bound once and short of it the other time: neither reading is confirmed.
+        (Some(_), _, _) if first.over != second.over && (first.over || second.over) => {
+            BurstResult {
+                verdict: Some((
+                    Status::Inconclusive,
+                    format!(
+                        "{both}: out of bounds in opposite directions, so neither is confirmed"
+                    ),
+                )),
+                summary: both,
+                ..second
+            }
+        }
         (Some(_), Some(a), Some(b)) if a != b => BurstResult {
             verdict: Some((
                 Status::Inconclusive,
@@ -1112,6 +1211,11 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
         clause: lane.probe.clause.clone(),
         refused: refusal.is_some(),
         over: transport == 0 && denied == 0 && total > upper,
+        first_refusal: outcomes
+            .iter()
+            .filter(|o| decision(scope, o.status()) == Decision::Refused)
+            .min_by(|a, b| a.at_ms.total_cmp(&b.at_ms))
+            .cloned(),
         verdict,
         summary,
         evidence,
