@@ -113,8 +113,7 @@ async fn run_one(
         .copied()
         .filter(|r| target.credential(*r).is_none())
         .collect();
-    let mut note = None;
-    if !missing.is_empty() {
+    let result = if !missing.is_empty() {
         let why = missing
             .iter()
             .map(|r| r.missing())
@@ -127,7 +126,7 @@ async fn run_one(
                 format!("{why}: scenario {} not run", loaded.id),
             );
         }
-        note = Some(format!("skipped: {why}"));
+        Err(format!("skipped: {why}"))
     } else {
         let result = match s.kind() {
             Some(Kind::Steps(steps)) => steps::run(steps, &mut scope).await,
@@ -144,30 +143,25 @@ async fn run_one(
             // Load swarms run under `load`, never here.
             Some(Kind::Load(_)) | None => Ok(()),
         };
-        if let Err(e) = result {
-            let note = Some(format!("error: {e}"));
-            record(
-                collected,
-                progress,
-                loaded,
-                (started, started_ms),
-                health,
-                scope.requests,
-                note,
-            );
-            return Err(e);
-        }
-    }
+        Ok(result)
+    };
+    // Skipped (Err: the note), or run (its result; an error is noted too).
+    let (note, result) = match result {
+        Err(skipped) => (Some(skipped), Ok(())),
+        Ok(Err(e)) => (Some(format!("error: {e}")), Err(e)),
+        Ok(Ok(())) => (None, Ok(())),
+    };
+    let timing = (started, started_ms);
     record(
         collected,
         progress,
         loaded,
-        (started, started_ms),
+        timing,
         health,
         scope.requests,
         note,
     );
-    Ok(())
+    result
 }
 
 fn record(

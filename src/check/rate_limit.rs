@@ -167,34 +167,25 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             .iter()
             .map(|p| super::refill::pace(p, &sibling, "a created key")),
     );
+    let settling = settle(
+        s,
+        &mut lanes,
+        results,
+        fresh_key,
+        shared,
+        &mut revoke,
+        scope,
+    );
     let (paced_early, deferred) = if shared {
         // One budget for both keys: the refill check's traffic would spend what Retry-After
         // promised, so it runs after.
-        let deferred = settle(
-            s,
-            &mut lanes,
-            results,
-            fresh_key,
-            shared,
-            &mut revoke,
-            scope,
-        )
-        .await;
+        let deferred = settling.await;
         let paced = match deferred {
             Ok(_) => pacing.await,
             Err(_) => Vec::new(),
         };
         (paced, deferred)
     } else {
-        let settling = settle(
-            s,
-            &mut lanes,
-            results,
-            fresh_key,
-            shared,
-            &mut revoke,
-            scope,
-        );
         futures::future::join(pacing, settling).await
     };
     let deferred = deferred?;

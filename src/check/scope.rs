@@ -164,10 +164,6 @@ impl Health {
             .filter(|d| !d.is_zero())
     }
 
-    pub async fn sleep(&self, d: Duration) -> Result<(), Error> {
-        self.sleep_until(Instant::now() + d).await
-    }
-
     /// Records a wait of `scenario` for its report.
     pub fn log_wait(&self, scenario: &str, reason: &'static str, from: Instant, to: Instant) {
         if to > from {
