@@ -106,9 +106,18 @@ async fn every_fault_in_their_areas_is_caught_by_a_property() {
                     .any(|b| f.starts_with(&format!("{b}:")))
         });
         match hit {
-            None => problems.push(format!(
-                "{fault}: {clause} did not fail; failing: {failing:#?}"
-            )),
+            None => {
+                let judged: Vec<String> = outcome
+                    .report
+                    .clauses
+                    .iter()
+                    .filter(|c| wildmatch::WildMatch::new(clause).matches(&c.id))
+                    .map(|c| format!("{} {:?}: {}", c.id, c.status, c.reason))
+                    .collect();
+                problems.push(format!(
+                    "{fault}: {clause} did not fail; judged {judged:#?}; failing: {failing:#?}"
+                ))
+            }
             Some(reason) if clause.starts_with("AUTH") => {
                 // A property's failure shows the shrunk counterexample and the seed.
                 if !reason.contains("counterexample") || !reason.contains("--seed 7") {

@@ -35,6 +35,8 @@ use super::fault::Fault;
 pub const FUTURE_SKEW: u64 = 60;
 /// Live refresh-token families; beyond this the oldest session is dropped.
 pub const MAX_FAMILIES: usize = 100_000;
+/// Under `refresh-race`: the time between checking a refresh token and consuming it.
+const RACE_GAP: Duration = Duration::from_millis(40);
 
 pub const ACCESS: &str = "access";
 pub const REFRESH: &str = "refresh";
@@ -522,7 +524,9 @@ impl Sessions {
         Rotation::Rotated { jti: next }
     }
 
-    /// The `refresh-race` fault: check, then (after an await) consume, in two steps.
+    /// The `refresh-race` fault: check, then (after an await) consume, in two steps. The gap
+    /// stands for a storage round trip (a read, then a write) and is wide enough that requests
+    /// sent together reach the check before the first consumes, however loaded the machine.
     pub async fn rotate_racy(&self, fam: &str, jti: &str, ttl: Duration) -> Rotation {
         {
             let mut f = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -535,8 +539,7 @@ impl Sessions {
                 Some(_) => {}
             }
         }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::time::sleep(RACE_GAP).await;
         let next = random_hex(16);
         let mut f = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(family) = f.by_id.get_mut(fam) {
