@@ -255,6 +255,9 @@ pub fn replay(target: &Target, transport: &Transport) -> Replay {
     if let Some(var) = transport.proxy_variable() {
         // The variable itself: it may carry the proxy's credentials.
         r = r.with_option(format!("-x \"${var}\""));
+    } else if let Some(expr) = transport.proxy_shell() {
+        // A profile's proxy from a secret source: the expression, with the credentials in it.
+        r = r.with_option(format!("-x \"{expr}\""));
     } else if let Some(p) = transport.proxy_url() {
         r = r.with_option(format!("-x {}", quoted(std::path::Path::new(p))));
     } else if target.embedded {

@@ -33,11 +33,17 @@ impl Fixture {
     /// The reference server (no rate limiting of its own) and a folder for certificates,
     /// configurations, logs and reports, readable by nginx's workers.
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// The same, the server started with `args` as well (`--fault NAME`).
+    fn start_with(args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--addr", "127.0.0.1:0", "--window", "1ms"])
+            .args(args)
             .arg("--credentials-out")
             .arg(dir.path().join("creds.json"));
         let server = Server::start(cmd, Duration::from_secs(60));
@@ -215,7 +221,9 @@ impl Fixture {
     }
 
     /// nginx as `name` with `server` (a `server { ... }` body's directives, `@PORT@` replaced)
-    /// proxying to the reference server; access log `<name>.access.log` in `format`.
+    /// proxying to the reference server; access log `<name>.access.log` in `format`. Header
+    /// lines up to 16 KB: the keys property sends API keys of up to 8 KB, which nginx's default
+    /// (8 KB a line) answers 400 before reading any header, the gateway's included.
     fn nginx(&self, name: &str, format: &str, server: &str) -> (Proc, u16) {
         let bin = nginx_binary();
         let tmp = self.dir.path().display().to_string();
@@ -228,7 +236,7 @@ impl Fixture {
                  http {{\n  log_format d '{format}';\n  access_log {tmp}/{name}.access.log d;\n\
                  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;\n\
                  fastcgi_temp_path {tmp}/fastcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;\n\
-                 server_tokens off;\n  server {{\n    {}\n    location / {{ proxy_pass http://{}; }}\n  }}\n}}\n",
+                 server_tokens off;\n  large_client_header_buffers 4 16k;\n  server {{\n    {}\n    location / {{ proxy_pass http://{}; }}\n  }}\n}}\n",
                 server.replace("@PORT@", &port.to_string()),
                 self.upstream
             );
@@ -652,6 +660,11 @@ fn a_required_client_certificate_is_presented_from_flags_or_the_profile() {
 
 /// tinyproxy on a free port, logging every request it forwards.
 fn tinyproxy(f: &Fixture) -> (Proc, u16) {
+    tinyproxy_with(f, "")
+}
+
+/// The same, with `extra` lines in its configuration (`BasicAuth user password`).
+fn tinyproxy_with(f: &Fixture, extra: &str) -> (Proc, u16) {
     let bin = ["/usr/bin/tinyproxy", "/usr/sbin/tinyproxy"]
         .into_iter()
         .map(PathBuf::from)
@@ -664,7 +677,7 @@ fn tinyproxy(f: &Fixture) -> (Proc, u16) {
             &conf,
             format!(
                 "Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}\"\nLogLevel Info\n\
-                 MaxClients 200\nAllow 127.0.0.1\nDisableViaHeader Yes\n",
+                 MaxClients 200\nAllow 127.0.0.1\nDisableViaHeader Yes\n{extra}",
                 f.path("tinyproxy.log").display()
             ),
         )
@@ -822,6 +835,107 @@ fn run_and_load_go_through_the_environments_proxy_and_the_profiles() {
     );
     reports.assert_all_pass(&out, "embedded with a dead proxy in the environment: ");
     assert!(reports.json()["target"].get("proxy").is_none());
+}
+
+/// A profile's proxy that wants credentials, its URL from a secret source: the run goes
+/// through it, and a failing clause's replay line names the variable that holds the URL (never
+/// the password), so replayed with that variable set it goes through the proxy too and gets the
+/// status the harness saw; without the credentials the proxy refuses it (407).
+#[test]
+fn a_replay_line_goes_through_the_profiles_proxy_with_its_credentials() {
+    let f = Fixture::start_with(&["--fault", "apikey-prefix-only"]);
+    let password = "px-secret-0123456789";
+    let (_proxy, port) = tinyproxy_with(&f, &format!("BasicAuth harness {password}\n"));
+    let proxy = format!("http://harness:{password}@127.0.0.1:{port}");
+    std::fs::write(
+        f.path("proxied.yaml"),
+        format!(
+            "base_url: {}\ncredentials:\n  api_key: {{env: LELANTOS_API_KEY}}\n\
+             proxy: {{env: LC_TEST_PROXY}}\n",
+            f.server.url
+        ),
+    )
+    .unwrap();
+    let env = [("LC_TEST_PROXY", proxy.as_str())];
+    let before = proxied(&f);
+    let reports = f.path("replay");
+    let out = f.harness(
+        &[
+            "run",
+            "--quiet",
+            "--only",
+            "AUTH-KEY-UNKNOWN",
+            "--profile",
+            "proxied.yaml",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &env,
+    );
+    out.assert_code(1, "apikey-prefix-only fails AUTH-KEY-UNKNOWN: ");
+    let reports = Reports(reports);
+    assert!(
+        !reports.all().contains(password),
+        "the proxy's password in a report"
+    );
+    let through_run = proxied(&f) - before;
+    assert!(
+        through_run >= 2,
+        "tinyproxy forwarded {through_run} requests"
+    );
+    let json = reports.json();
+    let clause = json["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "AUTH-KEY-UNKNOWN")
+        .expect("AUTH-KEY-UNKNOWN in the report");
+    assert_eq!(clause["status"], "fail", "{clause}");
+    let ex = clause["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["exchanges"].as_array().cloned().unwrap_or_default())
+        .find(|ex| ex["curl"].is_string())
+        .unwrap_or_else(|| panic!("no replay line in {clause}"));
+    let curl = ex["curl"].as_str().unwrap();
+    assert!(curl.contains("-x \"$LC_TEST_PROXY\""), "{curl}");
+    assert!(!curl.contains(password), "{curl}");
+
+    let replay = |env: &[(&str, &str)]| {
+        let run = Command::new("bash")
+            .arg("-c")
+            .arg(curl)
+            .env_remove("HTTP_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .envs(env.iter().copied())
+            .output()
+            .expect("bash and curl are installed");
+        let head = String::from_utf8_lossy(&run.stdout).to_string();
+        head.lines()
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("{curl}: no HTTP answer: {head}"))
+    };
+    let forwarded = proxied(&f);
+    assert_eq!(
+        Some(u64::from(replay(&env))),
+        ex["status"].as_u64(),
+        "replayed through the proxy: {curl}"
+    );
+    assert_eq!(
+        proxied(&f),
+        forwarded + 1,
+        "the replay did not go through the proxy"
+    );
+    // Without the password the proxy refuses it: the line's credentials were what let it in.
+    let anonymous = format!("http://127.0.0.1:{port}");
+    assert_eq!(replay(&[("LC_TEST_PROXY", &anonymous)]), 407, "{curl}");
 }
 
 // ------------------------------------------------------------------------------ headers

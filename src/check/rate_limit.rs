@@ -33,7 +33,7 @@ use crate::probe::{Outcome, Request};
 use crate::profile::Role;
 use crate::rate::Decision;
 use crate::scenario::{As, AsRole, CategoryProbe, RateLimitScenario, RequestSpec};
-use crate::spec::Category;
+use crate::spec::{Algorithm, Category};
 use crate::verdict::{Evidence, Status};
 use crate::verdict::{Timeline, TimelineEvent, TimelineWait};
 
@@ -141,8 +141,8 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
     // per key, both are fresh at once: nothing waits for freshness, and the one long wait left
     // (a fixed window's Retry-After, up to a window) runs beside the refill check's window. A
     // limiter per team or per client address shows as the pacing key refused right after the
-    // bursts' key exhausted a category: the refill check then runs after the rest instead of
-    // beside it. A created key's burst that fell short is judged again on the scenario's own
+    // bursts' key exhausted a category (`shares_budget`): the refill check then runs after the
+    // rest instead of beside it. A created key's burst that fell short is judged again on the scenario's own
     // identity the old way (drained, idle until fresh, burst), after the refill check.
     let created = create_key(s, scope).await?;
     let fresh = create_key(s, scope).await?;
@@ -296,8 +296,13 @@ async fn first_round(
         let exhausted = r.refused;
         if exhausted {
             judge_refusal_status(s, &lanes[i], r.first_refusal.as_ref(), scope);
-            if let (Some(key), false) = (pacer, shared) {
-                shared = shares_budget(&mut lanes[i], key, scope).await?;
+            // Only a burst within bounds shows a budget that was fresh: one that fell short may
+            // have met a shared budget's older use (a sliding log's entries could expire
+            // during the probe), and one that went over is tried again anyway.
+            if let (Some(key), false, Some(refusal), None) =
+                (pacer, shared, r.first_refusal.clone(), &r.verdict)
+            {
+                shared = shares_budget(&mut lanes[i], key, &refusal, scope).await?;
                 probed = true;
             }
             independence_probes(s, lanes, i, scope).await?;
@@ -309,7 +314,7 @@ async fn first_round(
     if let Some(clause) = &s.per_identity_clause {
         per_identity(s, lanes, clause, scope).await?;
     }
-    // Nothing probed (no burst was refused): the keys are taken to share a budget.
+    // Nothing probed (no burst within bounds was refused): the keys are taken to share a budget.
     Ok((results, shared || !probed, fresh.is_some()))
 }
 
@@ -348,15 +353,35 @@ async fn admitted_everywhere(
     Ok(all)
 }
 
-/// Right after the lane's burst exhausted it: one request with `key` in the lane's category,
-/// then one more with the lane's own (bursting) key. The keys have budgets of their own only if
-/// the first was admitted and the second still refused; a second one admitted means a token
-/// came back meanwhile, which proves nothing either way (taken as shared).
-async fn shares_budget(lane: &mut Lane, key: &str, scope: &mut Scope<'_>) -> Result<bool, Error> {
-    let o = scope.send(with_key(&lane.own, scope, key)).await?;
-    push_event(&mut lane.timeline, &o, "probe", scope);
-    if decision(scope, o.status()) != Decision::Admitted {
-        return Ok(true);
+/// Right after the lane's burst exhausted it (its earliest refusal `refusal`): requests with
+/// `key` in the lane's category until more were admitted than a shared budget could have
+/// refilled since that refusal (a token bucket's or GCRA's one token plus its refill, the
+/// fastest reading), then one more with the lane's own (bursting) key. The keys have budgets of
+/// their own only if every `key` request was admitted and the bursting key is still refused: a
+/// shared budget that refilled a token (or a window that reset) admits the bursting key again,
+/// or refuses `key` first. Anything else proves nothing either way (taken as shared).
+async fn shares_budget(
+    lane: &mut Lane,
+    key: &str,
+    refusal: &Outcome,
+    scope: &mut Scope<'_>,
+) -> Result<bool, Error> {
+    let probe = with_key(&lane.own, scope, key);
+    let mut admitted = 0u64;
+    loop {
+        let o = scope.send(probe.clone()).await?;
+        push_event(&mut lane.timeline, &o, "probe", scope);
+        if decision(scope, o.status()) != Decision::Admitted {
+            return Ok(true);
+        }
+        admitted += 1;
+        let span = Duration::from_secs_f64((o.done_ms() - refusal.at_ms).max(0.0) / 1000.0);
+        if outran_refill(admitted, span, &lane.category) {
+            break;
+        }
+        if admitted >= u64::from(lane.category.limit) {
+            return Ok(true);
+        }
     }
     let again = scope.send(lane.request.clone()).await?;
     push_event(&mut lane.timeline, &again, "probe", scope);
@@ -369,6 +394,12 @@ async fn shares_budget(lane: &mut Lane, key: &str, scope: &mut Scope<'_>) -> Res
         }
         Ok(true)
     }
+}
+
+/// More admitted than one budget, exhausted `span` ago, could have admitted since under the
+/// fastest refilling reading (a token bucket or GCRA: one token plus `limit x span / window`).
+fn outran_refill(admitted: u64, span: Duration, c: &Category) -> bool {
+    admitted > crate::rate::after_refusal(Algorithm::TokenBucket, c.limit, c.window, span).max
 }
 
 /// After the first round: a burst out of bounds tried once more from fresh, suspected
@@ -1391,4 +1422,34 @@ async fn retry_after_wait(
     let to = scope.probe.elapsed_ms();
     let outcome = scope.health.send(scope.probe, lane.request.clone()).await?;
     Ok((Some(outcome), Some((from, to)), drained))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sharing probe's stopping rule: a shared budget that refilled a token right after the
+    /// bursting key's refusal admits the pacing key once, so one admission shows nothing; nor
+    /// does any number a token bucket could have refilled meanwhile.
+    #[test]
+    fn a_refilled_token_never_passes_for_a_budget_of_its_own() {
+        let general = Category {
+            limit: 100,
+            window: Duration::from_secs(60),
+        };
+        let ms = Duration::from_millis;
+        assert!(!outran_refill(1, ms(0), &general));
+        assert!(!outran_refill(1, ms(3), &general));
+        assert!(outran_refill(2, ms(3), &general));
+        // A token every 600 ms: 1.2 s may have refilled two, on top of the one a refusal leaves.
+        assert!(!outran_refill(3, ms(1_200), &general));
+        assert!(outran_refill(4, ms(1_200), &general));
+        // At a 2 s window a token comes every 20 ms.
+        let embedded = Category {
+            limit: 100,
+            window: Duration::from_secs(2),
+        };
+        assert!(!outran_refill(2, ms(25), &embedded));
+        assert!(outran_refill(3, ms(25), &embedded));
+    }
 }

@@ -150,8 +150,9 @@ pub enum ProxySetting {
     Environment,
     /// None: the embedded server is always reached directly.
     Direct,
-    /// A profile's `proxy:` (its userinfo, when it has one, came from a secret source).
-    Url(String),
+    /// A profile's `proxy:` (its userinfo, when it has one, came from a secret source, and
+    /// `shell` is the expression that yields the URL: `$PROXY_URL`, for replay lines).
+    Url { url: String, shell: Option<String> },
 }
 
 /// A header a profile adds to every request. `secret`: for a secret value, the shell
@@ -182,7 +183,7 @@ impl Connection {
             .filter(|h| h.secret.is_some())
             .map(|h| h.value.clone())
             .collect();
-        if let ProxySetting::Url(url) = &self.proxy
+        if let ProxySetting::Url { url, .. } = &self.proxy
             && let Ok(u) = reqwest::Url::parse(url)
         {
             // Both halves of the userinfo: a proxy may take a token as the user name.
@@ -210,6 +211,8 @@ pub struct Transport {
     headers: reqwest::header::HeaderMap,
     /// The proxy the target is reached through (no credentials) and where it was set.
     through: Option<(String, String)>,
+    /// The shell expression of a profile's secret proxy URL, when that proxy applies.
+    proxy_shell: Option<String>,
 }
 
 impl Transport {
@@ -228,15 +231,19 @@ impl Transport {
             value.set_sensitive(h.secret.is_some());
             headers.append(name, value);
         }
+        let mut proxy_shell = None;
         let (proxy, direct, through) = match &connection.proxy {
             ProxySetting::Direct => (None, true, None),
             ProxySetting::Environment => (None, false, environment_proxy(base_url)),
-            ProxySetting::Url(url) => {
+            ProxySetting::Url { url, shell } => {
                 let p = reqwest::Proxy::all(url.as_str())
                     .map_err(|e| Error::Usage(format!("proxy {}: {e}", shown_proxy(url))))?
                     .no_proxy(reqwest::NoProxy::from_env());
                 let through = (!environment_bypass(base_url))
                     .then(|| (shown_proxy(url), "profile proxy".to_string()));
+                if through.is_some() {
+                    proxy_shell = shell.clone();
+                }
                 (Some(p), false, through)
             }
         };
@@ -247,6 +254,7 @@ impl Transport {
             direct,
             headers,
             through,
+            proxy_shell,
         })
     }
 
@@ -261,6 +269,12 @@ impl Transport {
     /// The proxy's URL alone, without credentials.
     pub fn proxy_url(&self) -> Option<&str> {
         self.through.as_ref().map(|(url, _)| url.as_str())
+    }
+
+    /// The shell expression that yields a profile's secret proxy URL (`$PROXY_URL`), when that
+    /// proxy applies: a replay line writes it, never the URL's credentials.
+    pub fn proxy_shell(&self) -> Option<&str> {
+        self.proxy_shell.as_deref()
     }
 
     /// The environment variable the proxy came from (`HTTPS_PROXY`), when it came from one.

@@ -625,15 +625,15 @@ fn connection(
                     .to_string(),
             ),
             // A literal is checked by `validate` too; a secret source only when resolved.
-            LiteralOrSecret::Literal(url) => Ok(url.clone()),
-            p if resolve => p.resolve(dir).map(|(v, _)| v),
-            _ => Ok(String::new()),
+            LiteralOrSecret::Literal(url) => Ok((url.clone(), None)),
+            p if resolve => p.resolve(dir),
+            _ => Ok((String::new(), None)),
         };
         match given {
-            Ok(url) if url.is_empty() => {}
-            Ok(url) => match reqwest::Url::parse(&url) {
+            Ok((url, _)) if url.is_empty() => {}
+            Ok((url, shell)) => match reqwest::Url::parse(&url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-                    c.proxy = ProxySetting::Url(url)
+                    c.proxy = ProxySetting::Url { url, shell }
                 }
                 _ => errors.push(
                     source.key_error("proxy", "proxy: not an http:// or https:// URL with a host"),
