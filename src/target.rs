@@ -252,11 +252,8 @@ pub fn replay(target: &Target, transport: &Transport) -> Replay {
     if tls.insecure {
         r = r.with_option("-k".into());
     }
-    if let Some(var) = transport.proxy_variable() {
-        // The variable itself: it may carry the proxy's credentials.
-        r = r.with_option(format!("-x \"${var}\""));
-    } else if let Some(expr) = transport.proxy_shell() {
-        // A profile's proxy from a secret source: the expression, with the credentials in it.
+    if let Some(expr) = transport.proxy_shell() {
+        // The variable or secret source itself: it may carry the proxy's credentials.
         r = r.with_option(format!("-x \"{expr}\""));
     } else if let Some(p) = transport.proxy_url() {
         r = r.with_option(format!("-x {}", quoted(std::path::Path::new(p))));

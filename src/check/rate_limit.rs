@@ -142,8 +142,9 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
     // (a fixed window's Retry-After, up to a window) runs beside the refill check's window. A
     // limiter per team or per client address shows as the pacing key refused right after the
     // bursts' key exhausted a category (`shares_budget`): the refill check then runs after the
-    // rest instead of beside it. A created key's burst that fell short is judged again on the scenario's own
-    // identity the old way (drained, idle until fresh, burst), after the refill check.
+    // rest instead of beside it. A created key's burst that fell short is judged again on the
+    // scenario's own identity the old way (drained, idle until fresh, burst), after the refill
+    // check.
     let created = create_key(s, scope).await?;
     let fresh = create_key(s, scope).await?;
     let pacers: Vec<Paced> = match &created {

@@ -211,7 +211,7 @@ pub struct Transport {
     headers: reqwest::header::HeaderMap,
     /// The proxy the target is reached through (no credentials) and where it was set.
     through: Option<(String, String)>,
-    /// The shell expression of a profile's secret proxy URL, when that proxy applies.
+    /// The shell expression of the proxy's URL (`proxy_shell`).
     proxy_shell: Option<String>,
 }
 
@@ -234,7 +234,15 @@ impl Transport {
         let mut proxy_shell = None;
         let (proxy, direct, through) = match &connection.proxy {
             ProxySetting::Direct => (None, true, None),
-            ProxySetting::Environment => (None, false, environment_proxy(base_url)),
+            ProxySetting::Environment => {
+                let through = environment_proxy(base_url);
+                proxy_shell = through
+                    .as_ref()
+                    .and_then(|(_, origin)| origin.strip_prefix("from "))
+                    .filter(|v| v.ends_with("_PROXY") || v.ends_with("_proxy"))
+                    .map(|v| format!("${v}"));
+                (None, false, through)
+            }
             ProxySetting::Url { url, shell } => {
                 let p = reqwest::Proxy::all(url.as_str())
                     .map_err(|e| Error::Usage(format!("proxy {}: {e}", shown_proxy(url))))?
@@ -271,18 +279,11 @@ impl Transport {
         self.through.as_ref().map(|(url, _)| url.as_str())
     }
 
-    /// The shell expression that yields a profile's secret proxy URL (`$PROXY_URL`), when that
-    /// proxy applies: a replay line writes it, never the URL's credentials.
+    /// The shell expression that yields the proxy's URL, credentials and all, when it came from
+    /// a variable (`$HTTPS_PROXY`) or a profile's secret source (`$PROXY_URL`) and applies: a
+    /// replay line writes it, never the URL's credentials.
     pub fn proxy_shell(&self) -> Option<&str> {
         self.proxy_shell.as_deref()
-    }
-
-    /// The environment variable the proxy came from (`HTTPS_PROXY`), when it came from one.
-    pub fn proxy_variable(&self) -> Option<&str> {
-        self.through
-            .as_ref()
-            .and_then(|(_, origin)| origin.strip_prefix("from "))
-            .filter(|v| v.ends_with("_PROXY") || v.ends_with("_proxy"))
     }
 
     /// A client builder with every setting of this transport. `http1_only`: the timer's one
