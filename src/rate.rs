@@ -140,6 +140,7 @@ pub fn judge_refusal(
     window: Duration,
     header: Option<&str>,
     date: Option<&str>,
+    content_type: Option<&str>,
     body: Option<&str>,
     now: SystemTime,
 ) -> Refusal {
@@ -165,10 +166,29 @@ pub fn judge_refusal(
     let json: Option<serde_json::Value> = body.and_then(|b| serde_json::from_str(b).ok());
     let body_violation = match json {
         None => Some("the body is not JSON".to_string()),
+        Some(_) if body.is_some() && !json_media_type(content_type, &ol.content_type) => {
+            Some(match content_type {
+                Some(ct) => format!(
+                    "the body is JSON but Content-Type is `{ct}`, not {}",
+                    ol.content_type
+                ),
+                None => format!(
+                    "the body is JSON but has no Content-Type ({})",
+                    ol.content_type
+                ),
+            })
+        }
         Some(v) => {
             let error = v.get("error").and_then(|e| e.as_str());
             let field = v.get(&ol.body.retry_after_field);
-            let n = field.and_then(|f| f.as_u64());
+            // A whole number; `12.0` is the same JSON number to most readers.
+            let n = field.and_then(|f| {
+                f.as_u64().or_else(|| {
+                    f.as_f64()
+                        .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 1e15)
+                        .map(|x| x as u64)
+                })
+            });
             if error != Some(ol.body.error.as_str()) {
                 Some(format!("`error` is {:?}, not {:?}", error, ol.body.error))
             } else if n.is_none() {
@@ -195,6 +215,24 @@ pub fn judge_refusal(
         header_violation,
         body_violation,
     }
+}
+
+/// Whether a Content-Type names the documented media type: `application/json` with or without
+/// parameters (`; charset=utf-8`), in any case, or a structured `+json` type of the same top
+/// level (`application/problem+json`).
+fn json_media_type(content_type: Option<&str>, documented: &str) -> bool {
+    let Some(ct) = content_type else { return false };
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let documented = documented.to_ascii_lowercase();
+    media == documented
+        || (documented == "application/json"
+            && media.starts_with("application/")
+            && media.ends_with("+json"))
 }
 
 /// The most a reading admits, with the readings it allows in words (for a finding's reason).
@@ -402,6 +440,7 @@ mod tests {
             W,
             Some(&date),
             None,
+            Some("application/json"),
             Some(r#"{"error": "rate limit exceeded", "retryAfter": 3}"#),
             now,
         );
@@ -418,11 +457,33 @@ mod tests {
             W,
             Some("2"),
             None,
+            Some("application/json; charset=utf-8"),
             Some(r#"{"error": "rate limit exceeded", "retryAfter": 2}"#),
             now,
         );
         assert_eq!((ok.header_violation, ok.body_violation), (None, None));
-        let long = judge_refusal(&spec, W, Some("3600"), None, None, now);
+        let html = judge_refusal(
+            &spec,
+            W,
+            Some("2"),
+            None,
+            Some("text/html; charset=utf-8"),
+            Some(r#"{"error": "rate limit exceeded", "retryAfter": 2}"#),
+            now,
+        );
+        let why = html.body_violation.unwrap();
+        assert!(why.contains("Content-Type is `text/html"), "{why}");
+        let problem = judge_refusal(
+            &spec,
+            W,
+            Some("2"),
+            None,
+            Some("Application/Problem+JSON"),
+            Some(r#"{"error": "rate limit exceeded", "retryAfter": 2.0}"#),
+            now,
+        );
+        assert_eq!(problem.body_violation, None);
+        let long = judge_refusal(&spec, W, Some("3600"), None, None, None, now);
         assert!(
             long.header_violation
                 .as_deref()

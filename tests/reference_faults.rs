@@ -63,6 +63,13 @@ const TESTED: &[Fault] = &[
     Fault::TokenInQuery,
     Fault::EchoBareJwt,
     Fault::BearerRefused,
+    Fault::ScopeFiles,
+    Fault::ScopeListing,
+    Fault::RlPerRoute,
+    Fault::Rl429Html,
+    Fault::RlKeyForwardedFor,
+    Fault::RlKeyPath,
+    Fault::RlUncountedFailures,
 ];
 
 #[test]
@@ -986,5 +993,147 @@ async fn bearer_refused() {
             s.get("/sandboxes", Cred::Bearer(&access)).await.status,
             want
         );
+    }
+}
+
+// ------------------------------------------------------------------------- the whole surface
+
+/// Requests of `path` (GET) until the first refusal, at most `max`: how many were answered
+/// something else.
+async fn until_refused(s: &Srv, path: &str, headers: &[(&str, &str)], max: usize) -> usize {
+    for i in 0..max {
+        if s.send_with("GET", path, s.key(), headers, None)
+            .await
+            .status
+            == 429
+        {
+            return i;
+        }
+    }
+    max
+}
+
+#[tokio::test]
+async fn scope_files() {
+    let (good, bad) = pair_default(Fault::ScopeFiles).await;
+    for s in [&good, &bad] {
+        let other = &s.c.other_team_sandbox;
+        let path = format!("/sandboxes/{other}/files?path=scope.txt");
+        let put = s
+            .send(
+                "PUT",
+                &path,
+                Cred::Key(&s.c.api_key_other_team),
+                Some(b"x".to_vec()),
+            )
+            .await;
+        assert_eq!(put.status, 201, "the owner uploads: {}", put.body);
+        let expect = if std::ptr::eq(s, &bad) { 200 } else { 404 };
+        assert_eq!(s.get(&path, s.key()).await.status, expect);
+        let (access, _) = s.login().await;
+        assert_eq!(s.get(&path, Cred::Bearer(&access)).await.status, expect);
+        let write = s.send("PUT", &path, s.key(), Some(b"y".to_vec())).await;
+        assert_eq!(write.status, if std::ptr::eq(s, &bad) { 201 } else { 404 });
+        // Reading the sandbox itself stays scoped.
+        let own = s.get(&format!("/sandboxes/{other}"), s.key()).await;
+        assert_eq!(own.status, 404);
+    }
+}
+
+#[tokio::test]
+async fn scope_listing() {
+    let (good, bad) = pair_default(Fault::ScopeListing).await;
+    for s in [&good, &bad] {
+        let listing = s.get("/sandboxes", s.key()).await.body;
+        assert_eq!(
+            listing.contains(&s.c.other_team_sandbox),
+            std::ptr::eq(s, &bad)
+        );
+        let other = s
+            .get(&format!("/sandboxes/{}", s.c.other_team_sandbox), s.key())
+            .await;
+        assert_eq!(other.status, 404);
+    }
+}
+
+#[tokio::test]
+async fn rl_per_route() {
+    let (good, bad) = pair_limited(Fault::RlPerRoute).await;
+    let general = good.spec.rate_limits.categories["general"].limit as usize;
+    for s in [&good, &bad] {
+        let id = s.own_sandbox().await; // one general request on /sandboxes
+        let on_list = until_refused(s, "/sandboxes", &[], general * 2).await;
+        let on_get = until_refused(s, &format!("/sandboxes/{id}"), &[], general * 2).await;
+        if std::ptr::eq(s, &bad) {
+            assert_eq!((on_list, on_get), (general - 1, general));
+        } else {
+            assert_eq!((on_list, on_get), (general - 1, 0));
+        }
+    }
+}
+
+#[tokio::test]
+async fn rl_429_html() {
+    let (good, bad) = pair_limited(Fault::Rl429Html).await;
+    let g = first_refusal(&good).await;
+    assert!(
+        g.header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let b = first_refusal(&bad).await;
+    assert_eq!(b.status, 429);
+    assert!(b.header("content-type").unwrap().starts_with("text/html"));
+    assert_eq!(b.json()["error"], "rate limit exceeded");
+}
+
+#[tokio::test]
+async fn rl_key_forwarded_for() {
+    let (good, bad) = pair_limited(Fault::RlKeyForwardedFor).await;
+    let general = good.spec.rate_limits.categories["general"].limit as usize;
+    for s in [&good, &bad] {
+        assert_eq!(
+            until_refused(s, "/sandboxes", &[], general * 2).await,
+            general
+        );
+        let fresh = until_refused(s, "/sandboxes", &[("x-forwarded-for", "203.0.113.9")], 5).await;
+        assert_eq!(fresh, if std::ptr::eq(s, &bad) { 5 } else { 0 });
+        let real_ip = until_refused(s, "/sandboxes", &[("x-real-ip", "203.0.113.9")], 5).await;
+        assert_eq!(real_ip, 0);
+    }
+}
+
+#[tokio::test]
+async fn rl_key_path() {
+    let (good, bad) = pair_limited(Fault::RlKeyPath).await;
+    let general = good.spec.rate_limits.categories["general"].limit as usize;
+    for s in [&good, &bad] {
+        assert_eq!(
+            until_refused(s, "/sandboxes", &[], general * 2).await,
+            general
+        );
+        let query = until_refused(s, "/sandboxes?page=1", &[], 5).await;
+        assert_eq!(query, if std::ptr::eq(s, &bad) { 5 } else { 0 });
+    }
+}
+
+#[tokio::test]
+async fn rl_uncounted_failures() {
+    let (good, bad) = pair_limited(Fault::RlUncountedFailures).await;
+    let general = good.spec.rate_limits.categories["general"].limit as usize;
+    for s in [&good, &bad] {
+        let mut not_found = 0;
+        for _ in 0..general + 5 {
+            let r = s.get("/sandboxes/no-such-sandbox", s.key()).await;
+            if r.status == 404 {
+                not_found += 1;
+            }
+        }
+        let after = s.get("/sandboxes", s.key()).await.status;
+        if std::ptr::eq(s, &bad) {
+            assert_eq!((not_found, after), (general + 5, 200));
+        } else {
+            assert_eq!((not_found, after), (general, 429));
+        }
     }
 }

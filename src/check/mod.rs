@@ -8,5 +8,6 @@ pub mod rate_limit;
 pub mod refill;
 pub mod scope;
 pub mod steps;
+pub mod surface;
 pub mod template;
 pub mod timing;

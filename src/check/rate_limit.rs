@@ -57,6 +57,8 @@ struct Lane {
     last_request: Option<Instant>,
     /// The refusal that ended the last burst, if any.
     last_refusal: Option<(Outcome, Instant)>,
+    /// The category's other routes the bursts rotate over (one budget for all of them).
+    surface: super::surface::Surface,
 }
 
 pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Timeline>, Error> {
@@ -133,7 +135,14 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             fresh_from_ms: None,
             last_request: None,
             last_refusal: None,
+            surface: super::surface::Surface::default(),
         });
+    }
+    // Every route of a category is judged against its limit: the bursts rotate over them.
+    for lane in &mut lanes {
+        let p = lane.probe.clone();
+        lane.surface =
+            super::surface::discover(&p.category, &p.endpoint, s.as_, &p.params, scope).await?;
     }
 
     // The identities. The refill check (`super::refill`) paces a created key through a window
@@ -1129,16 +1138,47 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
     let first_send = scope.probe.elapsed_ms();
     let req = lane.request.clone();
     let (probe, health) = (scope.probe, scope.health);
+    let spec = scope.target.spec.clone();
+    let credential_headers = spec.auth.credential_headers();
+    let surface = &lane.surface;
     let mut sends = futures::stream::iter(0..size)
-        .map(|_| health.send(probe, req.clone()))
+        .map(|i| {
+            let (route, r) = surface.pick(i, &req, &credential_headers);
+            async move { health.send(probe, r).await.map(|o| (route, o)) }
+        })
         .buffer_unordered(BURST_CONCURRENCY);
     // Health is recorded as answers come, so a target gone mid-burst ends it at once (the
     // requests in flight and not yet sent are dropped with the stream).
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(size);
+    let mut per_route = vec![0u32; surface.routes.len() + 1];
     while let Some(o) = sends.next().await {
-        outcomes.push(o?);
+        let (route, o) = o?;
+        if decision(scope, o.status()) == Decision::Admitted {
+            per_route[route] += 1;
+        }
+        outcomes.push(o);
     }
     drop(sends);
+    let routes_note = if surface.routes.is_empty() {
+        String::new()
+    } else {
+        let names = surface.names(&lane.probe.endpoint);
+        format!(
+            "; rotated over {} routes sharing one budget (admitted: {})",
+            names.len(),
+            names
+                .iter()
+                .zip(&per_route)
+                .map(|(n, c)| format!("{n} {c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let left_out_note = if lane.surface.left_out.is_empty() {
+        String::new()
+    } else {
+        format!("; not covered: {}", lane.surface.left_out.join(", "))
+    };
     lane.last_request = Some(Instant::now());
     let mut admitted = 0u32;
     let mut last_admitted_ms = first_send;
@@ -1181,7 +1221,7 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
     lane.used_since_fresh = total;
     let cat = &lane.probe.category;
     let summary = format!(
-        "{cat}: from fresh, {total} admitted of {sent_total} (limit {limit}; at most {upper} over {span_ms:.0} ms under {})",
+        "{cat}: from fresh, {total} admitted of {sent_total} (limit {limit}; at most {upper} over {span_ms:.0} ms under {}){routes_note}{left_out_note}",
         bound.readings
     );
     let evidence_of = |pred: &dyn Fn(&Outcome) -> bool| Evidence {
@@ -1209,7 +1249,7 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
         Some((
             Status::Fail,
             format!(
-                "{cat}: over-admission: from fresh, {total} requests admitted over {span_ms:.0} ms; {} allow at most {upper}",
+                "{cat}: over-admission: from fresh, {total} requests admitted over {span_ms:.0} ms; {} allow at most {upper}{routes_note}",
                 bound.readings
             ),
         ))

@@ -26,7 +26,8 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// After this many transport errors in a row the target is taken for gone and the run ends.
+/// After this many requests in a row without any response the target is taken for gone and the
+/// run ends.
 const MAX_CONSECUTIVE_TRANSPORT_ERRORS: u32 = 8;
 
 /// Where findings go; shared by every scenario so an interrupted run keeps what it found.
@@ -79,6 +80,9 @@ impl Default for Health {
 }
 
 impl Health {
+    /// Counts requests in a row that got no response at all; an answer of any status (a 431
+    /// and a reset among them) ends the count. An oversize probe's failure is not counted: a
+    /// stack's header limit may refuse it at the transport, which is an answer, not an outage.
     pub fn record(&self, outcome: &Outcome, base_url: &str) -> Result<(), Error> {
         self.check()?;
         match &outcome.result {
@@ -86,6 +90,7 @@ impl Health {
                 self.consecutive_errors.store(0, Ordering::Relaxed);
                 Ok(())
             }
+            Err(_) if outcome.request.oversize() => Ok(()),
             Err(e) => {
                 let n = self.consecutive_errors.fetch_add(1, Ordering::Relaxed) + 1;
                 if n >= MAX_CONSECUTIVE_TRANSPORT_ERRORS {
@@ -506,6 +511,7 @@ pub fn refusal(spec: &Spec, outcome: &Outcome) -> Option<crate::rate::Refusal> {
         window_of(spec, outcome),
         resp.header(&ol.retry_after_header),
         resp.header("date"),
+        resp.header("content-type"),
         Some(&resp.body),
         std::time::SystemTime::now(),
     ))

@@ -331,6 +331,7 @@ impl Ctx {
             window,
             header(ol.retry_after_header.as_str()),
             header("date"),
+            header("content-type"),
             body,
             SystemTime::now(),
         );

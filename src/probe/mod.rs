@@ -50,12 +50,32 @@ pub struct Request {
     pub category: Option<String>,
 }
 
+/// Header bytes beyond which a request is an oversize probe: the smallest common header limit
+/// (nginx's 8 KiB buffer line, Apache's 8190 bytes). A stack may refuse such a request at the
+/// transport, so its failure to get an answer says nothing about the target's health.
+pub const OVERSIZE_HEADER_BYTES: usize = 8 * 1024;
+
+impl Request {
+    /// Whether its headers exceed the smallest common header limit.
+    pub fn oversize(&self) -> bool {
+        self.headers
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>()
+            > OVERSIZE_HEADER_BYTES
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub truncated: bool,
+    /// The connection closed or reset after the status line, before the body ended (Node's 431
+    /// to an oversize header, then a reset): still an answer, judged by its status; the body is
+    /// what arrived.
+    pub broke_off: Option<String>,
 }
 
 impl Response {
@@ -276,7 +296,9 @@ impl Probe {
                 Some(resp.status),
                 red_headers(&resp.headers),
                 Some(clip(&unescaped(&resp.body))),
-                None,
+                resp.broke_off
+                    .as_ref()
+                    .map(|e| r.redact(&format!("the body broke off after the status line: {e}"))),
             ),
             Err(e) => (None, Vec::new(), None, Some(r.redact(e))),
         };
@@ -322,6 +344,7 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<Response, String> {
         .collect();
     let mut body = Vec::new();
     let mut truncated = false;
+    let mut broke_off = None;
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
@@ -335,10 +358,9 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<Response, String> {
             }
             Ok(None) => break,
             Err(e) => {
-                return Err(format!(
-                    "response {status} body broke off: {}",
-                    describe(&e)
-                ));
+                // A status line followed by a closed or reset connection is an answer.
+                broke_off = Some(describe(&e));
+                break;
             }
         }
     }
@@ -347,6 +369,7 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<Response, String> {
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
         truncated,
+        broke_off,
     })
 }
 

@@ -133,6 +133,7 @@ impl Observers {
                 window,
                 resp.header(&cfg.spec.rate_limits.over_limit.retry_after_header),
                 resp.header("date"),
+                resp.header("content-type"),
                 Some(&resp.body),
                 std::time::SystemTime::now(),
             );

@@ -66,6 +66,8 @@ impl Accepts {
 /// One endpoint as the guard sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
+    /// The endpoint's place in the spec's list (a budget per route under `rl-per-route`).
+    pub index: usize,
     /// The limiter category the endpoint's requests are charged to.
     pub category: usize,
     /// False under `rl-creation-unlimited` for sandbox creation.
@@ -192,6 +194,9 @@ impl Principal {
 pub struct Admitted {
     pub principal: Principal,
     pub rate: Option<(usize, Outcome)>,
+    /// Under `rl-uncounted-failures`: the charge left for `finish`, made only for an answer
+    /// below 400.
+    pub deferred: Option<(usize, Identity)>,
 }
 
 impl App {
@@ -236,6 +241,7 @@ impl App {
                 Error::Usage(format!("spec: endpoint `{name}`: unknown category"))
             })?;
             Ok::<Route, Error>(Route {
+                index: spec.endpoints.keys().position(|k| k == name).unwrap_or(0),
                 category,
                 limited: true,
                 accepts: Accepts::from_spec(&ep.auth),
@@ -295,9 +301,10 @@ impl App {
         &self,
         route: &Route,
         headers: &HeaderMap,
-        query: Option<&str>,
+        uri: &axum::http::Uri,
         ip: IpAddr,
     ) -> Result<Admitted, Response> {
+        let query = uri.query();
         let principal = match self.authenticate(route, headers, query, ip) {
             Ok(p) => p,
             Err(denied) => {
@@ -311,8 +318,70 @@ impl App {
                 return Err(denied);
             }
         };
-        let rate = self.charge(route, principal.identity()).await?;
-        Ok(Admitted { principal, rate })
+        let identity = self.keyed(route, principal.identity(), headers, uri);
+        if self.faults.has(Fault::RlUncountedFailures) && route.limited {
+            // Looked at, not charged: `finish` charges it if the answer is a success.
+            let outcome = self.limiter.peek(route.category, identity);
+            if !outcome.admitted {
+                return Err(self.over_limit_response(route.category, &outcome));
+            }
+            return Ok(Admitted {
+                principal,
+                rate: None,
+                deferred: Some((route.category, identity)),
+            });
+        }
+        let rate = self.charge(route, identity).await?;
+        Ok(Admitted {
+            principal,
+            rate,
+            deferred: None,
+        })
+    }
+
+    /// The budget a request is charged to: its identity, or under the keying faults the
+    /// identity and what the limiter wrongly keys on besides.
+    fn keyed(
+        &self,
+        route: &Route,
+        identity: Identity,
+        headers: &HeaderMap,
+        uri: &axum::http::Uri,
+    ) -> Identity {
+        let hash = |bytes: &[u8]| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut h);
+            h.finish()
+        };
+        let mut id = identity;
+        if self.faults.has(Fault::RlPerRoute) {
+            id = id.salted(route.index as u64 + 1);
+        }
+        if self.faults.has(Fault::RlKeyPath) {
+            let path = uri.path_and_query().map_or("", |p| p.as_str());
+            id = id.salted(hash(path.as_bytes()));
+        }
+        if self.faults.has(Fault::RlKeyForwardedFor)
+            && let Some(xff) = headers.get("x-forwarded-for")
+        {
+            // The left-most address, as a proxy-trusting stack reads it.
+            let first = xff.as_bytes().split(|b| *b == b',').next().unwrap_or(&[]);
+            id = Identity::SHARED.salted(hash(first.trim_ascii()));
+        }
+        id
+    }
+
+    /// A guarded handler's answer: the deferred charge made (a success only), RateLimit headers
+    /// added.
+    pub fn finish_guarded(&self, g: Admitted, r: Response) -> Response {
+        match g.deferred {
+            Some((category, identity)) if r.status().as_u16() < 400 => {
+                let outcome = self.limiter.check(category, identity);
+                self.finish(Some((category, outcome)), r)
+            }
+            _ => self.finish(g.rate, r),
+        }
     }
 
     /// Charges one request of `identity` to the route's category; the over-limit response when

@@ -131,6 +131,20 @@ faults! {
         "token denials quote the presented token's JWT without its prefix, JSON-escaped";
     BearerRefused = "bearer-refused", ["AUTH-TOKEN-BEARER"],
         "every bearer token is refused, valid ones too";
+    ScopeFiles = "scope-files", ["AUTH-KEY-TEAM-SCOPE", "AUTH-TOKEN-USER-SCOPE"],
+        "file uploads and downloads reach any team's sandbox";
+    ScopeListing = "scope-listing", ["AUTH-KEY-TEAM-SCOPE", "AUTH-TOKEN-USER-SCOPE"],
+        "the sandbox listing holds every team's sandboxes";
+    RlPerRoute = "rl-per-route", ["RL-GENERAL-LIMIT", "RL-FILES-LIMIT"],
+        "each route has a budget of its own instead of one per category (uploads and downloads are counted apart)";
+    Rl429Html = "rl-429-html", ["RL-429-BODY"],
+        "the 429 body is the documented JSON served as text/html";
+    RlKeyForwardedFor = "rl-key-forwarded-for", ["RL-NO-BYPASS"],
+        "a request with X-Forwarded-For is charged to the address it names, not to its identity";
+    RlKeyPath = "rl-key-path", ["RL-NO-BYPASS"],
+        "budgets are keyed on the identity and the exact path and query string";
+    RlUncountedFailures = "rl-uncounted-failures", ["RL-NO-BYPASS"],
+        "authenticated requests answered with a client error (an unknown id, a bad body) are not charged";
 }
 
 impl fmt::Display for Fault {

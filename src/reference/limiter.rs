@@ -77,6 +77,13 @@ impl Identity {
         Identity((Self::UNKNOWN_KEY_TAG << Self::TAG_SHIFT) | u64::from_le_bytes(low))
     }
 
+    /// The same identity with a budget per `salt` (the faults that key a limiter on more than
+    /// the identity: a route, a path string, a forwarding header).
+    pub fn salted(self, salt: u64) -> Self {
+        let low = (1u64 << Self::TAG_SHIFT) - 1;
+        Identity((self.0 & !low) | (mix(self.0 ^ mix(salt)) & low))
+    }
+
     /// IPv6 clients are limited per /64 (one host usually owns a whole /64), folded to 56 bits.
     fn address(ip: IpAddr, v4: u64, v6: u64) -> Self {
         match ip.to_canonical() {

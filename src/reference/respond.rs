@@ -178,9 +178,14 @@ impl OverLimit {
             let mut body = serde_json::Map::new();
             body.insert("error".into(), self.error.clone().into());
             body.insert(self.field.clone(), n.into());
+            let content_type = if faults.has(Fault::Rl429Html) {
+                HeaderValue::from_static("text/html; charset=utf-8")
+            } else {
+                self.content_type.clone()
+            };
             bytes(
                 status,
-                self.content_type.clone(),
+                content_type,
                 serde_json::to_vec(&body).unwrap_or_default(),
             )
         };

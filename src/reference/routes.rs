@@ -97,12 +97,7 @@ async fn method_not_allowed() -> Response {
 macro_rules! guard {
     ($app:expr, $route:ident, $req:expr, $peer:expr) => {
         match $app
-            .guard(
-                &$app.routes.$route,
-                $req.headers(),
-                $req.uri().query(),
-                $peer.ip(),
-            )
+            .guard(&$app.routes.$route, $req.headers(), $req.uri(), $peer.ip())
             .await
         {
             Ok(g) => g,
@@ -304,11 +299,15 @@ impl App {
         principal: Principal,
         id: &str,
         read: bool,
+        files: bool,
     ) -> Result<Arc<Sandbox>, Response> {
         let not_found = || respond::error(StatusCode::NOT_FOUND, "sandbox not found");
         let sandbox = self.dir.sandbox(id).ok_or_else(not_found)?;
         let own = principal.team().is_none_or(|t| t == sandbox.team);
-        if own || (read && self.faults.has(Fault::ScopeCrossTeam)) {
+        if own
+            || (read && self.faults.has(Fault::ScopeCrossTeam))
+            || (files && self.faults.has(Fault::ScopeFiles))
+        {
             Ok(sandbox)
         } else {
             Err(not_found())
@@ -328,8 +327,12 @@ fn file_path(uri: &axum::http::Uri) -> Result<String, Response> {
 
 async fn list_sandboxes(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
     let g = guard!(app, list_sandboxes, req, peer);
-    let body = app.dir.list_sandboxes_json(g.principal.team());
-    app.finish(g.rate, respond::json_bytes(StatusCode::OK, body))
+    let team = g
+        .principal
+        .team()
+        .filter(|_| !app.faults.has(Fault::ScopeListing));
+    let body = app.dir.list_sandboxes_json(team);
+    app.finish_guarded(g, respond::json_bytes(StatusCode::OK, body))
 }
 
 async fn create_sandbox(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
@@ -345,7 +348,7 @@ async fn create_sandbox(State(app): AppState, ConnectInfo(peer): Peer, req: Requ
     let team = g.principal.team().unwrap_or(0);
     let sandbox = app.dir.create_sandbox(team, &name);
     let r = respond::json(StatusCode::CREATED, &sandbox.view(&app.dir.teams));
-    app.finish(g.rate, r)
+    app.finish_guarded(g, r)
 }
 
 async fn get_sandbox(
@@ -356,9 +359,9 @@ async fn get_sandbox(
 ) -> Response {
     let g = guard!(app, get_sandbox, req, peer);
     let id = try_or_return!(path_id(id));
-    let sandbox = try_or_return!(app.reachable(g.principal, &id, true));
+    let sandbox = try_or_return!(app.reachable(g.principal, &id, true, false));
     let r = respond::json(StatusCode::OK, &sandbox.view(&app.dir.teams));
-    app.finish(g.rate, r)
+    app.finish_guarded(g, r)
 }
 
 async fn upload_file(
@@ -370,7 +373,7 @@ async fn upload_file(
     let g = guard!(app, upload_file, req, peer);
     let id = try_or_return!(path_id(id));
     let path = try_or_return!(file_path(req.uri()));
-    let sandbox = try_or_return!(app.reachable(g.principal, &id, false));
+    let sandbox = try_or_return!(app.reachable(g.principal, &id, false, true));
     let body = try_or_return!(read_body(req).await);
     let r = match sandbox.put_file(&path, body.to_vec()) {
         Ok(size) => respond::json(StatusCode::CREATED, &json!({ "path": path, "size": size })),
@@ -382,7 +385,7 @@ async fn upload_file(
             respond::error(StatusCode::INSUFFICIENT_STORAGE, "sandbox storage is full")
         }
     };
-    app.finish(g.rate, r)
+    app.finish_guarded(g, r)
 }
 
 async fn download_file(
@@ -394,7 +397,7 @@ async fn download_file(
     let g = guard!(app, download_file, req, peer);
     let id = try_or_return!(path_id(id));
     let path = try_or_return!(file_path(req.uri()));
-    let sandbox = try_or_return!(app.reachable(g.principal, &id, true));
+    let sandbox = try_or_return!(app.reachable(g.principal, &id, true, true));
     let r = match sandbox.get_file(&path) {
         Some(data) => respond::bytes(
             StatusCode::OK,
@@ -403,7 +406,7 @@ async fn download_file(
         ),
         None => respond::error(StatusCode::NOT_FOUND, "file not found"),
     };
-    app.finish(g.rate, r)
+    app.finish_guarded(g, r)
 }
 
 // ------------------------------------------------------------------------- admin
@@ -419,10 +422,7 @@ async fn admin_users(State(app): AppState, ConnectInfo(peer): Peer, req: Request
             json!({ "id": u.id, "email": u.email, "team": team.id, "team_name": team.name })
         })
         .collect();
-    app.finish(
-        g.rate,
-        respond::json(StatusCode::OK, &json!({ "users": users })),
-    )
+    app.finish_guarded(g, respond::json(StatusCode::OK, &json!({ "users": users })))
 }
 
 async fn admin_nodes(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
@@ -431,7 +431,7 @@ async fn admin_nodes(State(app): AppState, ConnectInfo(peer): Peer, req: Request
         { "id": "node-1", "region": "local", "status": "ready" },
         { "id": "node-2", "region": "local", "status": "ready" },
     ]});
-    app.finish(g.rate, respond::json(StatusCode::OK, &nodes))
+    app.finish_guarded(g, respond::json(StatusCode::OK, &nodes))
 }
 
 // ------------------------------------------------------------------------- API keys
@@ -477,7 +477,7 @@ async fn create_api_key(State(app): AppState, ConnectInfo(peer): Peer, req: Requ
         ),
         None => respond::error(StatusCode::CONFLICT, "API key quota of this server reached"),
     };
-    app.finish(g.rate, r)
+    app.finish_guarded(g, r)
 }
 
 async fn list_api_keys(State(app): AppState, ConnectInfo(peer): Peer, req: Request) -> Response {
@@ -512,7 +512,7 @@ async fn list_api_keys(State(app): AppState, ConnectInfo(peer): Peer, req: Reque
         StatusCode::OK,
         &json!({ "api_keys": keys, "truncated": truncated }),
     );
-    app.finish(g.rate, r)
+    app.finish_guarded(g, r)
 }
 
 async fn revoke_api_key(
@@ -529,5 +529,5 @@ async fn revoke_api_key(
     } else {
         respond::error(StatusCode::NOT_FOUND, "API key not found")
     };
-    app.finish(g.rate, r)
+    app.finish_guarded(g, r)
 }

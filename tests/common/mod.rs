@@ -110,8 +110,23 @@ impl Srv {
         cred: Cred<'_>,
         body: Option<Vec<u8>>,
     ) -> Reply {
+        self.send_with(method, path, cred, &[], body).await
+    }
+
+    /// `send` with extra request headers.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        cred: Cred<'_>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.http.request(method, self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         let auth = &self.spec.auth;
         req = match cred {
             Cred::None => req,

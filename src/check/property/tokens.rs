@@ -109,11 +109,21 @@ enum OddType {
 
 const TIME_CLAIMS: &[&str] = &["exp", "nbf", "iat"];
 
+/// Long credential sizes, each just under a common header limit so that it reaches the
+/// application behind that stack, and one beyond them all but Go's: a stack's own refusal (431,
+/// 400, 413, 494, any 4xx, or a reset after it) is an answer too.
+const LONG_HEADERS: &[(usize, &str)] = &[
+    (7 * 1024, "under nginx's 8 KiB line and Apache's 8190 bytes"),
+    (15 * 1024, "under Node's 16 KiB of headers"),
+    (64 * 1024, "beyond every common limit but Go's 1 MiB"),
+];
+
 /// A token that must not crash the server (AUTH-MALFORMED-NO-5XX).
 #[derive(Debug, Clone)]
 enum Malformed {
     Dots(usize),
-    LongHeader(bool),
+    /// An index into [`LONG_HEADERS`], and whether it is an API key (else a bearer token).
+    LongHeader(usize, bool),
     NotBase64(usize),
     NotObject(usize, usize),
     OddClaim(usize, OddType),
@@ -132,7 +142,7 @@ fn odd_type() -> impl Strategy<Value = OddType> {
 fn malformed() -> impl Strategy<Value = Malformed> {
     prop_oneof![
         (3usize..400).prop_map(Malformed::Dots),
-        any::<bool>().prop_map(Malformed::LongHeader),
+        (0..LONG_HEADERS.len(), any::<bool>()).prop_map(|(n, k)| Malformed::LongHeader(n, k)),
         (0usize..3).prop_map(Malformed::NotBase64),
         (0usize..2, 0usize..4).prop_map(|(s, k)| Malformed::NotObject(s, k)),
         (0..TIME_CLAIMS.len(), odd_type()).prop_map(|(c, t)| Malformed::OddClaim(c, t)),
@@ -209,7 +219,10 @@ fn judge_no_5xx(ctx: &Ctx, request: Request, shape: String) -> Judged {
     match o.status() {
         Some(s) if s >= 500 => Judged::Broke(format!("{shape} got {s}"), vec![o]),
         Some(s) if s == ctx.client.spec.rate_limits.over_limit.status => Judged::Unjudged,
-        _ => Judged::Held,
+        Some(_) => Judged::Held,
+        // No answer at all: an oversize probe the stack dropped at the transport, or a request
+        // the run's health accounting judges; either way nothing was seen to judge.
+        None => Judged::Unjudged,
     }
 }
 
@@ -561,8 +574,10 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                             bearer(ctx, &with_prefix(&".".repeat(*n))),
                             format!("a token of {n} dots"),
                         ),
-                        Malformed::LongHeader(as_key) => {
-                            let long = "A".repeat(64 * 1024);
+                        Malformed::LongHeader(size, as_key) => {
+                            let (bytes, under) = LONG_HEADERS[*size % LONG_HEADERS.len()];
+                            let long = "A".repeat(bytes);
+                            let kib = bytes.div_ceil(1024);
                             if *as_key {
                                 (
                                     with_header(
@@ -570,12 +585,12 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                                         &a.api_key.header,
                                         format!("{}{long}", a.api_key.prefix),
                                     ),
-                                    format!("a 64 KiB {}", a.api_key.header),
+                                    format!("a {kib} KiB {} ({under})", a.api_key.header),
                                 )
                             } else {
                                 (
                                     bearer(ctx, &with_prefix(&long)),
-                                    "a 64 KiB bearer token".to_string(),
+                                    format!("a {kib} KiB bearer token ({under})"),
                                 )
                             }
                         }
