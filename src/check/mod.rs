@@ -1,5 +1,6 @@
 //! Checks: running scenarios against a target and turning what they observe into findings.
 
+pub mod bypass;
 pub mod callback;
 pub mod expect;
 pub mod jwt;

@@ -230,9 +230,87 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             record_paced(p, j?, scope, &mut paced_timelines);
         }
     }
+    if let Some(clause) = &s.bypass_clause {
+        bypass_battery(s, clause, &lanes, scope).await?;
+    }
     let mut timelines: Vec<Timeline> = lanes.into_iter().map(|l| l.timeline).collect();
     timelines.append(&mut paced_timelines);
     Ok(timelines)
+}
+
+/// The bypass battery (`super::bypass`) in each category, on a key created for it and revoked
+/// after.
+async fn bypass_battery(
+    s: &RateLimitScenario,
+    clause: &str,
+    lanes: &[Lane],
+    scope: &mut Scope<'_>,
+) -> Result<(), Error> {
+    let spec = scope.target.spec.clone();
+    for lane in lanes {
+        let cat = &lane.probe.category;
+        let Some((key, id)) = create_key(s, scope).await? else {
+            scope.finding(
+                clause,
+                Status::Skipped,
+                format!(
+                    "{cat}: the battery needs a key created for it (key management: create_api_key and revoke_api_key, as an API key)"
+                ),
+            );
+            continue;
+        };
+        let client_error = match &lane.probe.client_error {
+            Some(ce) => {
+                let mut ce = ce.clone();
+                ce.as_ = Some(As::Role(s.as_));
+                match scope.build(&ce) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        let (_, why) = scope.missing_reason(&e);
+                        scope.finding(clause, Status::Skipped, format!("{cat}: {why}"));
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let wrong = {
+            let mut w: Vec<char> = key.chars().collect();
+            if let Some(c) = w.last_mut() {
+                *c = if *c == 'A' { 'B' } else { 'A' };
+            }
+            w.into_iter().collect::<String>()
+        };
+        let own_path = spec
+            .endpoint(&lane.probe.endpoint)
+            .map(|e| e.path.clone())
+            .unwrap_or_default();
+        let created_pointers = spec
+            .endpoints
+            .values()
+            .filter(|e| e.method.eq_ignore_ascii_case("POST") && e.path == own_path)
+            .flat_map(|e| e.returns.values().cloned())
+            .collect();
+        let battery = super::bypass::Battery {
+            clause,
+            category: cat,
+            limits: lane.category,
+            request: with_key(&lane.own, scope, &key),
+            client_error_unkeyed: client_error.as_ref().map(|r| with_key(r, scope, &wrong)),
+            client_error: client_error.as_ref().map(|r| with_key(r, scope, &key)),
+            created_pointers,
+            own_pointers: spec
+                .endpoint(&lane.probe.endpoint)
+                .map(|e| e.returns.values().cloned().collect())
+                .unwrap_or_default(),
+        };
+        let ran = super::bypass::run(&battery, scope).await;
+        if let Some(id) = id {
+            revoke_key(s, scope, &id).await?;
+        }
+        ran?;
+    }
+    Ok(())
 }
 
 use super::refill::Paced;

@@ -141,8 +141,8 @@ faults! {
         "the 429 body is the documented JSON served as text/html";
     RlKeyForwardedFor = "rl-key-forwarded-for", ["RL-NO-BYPASS"],
         "a request with X-Forwarded-For is charged to the address it names, not to its identity";
-    RlKeyPath = "rl-key-path", ["RL-NO-BYPASS"],
-        "budgets are keyed on the identity and the exact path and query string";
+    RlKeyPath = "rl-key-path", ["RL-NO-BYPASS", "RL-GENERAL-LIMIT"],
+        "budgets are keyed on the identity and the exact path and query string (so the general routes, of different paths, do not share one budget either)";
     RlUncountedFailures = "rl-uncounted-failures", ["RL-NO-BYPASS"],
         "authenticated requests answered with a client error (an unknown id, a bad body) are not charged";
 }

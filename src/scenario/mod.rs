@@ -238,12 +238,16 @@ fn validate(s: &Scenario, src: &Here, spec: &Spec, errors: &mut Vec<FileError>) 
                 for v in c.params.values() {
                     check_template(v, src, errors);
                 }
+                if let Some(e) = c.client_error.as_ref().and_then(|r| r.endpoint.as_ref()) {
+                    check_endpoint(e, src, spec, errors);
+                }
             }
             for c in [
                 &rl.independence_clause,
                 &rl.per_identity_clause,
                 &rl.status_clause,
                 &rl.retry_clause,
+                &rl.bypass_clause,
             ]
             .into_iter()
             .flatten()

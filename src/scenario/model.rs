@@ -469,6 +469,9 @@ pub struct RateLimitScenario {
     pub status_clause: Option<String>,
     #[serde(default)]
     pub retry_clause: Option<String>,
+    /// Clause decided by the bypass battery (`check::bypass`), run last on keys created for it.
+    #[serde(default)]
+    pub bypass_clause: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -480,6 +483,10 @@ pub struct CategoryProbe {
     pub params: BTreeMap<String, String>,
     /// The clause "this category's limit holds".
     pub clause: String,
+    /// A request of the category that an authenticated identity gets a client error for (an
+    /// unknown id, a malformed body): the bypass battery checks it is charged.
+    #[serde(default)]
+    pub client_error: Option<RequestSpec>,
 }
 
 /// The timing test's settings; each defaults to `timing::Settings::default()`'s.
