@@ -3,7 +3,10 @@
 //! header the client writes, on the exact spelling of the path, or that charges only successes,
 //! lets one identity past its limit. For each category, on a key created for it:
 //!
-//! - **Client errors count.** The category's client-error request (an unknown id, a malformed
+//! - **Plain requests first.** The created key is exhausted with the unvaried request; if more
+//!   were admitted than any reading allows, the limit itself does not hold (RL-*-LIMIT's) and
+//!   client errors decide nothing.
+//! - **Client errors count.** On a second created key, the category's client-error request (an unknown id, a malformed
 //!   body) is first sent with a wrong key: a denial shows the server authenticates before it
 //!   looks at the id or body, so the request is an authenticated one and must be charged (a
 //!   server that rejects it before authenticating decides nothing). Then twice the limit plus a
@@ -38,6 +41,8 @@ pub struct Battery<'a> {
     pub category: &'a str,
     pub limits: Category,
     pub request: Request,
+    /// The client-error request, with a second created key (fresh where keys have budgets of
+    /// their own; spent by the first key's burst where they share one, which only weakens it).
     pub client_error: Option<Request>,
     /// The client-error request with a wrong key.
     pub client_error_unkeyed: Option<Request>,
@@ -181,8 +186,25 @@ pub async fn run(b: &Battery<'_>, scope: &mut Scope<'_>) -> Result<(), Error> {
     let mut notes = Vec::new();
     let mut evidence = Vec::new();
     let mut failures = Vec::new();
-    client_errors(b, scope, &mut notes, &mut failures, &mut evidence).await?;
-    let exhausted = exhaust(b, scope).await?;
+    let first = std::time::Instant::now();
+    let (exhausted, admitted) = exhaust(b, scope).await?;
+    let spec = scope.target.spec.clone();
+    let plain_bound = crate::rate::any_state(
+        spec.rate_limits.algorithm,
+        b.limits.limit,
+        b.limits.window,
+        first.elapsed().max(Duration::from_millis(1)),
+    );
+    if admitted as u64 > plain_bound.max {
+        // The limit does not hold for plain requests either: RL-*-LIMIT's to judge; whether
+        // client errors are counted cannot be told apart from it.
+        notes.push(format!(
+            "{}: {admitted} plain requests admitted before the first refusal (more than the {} any reading allows), so whether client errors are counted decides nothing",
+            b.category, plain_bound.max
+        ));
+    } else {
+        client_errors(b, scope, &mut notes, &mut failures, &mut evidence).await?;
+    }
     if !exhausted {
         notes.push(format!(
             "{}: the budget could not be exhausted (no refusal in {} requests), so no variation was judged",
@@ -220,11 +242,13 @@ fn exhaust_cap(b: &Battery) -> usize {
     (b.limits.limit as usize) * 2 + 10
 }
 
-/// Plain requests, a few at a time, until the first refusal; false when none came.
-async fn exhaust(b: &Battery<'_>, scope: &mut Scope<'_>) -> Result<bool, Error> {
+/// Plain requests, a few at a time, until the first refusal: whether one came, and how many
+/// were admitted before.
+async fn exhaust(b: &Battery<'_>, scope: &mut Scope<'_>) -> Result<(bool, usize), Error> {
     use futures::StreamExt;
     let cap = exhaust_cap(b);
     let mut sent = 0;
+    let mut admitted = 0;
     while sent < cap {
         let n = 8.min(cap - sent);
         let (probe, health) = (scope.probe, scope.health);
@@ -238,13 +262,17 @@ async fn exhaust(b: &Battery<'_>, scope: &mut Scope<'_>) -> Result<bool, Error> 
         for o in outcomes {
             let o = o?;
             scope.requests += 1;
-            refused |= crate::rate::decision(&scope.target.spec, o.status()) == Decision::Refused;
+            match crate::rate::decision(&scope.target.spec, o.status()) {
+                Decision::Refused => refused = true,
+                Decision::Admitted => admitted += 1,
+                _ => {}
+            }
         }
         if refused {
-            return Ok(true);
+            return Ok((true, admitted));
         }
     }
-    Ok(false)
+    Ok((false, admitted))
 }
 
 async fn client_errors(
@@ -344,12 +372,20 @@ async fn variation_rounds(
     let mut reads: Vec<Vec<Read>> = vec![Vec::new(); vs.len()];
     let mut last: Vec<Option<Outcome>> = vec![None; vs.len()];
     let mut control_refused = 0;
-    for _ in 0..ROUNDS {
+    for round in 0..ROUNDS {
         let (probe, health) = (scope.probe, scope.health);
-        let sent =
-            futures::future::join_all(vs.iter().map(|v| health.send(probe, v.request.clone())))
-                .await;
-        for (i, o) in sent.into_iter().enumerate() {
+        // Each round starts the list at another place: a token that refills while a round is
+        // sent goes to the first requests, and no variation may be first in every round.
+        let order: Vec<usize> = (0..vs.len())
+            .map(|k| (k + round * vs.len() / ROUNDS) % vs.len())
+            .collect();
+        let sent = futures::future::join_all(
+            order
+                .iter()
+                .map(|&i| health.send(probe, vs[i].request.clone())),
+        )
+        .await;
+        for (&i, o) in order.iter().zip(sent) {
             let o = o?;
             scope.requests += 1;
             let same_method = vs[i].request.method == b.request.method;

@@ -156,6 +156,16 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
     // check.
     let created = create_key(s, scope).await?;
     let fresh = create_key(s, scope).await?;
+    // The bypass battery's keys, one per category, made now: at the end the own identity's
+    // general budget (which key creation spends) may be exhausted where budgets are shared.
+    let mut battery_keys = Vec::new();
+    if s.bypass_clause.is_some() {
+        for _ in &lanes {
+            let plain = create_key(s, scope).await?;
+            let client_errors = create_key(s, scope).await?;
+            battery_keys.push((plain, client_errors));
+        }
+    }
     let pacers: Vec<Paced> = match &created {
         Some((key, _)) => lanes.iter().map(|l| paced(l, scope, key)).collect(),
         None => Vec::new(),
@@ -231,12 +241,19 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
         }
     }
     if let Some(clause) = &s.bypass_clause {
-        bypass_battery(s, clause, &lanes, scope).await?;
+        bypass_battery(s, clause, &lanes, battery_keys, scope).await?;
     }
     let mut timelines: Vec<Timeline> = lanes.into_iter().map(|l| l.timeline).collect();
     timelines.append(&mut paced_timelines);
     Ok(timelines)
 }
+
+/// A category's two battery keys (plain requests and variations; client errors), each with its
+/// id when the target gave one.
+type BatteryKeys = (
+    Option<(String, Option<String>)>,
+    Option<(String, Option<String>)>,
+);
 
 /// The bypass battery (`super::bypass`) in each category, on a key created for it and revoked
 /// after.
@@ -244,12 +261,13 @@ async fn bypass_battery(
     s: &RateLimitScenario,
     clause: &str,
     lanes: &[Lane],
+    keys: Vec<BatteryKeys>,
     scope: &mut Scope<'_>,
 ) -> Result<(), Error> {
     let spec = scope.target.spec.clone();
-    for lane in lanes {
+    for (lane, (key, second)) in lanes.iter().zip(keys) {
         let cat = &lane.probe.category;
-        let Some((key, id)) = create_key(s, scope).await? else {
+        let Some(((key, id), (second, second_id))) = key.zip(second) else {
             scope.finding(
                 clause,
                 Status::Skipped,
@@ -275,7 +293,7 @@ async fn bypass_battery(
             None => None,
         };
         let wrong = {
-            let mut w: Vec<char> = key.chars().collect();
+            let mut w: Vec<char> = second.chars().collect();
             if let Some(c) = w.last_mut() {
                 *c = if *c == 'A' { 'B' } else { 'A' };
             }
@@ -297,7 +315,7 @@ async fn bypass_battery(
             limits: lane.category,
             request: with_key(&lane.own, scope, &key),
             client_error_unkeyed: client_error.as_ref().map(|r| with_key(r, scope, &wrong)),
-            client_error: client_error.as_ref().map(|r| with_key(r, scope, &key)),
+            client_error: client_error.as_ref().map(|r| with_key(r, scope, &second)),
             created_pointers,
             own_pointers: spec
                 .endpoint(&lane.probe.endpoint)
@@ -305,7 +323,7 @@ async fn bypass_battery(
                 .unwrap_or_default(),
         };
         let ran = super::bypass::run(&battery, scope).await;
-        if let Some(id) = id {
+        for id in [id, second_id].into_iter().flatten() {
             revoke_key(s, scope, &id).await?;
         }
         ran?;

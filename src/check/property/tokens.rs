@@ -122,8 +122,8 @@ const LONG_HEADERS: &[(usize, &str)] = &[
 #[derive(Debug, Clone)]
 enum Malformed {
     Dots(usize),
-    /// An index into [`LONG_HEADERS`], and whether it is an API key (else a bearer token).
-    LongHeader(usize, bool),
+    /// Every size of [`LONG_HEADERS`], as an API key (true) or a bearer token.
+    LongHeader(bool),
     NotBase64(usize),
     NotObject(usize, usize),
     OddClaim(usize, OddType),
@@ -142,7 +142,7 @@ fn odd_type() -> impl Strategy<Value = OddType> {
 fn malformed() -> impl Strategy<Value = Malformed> {
     prop_oneof![
         (3usize..400).prop_map(Malformed::Dots),
-        (0..LONG_HEADERS.len(), any::<bool>()).prop_map(|(n, k)| Malformed::LongHeader(n, k)),
+        any::<bool>().prop_map(Malformed::LongHeader),
         (0usize..3).prop_map(Malformed::NotBase64),
         (0usize..2, 0usize..4).prop_map(|(s, k)| Malformed::NotObject(s, k)),
         (0..TIME_CLAIMS.len(), odd_type()).prop_map(|(c, t)| Malformed::OddClaim(c, t)),
@@ -574,25 +574,39 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                             bearer(ctx, &with_prefix(&".".repeat(*n))),
                             format!("a token of {n} dots"),
                         ),
-                        Malformed::LongHeader(size, as_key) => {
-                            let (bytes, under) = LONG_HEADERS[*size % LONG_HEADERS.len()];
-                            let long = "A".repeat(bytes);
-                            let kib = bytes.div_ceil(1024);
-                            if *as_key {
-                                (
-                                    with_header(
-                                        ctx.request("list_sandboxes", &[]),
-                                        &a.api_key.header,
-                                        format!("{}{long}", a.api_key.prefix),
-                                    ),
-                                    format!("a {kib} KiB {} ({under})", a.api_key.header),
-                                )
-                            } else {
-                                (
-                                    bearer(ctx, &with_prefix(&long)),
-                                    format!("a {kib} KiB bearer token ({under})"),
-                                )
+                        Malformed::LongHeader(as_key) => {
+                            // Every size of the ladder in one case: the stack's own limit
+                            // answers the larger ones, the application the smaller.
+                            let mut unjudged = 0;
+                            for (bytes, under) in LONG_HEADERS {
+                                let long = "A".repeat(*bytes);
+                                let kib = bytes.div_ceil(1024);
+                                let (r, shape) = if *as_key {
+                                    (
+                                        with_header(
+                                            ctx.request("list_sandboxes", &[]),
+                                            &a.api_key.header,
+                                            format!("{}{long}", a.api_key.prefix),
+                                        ),
+                                        format!("a {kib} KiB {} ({under})", a.api_key.header),
+                                    )
+                                } else {
+                                    (
+                                        bearer(ctx, &with_prefix(&long)),
+                                        format!("a {kib} KiB bearer token ({under})"),
+                                    )
+                                };
+                                match judge_no_5xx(ctx, r, shape) {
+                                    Judged::Held => {}
+                                    Judged::Unjudged => unjudged += 1,
+                                    broke => return broke,
+                                }
                             }
+                            return if unjudged == LONG_HEADERS.len() {
+                                Judged::Unjudged
+                            } else {
+                                Judged::Held
+                            };
                         }
                         Malformed::NotBase64(s) => {
                             let mut segs: Vec<String> =
