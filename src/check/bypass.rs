@@ -340,7 +340,11 @@ async fn client_errors(
         req.method,
         split(&req.path).0
     );
-    if passed.len() as u64 > bound.max {
+    if passed.is_empty() {
+        notes.push(format!(
+            "{cat}: all {size} requests of {what} were refused: the budget was already spent (the created keys share one), so whether client errors are counted is not decided"
+        ));
+    } else if passed.len() as u64 > bound.max {
         failures.push(format!(
             "{cat}: client errors are not counted: {} of {size} requests of {what} passed the limiter in {} ms; {} allow at most {}",
             passed.len(),
