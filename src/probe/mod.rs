@@ -357,6 +357,9 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<Response, String> {
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
+            // A body still arriving when the request timed out is a target too slow to answer
+            // (a trickle): a failure, counted toward "stopped answering".
+            Err(e) if e.is_timeout() => return Err(describe(&e)),
             Err(e) => {
                 // A status line followed by a closed or reset connection is an answer.
                 broke_off = Some(describe(&e));
