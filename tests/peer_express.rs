@@ -33,9 +33,14 @@ struct Peer {
 
 impl Peer {
     fn start(faults: &[&str]) -> Peer {
+        Self::start_with(faults, &[])
+    }
+
+    fn start_with(faults: &[&str], env: &[(&str, &str)]) -> Peer {
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("creds.json");
         let mut cmd = Command::new("node");
+        cmd.envs(env.iter().copied());
         cmd.arg(app())
             .args(["--window", &WINDOW_SECS.to_string()])
             .arg("--credentials-out")
@@ -90,7 +95,10 @@ fn failing_must(report: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn the_conforming_peer_with_node_defaults_passes_back_to_back() {
-    let mut peer = Peer::start(&[]);
+    // An admin token of digits only, as some operators generate: its `swapcase` near miss is
+    // the token itself, which a conforming server accepts; the harness must not send it as one.
+    let digits = "4815162342".repeat(4);
+    let mut peer = Peer::start_with(&[], &[("LELANTOS_ADMIN_TOKEN", &digits)]);
     for round in ["first", "second"] {
         let (out, report) = peer.run(round);
         let undecided: Vec<String> = clauses(&report)
@@ -117,6 +125,15 @@ fn the_conforming_peer_with_node_defaults_passes_back_to_back() {
             malformed["status"], "pass",
             "{round}: {}",
             malformed["reason"]
+        );
+        let exact = clauses(&report)
+            .iter()
+            .find(|c| c["id"] == "AUTH-ADMIN-EXACT")
+            .unwrap();
+        let reason = exact["reason"].as_str().unwrap();
+        assert!(
+            exact["status"] == "pass" && reason.contains("admin_token|swapcase"),
+            "{round}: the letterless token's swapcase is named as not sent: {reason}"
         );
     }
 }

@@ -77,8 +77,8 @@ pub fn check(
     for t in &expect.body_excludes {
         let needle = expand(t, env)?;
         if needle.len() >= 4
-            && (resp.body.contains(&needle)
-                || resp.headers.iter().any(|(_, v)| v.contains(&needle)))
+            && (contains_whole(&resp.body, &needle)
+                || resp.headers.iter().any(|(_, v)| contains_whole(v, &needle)))
         {
             failures.push(format!("the response contains `{t}`"));
         }
@@ -90,6 +90,17 @@ pub fn check(
         }
     }
     Ok(failures)
+}
+
+/// Whether `needle` occurs in `hay` as a whole value: not continued by a character an id or a
+/// key could go on with (`sandbox_1` is not in `sandbox_10`, a key is in `"key":"lel_…"`).
+fn contains_whole(hay: &str, needle: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    hay.match_indices(needle).any(|(i, _)| {
+        let before = hay[..i].chars().next_back();
+        let after = hay[i + needle.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
 }
 
 fn as_text(v: &Value) -> String {
@@ -181,6 +192,15 @@ fn check_value(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_excluded_value_is_matched_whole() {
+        assert!(contains_whole(r#"[{"id":"sandbox_1"}]"#, "sandbox_1"));
+        assert!(!contains_whole(r#"[{"id":"sandbox_10"}]"#, "sandbox_1"));
+        assert!(!contains_whole(r#"[{"id":"xsandbox_1"}]"#, "sandbox_1"));
+        assert!(contains_whole("invalid key lel_abcd.", "lel_abcd"));
+        assert!(contains_whole("sandbox_1", "sandbox_1"));
+    }
 
     #[test]
     fn status_sets() {

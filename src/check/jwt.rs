@@ -41,15 +41,31 @@ impl Jwt {
         self.header.get("alg").and_then(Value::as_str)
     }
 
-    pub fn claim_i64(&self, name: &str) -> Option<i64> {
-        self.claims.get(name).and_then(Value::as_i64)
+    /// A NumericDate claim in whole seconds. RFC 7519 allows a fraction (`1700000000.25`, as
+    /// some libraries issue): it is floored, never taken for a missing claim.
+    pub fn claim_secs(&self, name: &str) -> Option<i64> {
+        let v = self.claims.get(name)?;
+        v.as_i64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f.floor() as i64)
+        })
     }
 
-    /// Moves each of these time claims that the token has by `by` seconds (negative: earlier).
+    /// Moves each of these time claims that the token has by `by` seconds (negative: earlier),
+    /// keeping an integer an integer and a fraction a fraction.
     pub fn shift(&mut self, claims: &[&str], by: i64) {
         for &c in claims {
-            if let Some(v) = self.claim_i64(c) {
-                self.claims.insert(c.into(), Value::from(v + by));
+            let moved = match self.claims.get(c) {
+                Some(v) if v.is_i64() => v.as_i64().map(|n| Value::from(n + by)),
+                Some(v) => v
+                    .as_f64()
+                    .filter(|f| f.is_finite())
+                    .map(|f| Value::from(f + by as f64)),
+                None => None,
+            };
+            if let Some(v) = moved {
+                self.claims.insert(c.into(), v);
             }
         }
     }
@@ -126,5 +142,22 @@ mod tests {
         let known = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
         assert!(Jwt::verifies(known, b"your-256-bit-secret"));
         assert!(Jwt::decode("a.b").is_err());
+    }
+
+    #[test]
+    fn fractional_time_claims_are_read_and_shifted() {
+        let mut jwt = Jwt {
+            header: Map::new(),
+            claims: Map::new(),
+            signature: String::new(),
+        };
+        jwt.claims.insert("iat".into(), Value::from(1000.75));
+        jwt.claims.insert("exp".into(), Value::from(87400));
+        assert_eq!(jwt.claim_secs("iat"), Some(1000));
+        assert_eq!(jwt.claim_secs("exp"), Some(87400));
+        jwt.shift(&["iat", "exp", "nbf"], -100);
+        assert_eq!(jwt.claims["iat"], Value::from(900.75));
+        assert_eq!(jwt.claims["exp"], Value::from(87300));
+        assert!(!jwt.claims.contains_key("nbf"));
     }
 }

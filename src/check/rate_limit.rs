@@ -638,18 +638,19 @@ async fn retry_after_admits(
                 },
             );
         }
-        if let Some((from, to)) = waited {
+        if let Some(w) = waited {
             lane.timeline.waits.push(TimelineWait {
-                from_ms: from,
-                to_ms: to,
+                from_ms: w.from_ms,
+                to_ms: w.to_ms,
                 reason: "Retry-After".into(),
             });
         }
         let Some(outcome) = outcome else { continue };
         scope.requests += 1;
         push_event(&mut lane.timeline, &outcome, "retry", scope);
-        let ra = waited.map_or(0.0, |(from, to)| (to - from) / 1000.0);
+        let ra = waited.map_or(0.0, |w| (w.to_ms - w.from_ms) / 1000.0);
         let ra = format!("{ra:.1}");
+        let short_of = waited.and_then(|w| w.short_of);
         let ex = Evidence {
             note: format!("{}: waited Retry-After ({ra} s)", lane.probe.category),
             exchanges: vec![scope.probe.exchange(&outcome)],
@@ -661,6 +662,17 @@ async fn retry_after_admits(
                 format!(
                     "{}: admitted after waiting Retry-After ({ra} s)",
                     lane.probe.category
+                ),
+                ex,
+            ),
+            (Decision::Refused, Some(code)) if let Some(asked) = short_of => scope.finding_with(
+                clause,
+                Status::Inconclusive,
+                format!(
+                    "{}: refused with {code} after {ra} s, short of the {} s Retry-After asked \
+                     (more than the window: RL-429-RETRY-AFTER judges that)",
+                    lane.probe.category,
+                    asked.as_secs()
                 ),
                 ex,
             ),
@@ -1536,7 +1548,7 @@ fn no_decision(status: Option<u16>) -> String {
 async fn retry_after_wait(
     lane: &Lane,
     scope: &Scope<'_>,
-) -> Result<(Option<Outcome>, Option<(f64, f64)>, Vec<Outcome>), Error> {
+) -> Result<(Option<Outcome>, Option<Waited>, Vec<Outcome>), Error> {
     if lane.last_refusal.is_none() {
         // Never exhausted: nothing to retry.
         return Ok((None, None, Vec::new()));
@@ -1553,12 +1565,29 @@ async fn retry_after_wait(
         // No Retry-After to honour: RL-429-RETRY-AFTER fails it; this clause has nothing to test.
         return Ok((None, None, drained));
     }
-    let wait = r.wait(lane.category.window + Duration::from_secs(1));
+    let cap = lane.category.window + Duration::from_secs(1);
+    let wait = r.wait(cap);
     let from = scope.probe.elapsed_ms();
     scope.wait_until("Retry-After", received + wait).await?;
     let to = scope.probe.elapsed_ms();
     let outcome = scope.health.send(scope.probe, lane.request.clone()).await?;
-    Ok((Some(outcome), Some((from, to)), drained))
+    let waited = Waited {
+        from_ms: from,
+        to_ms: to,
+        short_of: r.retry_after.wait().filter(|w| *w > cap),
+    };
+    Ok((Some(outcome), Some(waited), drained))
+}
+
+/// A Retry-After wait as it was kept.
+#[derive(Clone, Copy)]
+struct Waited {
+    from_ms: f64,
+    to_ms: f64,
+    /// What the refusal asked for, when that was more than the window and a second, which is
+    /// all the harness waits (RL-429-RETRY-AFTER fails such a value; a refusal after the
+    /// shorter wait says nothing about honouring it).
+    short_of: Option<Duration>,
 }
 
 #[cfg(test)]

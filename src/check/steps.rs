@@ -99,6 +99,8 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
 
     let mut failures: Vec<(String, Outcome)> = Vec::new();
     let mut outcomes: Vec<Outcome> = Vec::new();
+    // Variations that came out as the value they vary (`swapcase` of a token without letters).
+    let mut unvaried: Vec<String> = Vec::new();
     for binding in &runs {
         let label = binding
             .as_ref()
@@ -107,6 +109,10 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
         if let Some((var, template)) = binding {
             match scope.expand(template) {
                 Ok(v) => {
+                    if varies_nothing(template, &v, scope) {
+                        unvaried.push(template.clone());
+                        continue;
+                    }
                     scope.vars.insert(var.clone(), v);
                 }
                 Err(e) => return Ok(template_problem(step, scope, &e)),
@@ -172,6 +178,18 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
             }
         }
         outcomes.extend(batch);
+    }
+
+    if outcomes.is_empty() && !unvaried.is_empty() {
+        let why = format!(
+            "step `{}`: every variation equals the value it varies ({})",
+            step.name,
+            unvaried.join(", ")
+        );
+        if let Some(c) = &step.clause {
+            scope.finding(c, Status::Skipped, why);
+        }
+        return Ok(None);
     }
 
     if let (Some(skip), Some(last)) = (&step.skip_on, outcomes.last())
@@ -257,10 +275,17 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
                 .first()
                 .map(|o| vec![scope.probe.exchange(o)])
                 .unwrap_or_default();
+            let mut reason = format!("{}: {total} response(s) as expected", step.name);
+            if !unvaried.is_empty() {
+                reason.push_str(&format!(
+                    "; not sent, as they equal the value they vary: {}",
+                    unvaried.join(", ")
+                ));
+            }
             scope.finding_with(
                 c,
                 Status::Pass,
-                format!("{}: {total} response(s) as expected", step.name),
+                reason,
                 Evidence {
                     note: step.name.clone(),
                     exchanges: first,
@@ -269,14 +294,26 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
             Ok(None)
         }
         (Some(c), false) => {
-            let transport_only = failures.iter().all(|(_, o)| o.response().is_none());
-            let status = if transport_only {
+            // No answer, or a refusal by a rate limit the step did not ask about (still refused
+            // after the retries): the clause's reading was never put to the test. The limit
+            // is its own clauses' business.
+            let throttled = |o: &Outcome| !expects_over && o.status() == Some(over);
+            let undecided = failures
+                .iter()
+                .all(|(_, o)| o.response().is_none() || throttled(o));
+            let status = if undecided {
                 Status::Inconclusive
             } else {
                 Status::Fail
             };
             let n = failures.len();
-            let reason = format!("{}: {} ({n} of {total})", step.name, failures[0].0);
+            let mut reason = format!("{}: {} ({n} of {total})", step.name, failures[0].0);
+            if undecided && failures.iter().any(|(_, o)| throttled(o)) {
+                reason.push_str(&format!(
+                    "; refused with {over}, a rate limit (its own clauses judge it): nothing \
+                     was decided"
+                ));
+            }
             scope.finding_with(c, status, reason, evidence(&failures, scope));
             Ok(None)
         }
@@ -286,6 +323,28 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
             step.name, failures[0].0
         )))),
     }
+}
+
+/// Whether a `for_each` value such as `{{admin_token|swapcase}}` expanded to the variable it
+/// varies (a token without letters has no case to swap): sent, it would be the credential
+/// itself, and a refusal expected of it would fail a conforming server.
+fn varies_nothing(template: &str, value: &str, scope: &mut Scope) -> bool {
+    let Some(inner) = template
+        .trim()
+        .strip_prefix("{{")
+        .and_then(|t| t.strip_suffix("}}"))
+    else {
+        return false;
+    };
+    let Some((base, _filters)) = inner.split_once('|') else {
+        return false;
+    };
+    if base.contains("{{") || base.contains("}}") {
+        return false;
+    }
+    scope
+        .expand(&format!("{{{{{}}}}}", base.trim()))
+        .is_ok_and(|b| b == value)
 }
 
 /// A category's name was checked against the spec when the scenario was validated; the target's
@@ -412,7 +471,7 @@ fn assert_step(step: &Step, a: &Assertion, scope: &mut Scope) {
                         Lifetime::Session => spec.auth.access_token.session_ttl,
                         Lifetime::Refresh => spec.auth.access_token.refresh_ttl,
                     };
-                    match (jwt.claim_i64("iat"), jwt.claim_i64("exp")) {
+                    match (jwt.claim_secs("iat"), jwt.claim_secs("exp")) {
                         (Some(iat), Some(exp)) => {
                             let got = exp - iat;
                             let want_s = want.as_secs() as i64;

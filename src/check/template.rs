@@ -302,7 +302,7 @@ fn apply(
         }
         "jwt_payload_tamper" => {
             let mut t = jwt(body)?;
-            let exp = t.claim_i64("exp").unwrap_or(0);
+            let exp = t.claim_secs("exp").unwrap_or(0);
             t.claims
                 .insert("exp".into(), Value::from(exp + 86_400 * 365));
             t.claims.insert("tampered".into(), Value::from(true));
@@ -432,7 +432,7 @@ mod tests {
             );
             let shifted = expand("{{t|jwt_shift:-1h}}", env).unwrap();
             let j = Jwt::decode(&shifted[7..]).unwrap();
-            assert_eq!(j.claim_i64("exp"), Some(1000 + 86400 - 3600));
+            assert_eq!(j.claim_secs("exp"), Some(1000 + 86400 - 3600));
             assert!(Jwt::verifies(&shifted[7..], b"s3cret"));
             let flipped = expand("{{t|jwt_sig_flip}}", env).unwrap();
             assert!(!Jwt::verifies(&flipped[7..], b"s3cret"));

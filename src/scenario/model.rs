@@ -294,7 +294,8 @@ pub struct Expect {
     /// JSON pointer -> check.
     #[serde(default)]
     pub json: BTreeMap<String, ValueCheck>,
-    /// Templates that must not appear in the response body or headers.
+    /// Templates that must not appear, as a whole value (not inside a longer id), in the
+    /// response body or headers.
     #[serde(default)]
     pub body_excludes: Vec<String>,
     /// Templates that must appear in the body.

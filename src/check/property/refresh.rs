@@ -105,7 +105,9 @@ enum TypeChange {
     Other(usize),
 }
 
-const OTHER_TYPES: &[&str] = &["", "id", "Refresh ", "refresh_token"];
+/// Values that name no refresh token. A server may compare case-insensitively or accept
+/// `refresh_token` beside `refresh` (both name refresh): neither is among them.
+const OTHER_TYPES: &[&str] = &["", "id", "access", "api_key"];
 
 pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
     let mut out = Vec::new();
@@ -258,8 +260,8 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                         return Judged::Unjudged;
                     };
                     let life = j
-                        .claim_i64("exp")
-                        .zip(j.claim_i64("iat"))
+                        .claim_secs("exp")
+                        .zip(j.claim_secs("iat"))
                         .map(|(e, i)| e - i)
                         .unwrap_or(30 * 86400);
                     let exp = super::tokens::now() - leeway - d;

@@ -158,8 +158,8 @@ pub(super) fn now() -> i64 {
 
 /// The claims' lifetime (exp - iat), 24 h when the token does not say.
 fn lifetime(j: &Jwt) -> i64 {
-    j.claim_i64("exp")
-        .zip(j.claim_i64("iat"))
+    j.claim_secs("exp")
+        .zip(j.claim_secs("iat"))
         .map(|(e, i)| e - i)
         .unwrap_or(86400)
         .max(1)

@@ -484,7 +484,9 @@ function provision(store, identities) {
     api_key_revoked: apiKeyRevoked,
     email,
     password,
-    admin_token: crypto.randomBytes(32).toString('base64url'),
+    // An operator's own token from the environment (a deployment may generate digits only),
+    // else a random one.
+    admin_token: process.env.LELANTOS_ADMIN_TOKEN || crypto.randomBytes(32).toString('base64url'),
     jwt_secret: crypto.randomBytes(48).toString('base64url'),
     other_team_sandbox: other.id,
     extra_api_keys: extra,
