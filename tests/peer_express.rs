@@ -32,11 +32,7 @@ struct Peer {
 }
 
 impl Peer {
-    fn start(faults: &[&str]) -> Peer {
-        Self::start_with(faults, &[])
-    }
-
-    fn start_with(faults: &[&str], env: &[(&str, &str)]) -> Peer {
+    fn start_with(faults: &[&str], env: &[(&str, &str)], args: &[&str]) -> Peer {
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("creds.json");
         let mut cmd = Command::new("node");
@@ -44,7 +40,8 @@ impl Peer {
         cmd.arg(app())
             .args(["--window", &WINDOW_SECS.to_string()])
             .arg("--credentials-out")
-            .arg(&creds);
+            .arg(&creds)
+            .args(args);
         for f in faults {
             cmd.args(["--fault", f]);
         }
@@ -98,7 +95,7 @@ fn the_conforming_peer_with_node_defaults_passes_back_to_back() {
     // An admin token of digits only, as some operators generate: its `swapcase` near miss is
     // the token itself, which a conforming server accepts; the harness must not send it as one.
     let digits = "4815162342".repeat(4);
-    let mut peer = Peer::start_with(&[], &[("LELANTOS_ADMIN_TOKEN", &digits)]);
+    let mut peer = Peer::start_with(&[], &[("LELANTOS_ADMIN_TOKEN", &digits)], &[]);
     for round in ["first", "second"] {
         let (out, report) = peer.run(round);
         let undecided: Vec<String> = clauses(&report)
@@ -161,6 +158,9 @@ const FAULTS: &[(&str, &[&str], &[&str])] = &[
     ),
 ];
 
+/// express-rate-limit's `standardHeaders` forms.
+const DRAFTS: [&str; 3] = ["draft-6", "draft-7", "draft-8"];
+
 #[test]
 fn every_one_line_misconfiguration_is_caught() {
     let runs: Vec<_> = FAULTS
@@ -169,10 +169,15 @@ fn every_one_line_misconfiguration_is_caught() {
             std::thread::spawn(move || {
                 chunk
                     .iter()
-                    .map(|(fault, breaks, also)| {
-                        let mut peer = Peer::start(&[fault]);
+                    .enumerate()
+                    .map(|(i, (fault, breaks, also))| {
+                        // Each fault's peer also sends the library's IETF RateLimit fields, in
+                        // one of its three drafts' forms: RL-RATELIMIT-HEADERS reads them all.
+                        let draft = DRAFTS[i % DRAFTS.len()];
+                        let mut peer =
+                            Peer::start_with(&[fault], &[], &["--standard-headers", draft]);
                         let (out, report) = peer.run(fault);
-                        (*fault, *breaks, *also, out, report)
+                        (*fault, draft, *breaks, *also, out, report)
                     })
                     .collect::<Vec<_>>()
             })
@@ -180,7 +185,17 @@ fn every_one_line_misconfiguration_is_caught() {
         .collect();
     let mut problems = Vec::new();
     for r in runs {
-        for (fault, breaks, also, out, report) in r.join().unwrap() {
+        for (fault, draft, breaks, also, out, report) in r.join().unwrap() {
+            let headers = clauses(&report)
+                .iter()
+                .find(|c| c["id"] == "RL-RATELIMIT-HEADERS")
+                .unwrap();
+            if headers["status"] != "pass" {
+                problems.push(format!(
+                    "{fault}: RL-RATELIMIT-HEADERS {} on express-rate-limit's {draft} fields: {}",
+                    headers["status"], headers["reason"]
+                ));
+            }
             let must = failing_must(&report);
             if out.code != Some(1) || !breaks.iter().all(|b| must.iter().any(|m| m == b)) {
                 problems.push(format!(

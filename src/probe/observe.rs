@@ -149,8 +149,8 @@ impl Observers {
             st.body.record(r.body_violation, ex);
         }
 
-        if let Some(policy) = resp.header("ratelimit-policy") {
-            let violation = check_policy(policy, &cfg.categories);
+        if let Some(fields) = ratelimit_fields(&resp.headers) {
+            let violation = check_ratelimit(&fields, &cfg.categories);
             st.ratelimit_headers.record(violation, ex);
         }
     }
@@ -260,21 +260,95 @@ impl Observers {
         judge(
             "RL-RATELIMIT-HEADERS",
             &st.ratelimit_headers,
-            "RateLimit-Policy headers",
-            "the target sends no RateLimit-Policy header",
+            "responses with RateLimit fields",
+            "the target sends no RateLimit-Policy, RateLimit or RateLimit-Remaining field",
         );
         out
     }
 }
 
-/// Checks a `RateLimit-Policy` value (IETF draft: `"name";q=100;w=60`, items comma-separated)
-/// against the categories' limits and windows.
+/// The IETF RateLimit fields of a response, in the forms the drafts and common libraries send
+/// (express-rate-limit's `standardHeaders`, gateways): `RateLimit-Policy` as `100;w=60` (drafts
+/// 6 and 7) or `"name";q=100;w=60` (draft 8), one field or several; the remaining quota as
+/// `RateLimit-Remaining: 99` (draft 6), `RateLimit: limit=100, remaining=99, reset=60` (draft
+/// 7) or `RateLimit: "name";r=99;t=60` (draft 8). `None` when the response carries none.
+fn ratelimit_fields(headers: &[(String, String)]) -> Option<RateLimitFields> {
+    let values = |name: &str| -> Vec<&str> {
+        headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let policy = values("ratelimit-policy");
+    let mut remaining = values("ratelimit-remaining")
+        .into_iter()
+        .map(|v| {
+            (
+                format!("RateLimit-Remaining `{v}`"),
+                v.trim().parse::<i64>().ok(),
+            )
+        })
+        .collect::<Vec<_>>();
+    for v in values("ratelimit") {
+        for item in v.split(',') {
+            for param in item.split(';') {
+                if let Some((k, n)) = param.trim().split_once('=')
+                    && ["remaining", "r"].contains(&k.trim())
+                {
+                    remaining.push((format!("RateLimit `{v}`"), n.trim().parse::<i64>().ok()));
+                }
+            }
+        }
+    }
+    (!policy.is_empty() || !remaining.is_empty()).then(|| RateLimitFields {
+        policy: policy.into_iter().map(str::to_string).collect(),
+        remaining,
+    })
+}
+
+struct RateLimitFields {
+    policy: Vec<String>,
+    /// Each remaining quota stated, with where it was said (`None`: not a number).
+    remaining: Vec<(String, Option<i64>)>,
+}
+
+/// Judges the RateLimit fields against the categories' limits and windows: every policy item's
+/// quota (and window, when given) is some category's; a remaining quota is a whole number, never
+/// above the largest limit.
+fn check_ratelimit(f: &RateLimitFields, categories: &[(String, u32, u64)]) -> Option<String> {
+    for value in &f.policy {
+        if let Some(v) = check_policy(value, categories) {
+            return Some(v);
+        }
+    }
+    let most = categories.iter().map(|(_, l, _)| i64::from(*l)).max()?;
+    for (said, n) in &f.remaining {
+        match n {
+            None => return Some(format!("{said}: the remaining quota is not a whole number")),
+            Some(n) if *n < 0 || *n > most => {
+                return Some(format!(
+                    "{said}: {n} remaining, more than any category's limit ({most}) or negative"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+/// Checks a `RateLimit-Policy` value (items comma-separated; each a quota as its bare first
+/// member, `100;w=60`, or as `q`, `"name";q=100;w=60`) against the categories' limits and
+/// windows.
 fn check_policy(value: &str, categories: &[(String, u32, u64)]) -> Option<String> {
     for item in value.split(',') {
-        let mut q = None;
+        let mut members = item.split(';').map(str::trim);
+        let mut q = members.next().and_then(|first| first.parse::<u32>().ok());
         let mut w = None;
-        for param in item.split(';').skip(1) {
-            let (k, v) = param.trim().split_once('=')?;
+        for param in members {
+            let Some((k, v)) = param.split_once('=') else {
+                continue;
+            };
             match k.trim() {
                 "q" => q = v.trim().parse::<u32>().ok(),
                 "w" => w = v.trim().parse::<u64>().ok(),
@@ -391,5 +465,59 @@ mod tests {
         assert_eq!(check_policy("\"x\";q=10;w=60, \"y\";q=100", &cats), None);
         assert!(check_policy("\"general\";q=1000;w=60", &cats).is_some());
         assert!(check_policy("\"general\";q=100;w=1", &cats).is_some());
+        // Drafts 6 and 7 (express-rate-limit's `standardHeaders`): the quota is the bare item.
+        assert_eq!(check_policy("100;w=60", &cats), None);
+        assert_eq!(check_policy("10;w=60, 100;w=60", &cats), None);
+        assert!(check_policy("1000;w=60", &cats).is_some());
+        assert!(check_policy("w=60", &cats).is_some());
+    }
+
+    #[test]
+    fn remaining_is_read_in_every_draft_form() {
+        let cats = vec![("general".to_string(), 100, 60)];
+        let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let judge = |pairs: &[(&str, &str)]| {
+            ratelimit_fields(&h(pairs)).map(|f| check_ratelimit(&f, &cats))
+        };
+        assert_eq!(judge(&[("content-type", "application/json")]), None);
+        assert_eq!(
+            judge(&[
+                ("RateLimit-Policy", "100;w=60"),
+                ("RateLimit-Remaining", "99")
+            ]),
+            Some(None)
+        );
+        assert_eq!(
+            judge(&[("ratelimit", "limit=100, remaining=0, reset=60")]),
+            Some(None)
+        );
+        assert_eq!(
+            judge(&[
+                ("ratelimit-policy", "\"general\"; q=100; w=60; pk=:YQ==:"),
+                ("ratelimit", "\"general\"; r=42; t=30"),
+            ]),
+            Some(None)
+        );
+        assert!(matches!(
+            judge(&[("RateLimit-Remaining", "500")]),
+            Some(Some(_))
+        ));
+        assert!(matches!(
+            judge(&[("ratelimit", "limit=100, remaining=lots, reset=60")]),
+            Some(Some(_))
+        ));
+        // A second policy field is judged too.
+        assert!(matches!(
+            judge(&[
+                ("ratelimit-policy", "100;w=60"),
+                ("ratelimit-policy", "5000;w=60"),
+            ]),
+            Some(Some(_))
+        ));
     }
 }

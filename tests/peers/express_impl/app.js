@@ -297,6 +297,7 @@ function createApp(config, store, secrets) {
     keyGenerator,
     skip: (req) => req.rateKey === undefined, // failed authentication is not charged
     skipFailedRequests: faults.has('skip-failed'),
+    standardHeaders: config.standardHeaders,
     handler,
   });
 
@@ -315,6 +316,7 @@ function createApp(config, store, secrets) {
     limit: LIMITS.general,
     skipSuccessfulRequests: true,
     requestWasSuccessful: (req, res) => res.statusCode !== 401,
+    standardHeaders: config.standardHeaders,
     handler,
   });
 
@@ -513,7 +515,7 @@ function writeCredentials(file, credentials) {
 }
 
 const USAGE = `usage: node app.js [--port N] [--window S] [--limit-by key|team] [--credentials-out FILE]
-                   [--identities N] [--fault NAME]... [--log-requests]
+                   [--identities N] [--fault NAME]... [--standard-headers DRAFT] [--log-requests]
 
 An independent implementation of the Lelantos API (Express, express-rate-limit, jsonwebtoken).
 
@@ -525,6 +527,9 @@ An independent implementation of the Lelantos API (Express, express-rate-limit, 
   --identities N         extra API keys, each of its own team (extra_api_keys)
   --fault NAME           switch on a misconfiguration (repeatable):
 ${Object.entries(FAULTS).map(([k, v]) => `                           ${k}: ${v}`).join('\n')}
+  --standard-headers DRAFT
+                         send express-rate-limit's IETF RateLimit fields: draft-6, draft-7 or
+                         draft-8 (default: none, the library's default)
   --log-requests         log each request to stderr
 `;
 
@@ -545,6 +550,7 @@ function parseArguments(argv) {
         'credentials-out': { type: 'string' },
         identities: { type: 'string', default: '0' },
         fault: { type: 'string', multiple: true, default: [] },
+        'standard-headers': { type: 'string' },
         'log-requests': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -565,6 +571,10 @@ function parseArguments(argv) {
   if (!['key', 'team'].includes(values['limit-by'])) fail(`invalid --limit-by: ${values['limit-by']} (key or team)`);
   const identities = Number(values.identities);
   if (!Number.isInteger(identities) || identities < 0) fail('--identities must be an integer >= 0');
+  const standardHeaders = values['standard-headers'];
+  if (standardHeaders !== undefined && !['draft-6', 'draft-7', 'draft-8'].includes(standardHeaders)) {
+    fail(`invalid --standard-headers: ${standardHeaders} (draft-6, draft-7 or draft-8)`);
+  }
   for (const name of values.fault) {
     if (!Object.hasOwn(FAULTS, name)) {
       fail(`unknown fault: ${name} (choose from ${Object.keys(FAULTS).join(', ')})`);
@@ -577,6 +587,7 @@ function parseArguments(argv) {
     credentialsOut: values['credentials-out'],
     identities,
     faults: values.fault,
+    standardHeaders: standardHeaders ?? false,
     logRequests: values['log-requests'],
   };
 }
