@@ -65,6 +65,7 @@ const TESTED: &[Fault] = &[
     Fault::BearerRefused,
     Fault::ScopeFiles,
     Fault::ScopeListing,
+    Fault::ScopeRevoke,
     Fault::RlPerRoute,
     Fault::Rl429Html,
     Fault::RlKeyForwardedFor,
@@ -1053,6 +1054,25 @@ async fn scope_listing() {
             .get(&format!("/sandboxes/{}", s.c.other_team_sandbox), s.key())
             .await;
         assert_eq!(other.status, 404);
+    }
+}
+
+#[tokio::test]
+async fn scope_revoke() {
+    let (good, bad) = pair_default(Fault::ScopeRevoke).await;
+    for s in [&good, &bad] {
+        let other = Cred::Key(&s.c.api_key_other_team);
+        let made = s
+            .post_json("/api-keys", other, json!({"name": "other"}))
+            .await
+            .json();
+        let (id, key) = (made["id"].as_str().unwrap(), made["key"].as_str().unwrap());
+        let revoke = s
+            .send("DELETE", &format!("/api-keys/{id}"), s.key(), None)
+            .await;
+        assert_eq!(revoke.status, 404, "answered alike");
+        let after = s.get("/sandboxes", Cred::Key(key)).await;
+        assert_eq!(after.status, if std::ptr::eq(s, &bad) { 401 } else { 200 });
     }
 }
 

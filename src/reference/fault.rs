@@ -135,6 +135,8 @@ faults! {
         "file uploads and downloads reach any team's sandbox";
     ScopeListing = "scope-listing", ["AUTH-KEY-TEAM-SCOPE", "AUTH-TOKEN-USER-SCOPE"],
         "the sandbox listing holds every team's sandboxes";
+    ScopeRevoke = "scope-revoke", ["AUTH-KEY-TEAM-SCOPE", "AUTH-TOKEN-USER-SCOPE"],
+        "revoking a key reaches any team's key, answered 404 as if it had not";
     RlPerRoute = "rl-per-route", ["RL-GENERAL-LIMIT", "RL-FILES-LIMIT"],
         "each route has a budget of its own instead of one per category (uploads and downloads are counted apart)";
     Rl429Html = "rl-429-html", ["RL-429-BODY"],
