@@ -191,3 +191,26 @@ async fn faultless_server_passes_under_every_limiter() {
         assert_eq!(budgets.stage, 2);
     }
 }
+
+/// An over-limit burst slower than its window decides nothing: at 5 ms windows the failed
+/// logins (twice the limit and ten, 32 at a time) span many windows, in which a limiter could
+/// admit each, so the unthrottled server's AUTH-FAILURES-THROTTLED is inconclusive, with the
+/// span in the reason, rather than failed (at 2 s windows the fault fails it, above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_limit_burst_slower_than_its_window_decides_nothing() {
+    let mut a = args(vec![Fault::FailuresUnthrottled], LimiterKind::Fixed, 7);
+    a.window = Some(Duration::from_millis(5));
+    a.only = Some("AUTH-FAILURES-THROTTLED".into());
+    let outcome = tokio::time::timeout(Duration::from_secs(120), run(a))
+        .await
+        .expect("the run finished in time")
+        .expect("the run ran");
+    let c = outcome
+        .report
+        .clauses
+        .iter()
+        .find(|c| c.id == "AUTH-FAILURES-THROTTLED")
+        .unwrap();
+    assert_eq!(c.status, Status::Inconclusive, "{}", c.reason);
+    assert!(c.reason.contains("nothing decided"), "{}", c.reason);
+}

@@ -207,6 +207,8 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
         return Ok(Some(Halt::Skip(why)));
     }
 
+    // An over-limit burst that took so long that a conforming limiter could admit all of it.
+    let mut slow: Option<String> = None;
     if let Some(count) = &step.expect_count {
         let matched = outcomes
             .iter()
@@ -237,16 +239,24 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
         if let Some(min) = count.at_least
             && matched < min
         {
-            failures.push((
-                format!(
-                    "{matched} of {} responses were {what}, at least {min} expected",
+            if let Some(why) = burst_too_slow(step, &outcomes, scope, over, &count.status) {
+                slow = Some(format!(
+                    "{}: {matched} of {} responses were {what}, {why}",
+                    step.name,
                     outcomes.len()
-                ),
-                outcomes
-                    .last()
-                    .cloned()
-                    .unwrap_or_else(|| outcomes[0].clone()),
-            ));
+                ));
+            } else {
+                failures.push((
+                    format!(
+                        "{matched} of {} responses were {what}, at least {min} expected",
+                        outcomes.len()
+                    ),
+                    outcomes
+                        .last()
+                        .cloned()
+                        .unwrap_or_else(|| outcomes[0].clone()),
+                ));
+            }
         }
     }
 
@@ -269,6 +279,15 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
             .collect(),
     };
     let total = outcomes.len();
+    if let Some(why) = slow.filter(|_| failures.is_empty()) {
+        return Ok(match &step.clause {
+            Some(c) => {
+                scope.finding_with(c, Status::Inconclusive, why, evidence(&[], scope));
+                None
+            }
+            None => Some(Halt::Inconclusive(format!("set-up step undecided: {why}"))),
+        });
+    }
     match (&step.clause, failures.is_empty()) {
         (Some(c), true) => {
             let first = outcomes
@@ -345,6 +364,46 @@ fn varies_nothing(template: &str, value: &str, scope: &mut Scope) -> bool {
     scope
         .expand(&format!("{{{{{}}}}}", base.trim()))
         .is_ok_and(|b| b == value)
+}
+
+/// Why a `repeat: over_limit:CAT` burst that met too few over-limit answers decides nothing:
+/// it took so long that every request could have been admitted by some reading of the
+/// category's limit from any state (`rate::any_state_max`: a bucket's refill, a window rolling
+/// over). `None` when the burst was quick enough to judge, or is no over-limit burst.
+fn burst_too_slow(
+    step: &Step,
+    outcomes: &[Outcome],
+    scope: &Scope,
+    over: u16,
+    wanted: &crate::scenario::StatusSet,
+) -> Option<String> {
+    let Some(Repeat::OverLimit(cat)) = &step.repeat else {
+        return None;
+    };
+    if !admits(wanted, over) {
+        return None;
+    }
+    let c = scope.target.spec.category(cat)?;
+    let start = outcomes
+        .iter()
+        .map(|o| o.at_ms)
+        .fold(f64::INFINITY, f64::min);
+    let end = outcomes
+        .iter()
+        .map(|o| o.at_ms + o.elapsed.as_secs_f64() * 1000.0)
+        .fold(0.0, f64::max);
+    let span = Duration::from_secs_f64(((end - start) / 1000.0).max(0.0));
+    let most = crate::rate::any_state_max(c.limit, c.window, span);
+    (outcomes.len() as u64 <= most).then(|| {
+        format!(
+            "but the {} requests took {} ms, in which a conforming {cat} limit ({} per {}) may \
+             admit {most}: nothing decided",
+            outcomes.len(),
+            span.as_millis(),
+            c.limit,
+            humantime::format_duration(c.window)
+        )
+    })
 }
 
 /// A category's name was checked against the spec when the scenario was validated; the target's
