@@ -71,6 +71,7 @@ const TESTED: &[Fault] = &[
     Fault::RlKeyForwardedFor,
     Fault::RlKeyPath,
     Fault::RlUncountedFailures,
+    Fault::RlTokenUnlimited,
 ];
 
 #[test]
@@ -1155,5 +1156,31 @@ async fn rl_uncounted_failures() {
         } else {
             assert_eq!((not_found, after), (general, 429));
         }
+    }
+}
+
+#[tokio::test]
+async fn rl_token_unlimited() {
+    let (good, bad) = pair_limited(Fault::RlTokenUnlimited).await;
+    let general = good.spec.rate_limits.categories["general"].limit as usize;
+    for s in [&good, &bad] {
+        let (token, _) = s.login().await;
+        let mut admitted = 0;
+        for _ in 0..general * 2 {
+            if s.get("/sandboxes", Cred::Bearer(&token)).await.status == 429 {
+                break;
+            }
+            admitted += 1;
+        }
+        if std::ptr::eq(s, &bad) {
+            assert_eq!(admitted, general * 2, "never refused");
+        } else {
+            assert!(admitted <= general, "{admitted} admitted");
+        }
+        // API keys stay limited.
+        assert_eq!(
+            until_refused(s, "/sandboxes", &[], general * 2).await,
+            general
+        );
     }
 }

@@ -231,6 +231,10 @@ fn validate(s: &Scenario, src: &Here, spec: &Spec, errors: &mut Vec<FileError>) 
                 let at = src.below(&format!(".rate_limit.setup[{j}]"));
                 validate_step(step, &at, spec, errors, &covered);
             }
+            for (j, step) in rl.other_credentials.iter().enumerate() {
+                let at = src.below(&format!(".rate_limit.other_credentials[{j}]"));
+                validate_step(step, &at, spec, errors, &covered);
+            }
             for c in &rl.categories {
                 check_category("category", &c.category, src, spec, errors);
                 check_endpoint(&c.endpoint, src, spec, errors);

@@ -460,6 +460,12 @@ pub struct RateLimitScenario {
     /// Steps run first (e.g. create a sandbox the file operations need).
     #[serde(default)]
     pub setup: Vec<Step>,
+    /// Steps run right after the set-up, before any key's burst: the limits of the other
+    /// credential types (an access token's burst), while budgets they may share are untouched
+    /// and the bursts' waits leave them a window to refill before the next stage. Their
+    /// findings stand on their own: a failure here stops nothing.
+    #[serde(default)]
+    pub other_credentials: Vec<Step>,
     pub categories: Vec<CategoryProbe>,
     /// Clause decided by "one category exhausted, the others admit".
     #[serde(default)]
