@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Default, Debug, Clone, PartialEq)]
 pub struct Jwt {
     pub header: Map<String, Value>,
     pub claims: Map<String, Value>,
@@ -126,11 +126,7 @@ mod tests {
 
     #[test]
     fn sign_decode_verify_round_trip() {
-        let mut jwt = Jwt {
-            header: Map::new(),
-            claims: Map::new(),
-            signature: String::new(),
-        };
+        let mut jwt = Jwt::default();
         jwt.claims.insert("sub".into(), Value::from("u1"));
         let token = jwt.sign("HS256", b"secret").unwrap();
         assert!(Jwt::verifies(&token, b"secret"));
@@ -146,11 +142,7 @@ mod tests {
 
     #[test]
     fn fractional_time_claims_are_read_and_shifted() {
-        let mut jwt = Jwt {
-            header: Map::new(),
-            claims: Map::new(),
-            signature: String::new(),
-        };
+        let mut jwt = Jwt::default();
         jwt.claims.insert("iat".into(), Value::from(1000.75));
         jwt.claims.insert("exp".into(), Value::from(87400));
         assert_eq!(jwt.claim_secs("iat"), Some(1000));

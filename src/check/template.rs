@@ -413,11 +413,7 @@ mod tests {
 
     #[test]
     fn forged_tokens() {
-        let mut base = Jwt {
-            header: Default::default(),
-            claims: Default::default(),
-            signature: String::new(),
-        };
+        let mut base = Jwt::default();
         base.claims.insert("iat".into(), Value::from(1000));
         base.claims.insert("exp".into(), Value::from(1000 + 86400));
         let token = format!("sk_lel_{}", base.sign("HS256", b"s3cret").unwrap());
