@@ -72,6 +72,7 @@ const TESTED: &[Fault] = &[
     Fault::RlKeyPath,
     Fault::RlUncountedFailures,
     Fault::RlTokenUnlimited,
+    Fault::RlAdminUnlimited,
 ];
 
 #[test]
@@ -1172,11 +1173,50 @@ async fn rl_token_unlimited() {
             }
             admitted += 1;
         }
+        let creation = good.spec.rate_limits.categories["sandbox_creation"].limit as usize;
+        let mut created = 0;
+        for _ in 0..creation * 2 {
+            let r = s
+                .post_json("/sandboxes", Cred::Bearer(&token), json!({"name": "t"}))
+                .await;
+            if r.status == 429 {
+                break;
+            }
+            created += 1;
+        }
         if std::ptr::eq(s, &bad) {
             assert_eq!(admitted, general * 2, "never refused");
+            assert_eq!(created, creation * 2, "creations never refused");
         } else {
             assert!(admitted <= general, "{admitted} admitted");
+            assert_eq!(created, creation);
         }
+        // API keys stay limited.
+        assert_eq!(
+            until_refused(s, "/sandboxes", &[], general * 2).await,
+            general
+        );
+    }
+}
+
+#[tokio::test]
+async fn rl_admin_unlimited() {
+    let (good, bad) = pair_limited(Fault::RlAdminUnlimited).await;
+    let general = good.spec.rate_limits.categories["general"].limit as usize;
+    for s in [&good, &bad] {
+        let mut admitted = 0;
+        for _ in 0..general * 2 {
+            if s.get("/admin/users", s.admin()).await.status == 429 {
+                break;
+            }
+            admitted += 1;
+        }
+        let expected = if std::ptr::eq(s, &bad) {
+            general * 2
+        } else {
+            general
+        };
+        assert_eq!(admitted, expected);
         // API keys stay limited.
         assert_eq!(
             until_refused(s, "/sandboxes", &[], general * 2).await,

@@ -318,7 +318,12 @@ impl App {
                 return Err(denied);
             }
         };
-        if self.faults.has(Fault::RlTokenUnlimited) && matches!(principal, Principal::User { .. }) {
+        let unlimited = match principal {
+            Principal::User { .. } => self.faults.has(Fault::RlTokenUnlimited),
+            Principal::Admin => self.faults.has(Fault::RlAdminUnlimited),
+            _ => false,
+        };
+        if unlimited {
             return Ok(Admitted {
                 principal,
                 rate: None,

@@ -147,8 +147,10 @@ faults! {
         "budgets are keyed on the identity and the exact path and query string (so the general routes, of different paths, do not share one budget either)";
     RlUncountedFailures = "rl-uncounted-failures", ["RL-NO-BYPASS"],
         "authenticated requests answered with a client error (an unknown id, a bad body) are not charged";
-    RlTokenUnlimited = "rl-token-unlimited", ["RL-GENERAL-LIMIT"],
+    RlTokenUnlimited = "rl-token-unlimited", ["RL-GENERAL-LIMIT", "RL-CREATION-LIMIT", "RL-FILES-LIMIT"],
         "requests with an access token are not charged to any budget (only API keys are limited)";
+    RlAdminUnlimited = "rl-admin-unlimited", ["RL-GENERAL-LIMIT"],
+        "requests with the admin token are not charged to any budget";
 }
 
 impl fmt::Display for Fault {

@@ -517,6 +517,74 @@ mod tests {
         assert!(built.iter().any(|n| n.ends_with("load-ramp.yaml")));
     }
 
+    /// The scope clauses' members come from the spec: every route of an endpoint a key or a
+    /// token may call that names a resource (a `{param}` in its path) is tried on another team's
+    /// resource and must be refused, and every listing (a GET without one) must leave another
+    /// team's resources out, with each of the two credentials. An endpoint added to the spec
+    /// fails this until a scope step covers it. Creations (POST without a resource) make a
+    /// resource of the caller's own, and so are no member.
+    #[test]
+    fn scope_covers_every_resource_route_and_listing_of_the_spec_with_each_credential() {
+        let spec = Spec::builtin();
+        let loaded = builtin(&spec).unwrap();
+        let steps: Vec<&Step> = loaded
+            .iter()
+            .filter_map(|l| l.scenario.steps.as_ref())
+            .flatten()
+            .collect();
+        let credentials = [
+            (
+                crate::spec::AuthMethod::ApiKey,
+                AsRole::Credential(crate::profile::Role::ApiKey),
+                "AUTH-KEY-TEAM-SCOPE",
+            ),
+            (
+                crate::spec::AuthMethod::AccessToken,
+                AsRole::AccessToken,
+                "AUTH-TOKEN-USER-SCOPE",
+            ),
+        ];
+        let mut members = 0;
+        let mut missing = Vec::new();
+        for (name, e) in &spec.endpoints {
+            let resource = e.path.contains('{');
+            let listing = !resource && e.method.eq_ignore_ascii_case("GET");
+            if !resource && !listing {
+                continue;
+            }
+            for (method, role, clause) in &credentials {
+                if !e.auth.contains(method) {
+                    continue;
+                }
+                members += 1;
+                let covered = steps.iter().any(|st| {
+                    let (Some(r), Some(x)) = (&st.request, &st.expect) else {
+                        return false;
+                    };
+                    let refused = x
+                        .status
+                        .as_ref()
+                        .is_some_and(|s| !s.0.is_empty() && !s.0.contains(&StatusItem::Class(2)));
+                    st.clause.as_deref() == Some(*clause)
+                        && r.endpoint.as_deref() == Some(name.as_str())
+                        && matches!(r.as_, Some(As::Role(a)) if a == *role)
+                        && if resource {
+                            refused && r.params.values().any(|v| v.contains("other_team"))
+                        } else {
+                            x.body_excludes
+                                .iter()
+                                .any(|v| v.contains("other-team") || v.contains("other_team"))
+                        }
+                });
+                if !covered {
+                    missing.push(format!("{name} with {}", role.name()));
+                }
+            }
+        }
+        assert!(members >= 10, "only {members} members derived");
+        assert!(missing.is_empty(), "scope not checked on: {missing:?}");
+    }
+
     fn load(text: &str) -> Result<Vec<Loaded>, Error> {
         load_source(&Source::inline("t.yaml", text), &Spec::builtin())
     }
