@@ -2,6 +2,7 @@
 //! every response it gets must meet its expectations. A failed set-up step (no clause) makes the
 //! rest of the scenario inconclusive rather than failed: the harness could not get to the check.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::expect::{admits, check, describe_set, status_matches};
@@ -239,7 +240,9 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
         if let Some(min) = count.at_least
             && matched < min
         {
-            if let Some(why) = burst_too_slow(step, &outcomes, scope, over, &count.status) {
+            if let Some(why) = undecided_answers(step, &outcomes, over, matched, min)
+                .or_else(|| burst_too_slow(step, &outcomes, scope, over, &count.status))
+            {
                 slow = Some(format!(
                     "{}: {matched} of {} responses were {what}, {why}",
                     step.name,
@@ -266,6 +269,7 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
     }
 
     let evidence = |items: &[(String, Outcome)], scope: &Scope| Evidence {
+        script: None,
         note: items
             .iter()
             .map(|(w, _)| w.as_str())
@@ -306,6 +310,7 @@ async fn run_step(step: &Step, scope: &mut Scope<'_>) -> Result<Option<Halt>, Er
                 Status::Pass,
                 reason,
                 Evidence {
+                    script: None,
                     note: step.name.clone(),
                     exchanges: first,
                 },
@@ -364,6 +369,49 @@ fn varies_nothing(template: &str, value: &str, scope: &mut Scope) -> bool {
     scope
         .expand(&format!("{{{{{}}}}}", base.trim()))
         .is_ok_and(|b| b == value)
+}
+
+/// Why a `repeat: over_limit:CAT` burst that met too few over-limit answers decides nothing
+/// because of what else it was answered: a 5xx or no answer is no decision of the limiter, and
+/// with a credential the run holds (`as: ROLE`), neither is any answer but a success (a denial,
+/// a 404: the request was not admitted, so it shows no limit missing). Only admissions beyond
+/// what the expectation leaves room for fail it. `None` when they do, or for no over-limit burst.
+fn undecided_answers(
+    step: &Step,
+    outcomes: &[Outcome],
+    over: u16,
+    matched: u32,
+    min: u32,
+) -> Option<String> {
+    let Some(Repeat::OverLimit(_)) = &step.repeat else {
+        return None;
+    };
+    let valid = matches!(
+        step.request.as_ref().and_then(|r| r.as_.as_ref()),
+        Some(crate::scenario::As::Role(role)) if *role != crate::scenario::AsRole::None
+    );
+    let mut others: BTreeMap<String, u32> = BTreeMap::new();
+    for o in outcomes {
+        let undecided = match o.status() {
+            None => Some("no answer".to_string()),
+            Some(s) if s == over => None,
+            Some(s) if s >= 500 => Some(s.to_string()),
+            Some(s) if valid && !(200..300).contains(&s) => Some(s.to_string()),
+            Some(_) => None,
+        };
+        if let Some(k) = undecided {
+            *others.entry(k).or_default() += 1;
+        }
+    }
+    let undecided: u32 = others.values().sum();
+    (undecided > 0 && matched + undecided >= min).then(|| {
+        let parts: Vec<String> = others.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        format!(
+            "but {} of the answers were no decision of the limiter ({}): nothing decided",
+            undecided,
+            parts.join(", ")
+        )
+    })
 }
 
 /// Why a `repeat: over_limit:CAT` burst that met too few over-limit answers decides nothing:
@@ -576,6 +624,7 @@ fn assert_step(step: &Step, a: &Assertion, scope: &mut Scope) {
             Status::Fail,
             format!("{}: {}", step.name, problems.join("; ")),
             Evidence {
+                script: None,
                 note: problems.join("; "),
                 exchanges: Vec::new(),
             },
