@@ -38,6 +38,8 @@ pub trait Progress: Send + Sync {
     /// Every second the run waits (a Retry-After, a window to pass): how long the longest wait
     /// still lasts, and what is left of the run's time limit.
     fn waiting(&self, _wait: Duration, _left: Duration) {}
+    /// A line to say now, above the progress (a warning the run found while it works).
+    fn note(&self, _line: &str) {}
 }
 
 pub struct NoProgress;
@@ -71,12 +73,20 @@ pub async fn execute(
         }
         Ok(())
     };
-    // Once a second: what the run waits for, and the time limit left.
+    // Once a second: what the run waits for, and the time limit left; and, once, a sign that
+    // the target's windows are not those judged (before the bursts it would make fail).
     let ticker = async {
+        let mut said = false;
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
             if let Some(wait) = health.waiting() {
                 progress.waiting(wait, deadline.saturating_duration_since(Instant::now()));
+            }
+            if !said && let Some(note) = probe.observers().window_note() {
+                said = true;
+                progress.note(&crate::report::terminal::for_stderr(&window_warning(
+                    &note, target,
+                )));
             }
         }
     };
@@ -84,6 +94,14 @@ pub async fn execute(
         r = work => r,
         () = ticker => Ok(()),
     }
+}
+
+/// What a run says when the target's windows look like others than those judged.
+pub fn window_warning(note: &str, target: &Target) -> String {
+    format!(
+        "warning: {note}: the windows judged come from {}; if the target's are others, give them (a profile's `rate_limits.window`, or `serve --profile-out` for the reference server)",
+        target.windows_from
+    )
 }
 
 async fn run_one(

@@ -11,6 +11,7 @@ pub mod error;
 pub mod gate;
 pub mod list;
 pub mod load;
+pub mod plural;
 pub mod probe;
 pub mod profile;
 pub mod progress;

@@ -72,5 +72,9 @@ pub fn scenarios(loaded: &[crate::scenario::Loaded]) -> String {
     table
         .with(Style::sharp())
         .with(Modify::new(Columns::one(2)).with(Width::wrap(70).keep_words(true)));
-    table.to_string()
+    format!(
+        "{table}\nThe built-in files are in the binary and work from any folder by name: \
+         `run --scenarios builtin:api-keys`, `load --scenario load-burst` (a path to a file of \
+         your own works too)."
+    )
 }

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use lelantos_conform::reference::{self, Fault, LimiterKind, ServeOptions};
 use lelantos_conform::run::{RunArgs, TimingArgs};
-use lelantos_conform::{Error, list, report, spec::Spec, validate};
+use lelantos_conform::{Error, list, plural, report, spec::Spec, validate};
 use std::io::IsTerminal as _;
 
 #[derive(Parser)]
@@ -78,7 +78,8 @@ enum Command {
         /// The contract (default: the built-in specs/lelantos.yaml).
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
-        /// Scenario files or directories (repeatable; default: the built-in scenarios).
+        /// Scenario files or directories (repeatable; default: the built-in scenarios); a built-in
+        /// file by name: builtin:api-keys.
         #[arg(long, value_name = "PATH")]
         scenarios: Vec<PathBuf>,
         /// Only clauses whose id matches this glob, e.g. 'RL-*'; several, comma-separated.
@@ -104,6 +105,9 @@ enum Command {
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
+        /// List every clause in a table after the verdict (default: the ones that need a reader).
+        #[arg(long, short)]
+        verbose: bool,
         #[command(flatten)]
         embedded: EmbeddedOpts,
         /// Embedded server only: nanoseconds each matching byte costs under admin-timing-leak.
@@ -150,6 +154,9 @@ enum Command {
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
+        /// List every clause in a table after the verdict (default: the ones that need a reader).
+        #[arg(long, short)]
+        verbose: bool,
         #[command(flatten)]
         embedded: EmbeddedOpts,
         /// Embedded server only: nanoseconds each matching byte costs under admin-timing-leak.
@@ -165,7 +172,8 @@ enum Command {
         at: TargetOpts,
         #[command(flatten)]
         tls: TlsOpts,
-        /// The load scenario file (scenarios/load-*.yaml).
+        /// The load scenario: a file, or a built-in one by name (load-burst, load-mixed, ...;
+        /// `list scenarios` shows them).
         #[arg(long, value_name = "FILE")]
         scenario: PathBuf,
         /// The contract (default: the built-in specs/lelantos.yaml).
@@ -183,6 +191,9 @@ enum Command {
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
+        /// List every clause in a table after the verdict (default: the ones that need a reader).
+        #[arg(long, short)]
+        verbose: bool,
         #[command(flatten)]
         embedded: EmbeddedOpts,
         /// Run segment I of N (0-based): its share of users and identities; merge the parts'
@@ -240,12 +251,14 @@ Exit codes:
     /// Run the reference server (generated credentials; optional faults) until Ctrl-C.
     #[command(after_help = "Examples:
   lelantos-conform serve --addr 127.0.0.1:8080 --credentials-out creds.json
+  lelantos-conform serve --window 2s --credentials-out creds.json --profile-out profile.yaml
   lelantos-conform serve --window 2s --fault apikey-revoked-accepted --limiter sliding
 
 Exit codes:
   0  stopped by Ctrl-C or SIGTERM
-  2  a usage error (an unknown fault, a window of 0)
-  3  the address cannot be bound, or the credentials file cannot be written")]
+  2  a usage error (an unknown fault, a window of 0, a credentials or profile file that cannot
+     be written)
+  3  the address cannot be bound")]
     Serve {
         /// Address to listen on (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -259,6 +272,18 @@ Exit codes:
         /// Write the generated credentials as JSON to this file (mode 0600).
         #[arg(long, value_name = "FILE")]
         credentials_out: Option<PathBuf>,
+        /// Also write a target profile for this server (base URL, the credentials read from
+        /// --credentials-out, the --window): `run --profile FILE` then judges its windows.
+        #[arg(long, value_name = "FILE", requires = "credentials_out")]
+        profile_out: Option<PathBuf>,
+        /// Also write the credentials as shell `export` lines (mode 0600) under the variables
+        /// replay lines read: `. ./FILE` makes a report's curl lines replay against this server.
+        #[arg(long, value_name = "FILE")]
+        env_out: Option<PathBuf>,
+        /// Generate the credentials and fixtures from this seed: `serve --seed` with a run's
+        /// seed gives that run's embedded server back (its report says the whole command).
+        #[arg(long)]
+        seed: Option<u64>,
         /// The rate-limiting algorithm.
         #[arg(long, value_enum, default_value = "fixed")]
         limiter: LimiterKind,
@@ -402,6 +427,9 @@ enum ReportCommand {
         report_dir: Option<PathBuf>,
         #[command(flatten)]
         gate: GateOpts,
+        /// List every clause in a table after the verdict.
+        #[arg(long, short)]
+        verbose: bool,
     },
 }
 
@@ -457,6 +485,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             gate,
             limits,
             quiet,
+            verbose,
             embedded,
             leak_ns,
         } => {
@@ -480,7 +509,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 timing: None,
                 tls: tls.flags(),
             };
-            Ok(show(runtime()?.block_on(lelantos_conform::run::run(args))?))
+            Ok(show(
+                runtime()?.block_on(lelantos_conform::run::run(args))?,
+                verbose,
+            ))
         }
         Command::Timing {
             at,
@@ -495,6 +527,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             gate,
             limits,
             quiet,
+            verbose,
             embedded,
             leak_ns,
         } => {
@@ -526,7 +559,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 tls: tls.flags(),
                 ..RunArgs::default()
             };
-            Ok(show(runtime()?.block_on(lelantos_conform::run::run(args))?))
+            Ok(show(
+                runtime()?.block_on(lelantos_conform::run::run(args))?,
+                verbose,
+            ))
         }
         Command::Load {
             at,
@@ -537,6 +573,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             duration,
             report_dir,
             quiet,
+            verbose,
             embedded,
             segment,
             start_at,
@@ -563,6 +600,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             };
             Ok(show(
                 runtime()?.block_on(lelantos_conform::load::run(args))?,
+                verbose,
             ))
         }
         Command::Report {
@@ -571,20 +609,20 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     dirs,
                     report_dir,
                     gate,
+                    verbose,
                 },
-        } => Ok(show(lelantos_conform::load::merge::merge(
-            &dirs,
-            report_dir,
-            gate.fail_on.as_deref(),
-        )?)),
+        } => Ok(show(
+            lelantos_conform::load::merge::merge(&dirs, report_dir, gate.fail_on.as_deref())?,
+            verbose,
+        )),
         Command::Validate { files, spec } => {
             let spec = lelantos_conform::run::load_spec(spec.as_deref())?;
             if files.is_empty() {
                 let scenarios = lelantos_conform::scenario::builtin(&spec)?;
                 println!(
-                    "ok: spec ({} clauses), {} built-in scenarios",
-                    spec.clauses.len(),
-                    scenarios.len()
+                    "ok: spec ({}), {}",
+                    plural::count(spec.clauses.len() as u64, "clause"),
+                    plural::count(scenarios.len() as u64, "built-in scenario")
                 );
                 return Ok(0);
             }
@@ -630,6 +668,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
             window,
             faults,
             credentials_out,
+            profile_out,
+            env_out,
+            seed,
             limiter,
             leak_ns,
             identities,
@@ -649,9 +690,15 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 faults,
                 leak_ns,
                 identities,
+                seed,
             };
             reference::tune_allocator();
-            runtime()?.block_on(serve(Arc::new(spec), opts, credentials_out))
+            let files = ServeFiles {
+                credentials: credentials_out,
+                profile: profile_out,
+                env: env_out,
+            };
+            runtime()?.block_on(serve(Arc::new(spec), opts, files))
         }
     }
 }
@@ -688,9 +735,14 @@ fn man(dir: Option<PathBuf>) -> Result<u8, Error> {
 }
 
 /// The verdict table on stdout, where the reports went on stderr; the outcome's exit code.
-fn show(outcome: lelantos_conform::run::RunOutcome) -> u8 {
-    let color = report::terminal::color_enabled(std::io::stdout().is_terminal());
-    println!("{}", report::terminal::render(&outcome.report, color));
+fn show(outcome: lelantos_conform::run::RunOutcome, verbose: bool) -> u8 {
+    let tty = std::io::stdout().is_terminal();
+    let options = report::terminal::Options {
+        color: report::terminal::color_enabled(tty),
+        width: report::terminal::width(tty),
+        verbose,
+    };
+    print!("{}", report::terminal::render(&outcome.report, &options));
     eprintln!("reports: {}", outcome.report_dir.display());
     if let Some((i, n)) = outcome.partial {
         eprintln!(
@@ -708,12 +760,27 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| Error::io("cannot start the async runtime", e))
 }
 
+/// Where `serve` writes what it generated.
+struct ServeFiles {
+    credentials: Option<PathBuf>,
+    profile: Option<PathBuf>,
+    env: Option<PathBuf>,
+}
+
 /// `serve`: start, write the credentials (only to the 0600 file: never to the terminal), say
 /// where it listens, run until Ctrl-C or SIGTERM.
-async fn serve(spec: Arc<Spec>, opts: ServeOptions, out: Option<PathBuf>) -> Result<u8, Error> {
+/// With `--profile-out`, a profile for it beside them; with `--env-out`, `export` lines.
+async fn serve(spec: Arc<Spec>, opts: ServeOptions, files: ServeFiles) -> Result<u8, Error> {
+    let window = opts.window;
     let mut server = reference::start(spec, opts).await?;
-    if let Some(path) = &out {
+    if let Some(path) = &files.credentials {
         reference::write_credentials(path, &server.credentials)?;
+        if let Some(profile) = &files.profile {
+            reference::write_profile(profile, &server.credentials.base_url, path, window)?;
+        }
+    }
+    if let Some(path) = &files.env {
+        reference::write_env(path, &server.credentials)?;
     }
     // The extra keys are in the file; the server keeps only their digests.
     server.credentials.extra_api_keys = Vec::new();

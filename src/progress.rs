@@ -51,6 +51,9 @@ impl Progress for Bar {
         self.bar
             .set_message(format!("{}  {}", r.join(", "), waiting_text(wait, left)));
     }
+    fn note(&self, line: &str) {
+        self.bar.println(line);
+    }
     fn finished(&self, result: &ScenarioResult) {
         let mut r = self.running.lock().expect("lock");
         r.retain(|x| x != &result.name);
@@ -81,6 +84,9 @@ fn waiting_text(wait: Duration, left: Duration) -> String {
 }
 
 impl Progress for Lines {
+    fn note(&self, line: &str) {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
     fn waiting(&self, wait: Duration, left: Duration) {
         let mut said = self.said.lock().expect("lock");
         if said.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {

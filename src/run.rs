@@ -153,11 +153,14 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         },
         identities: 0,
     };
+    // Before the target: the embedded server's credentials come from it.
+    let seed = args.seed.unwrap_or_else(rand::random);
     let embedded = crate::target::EmbeddedOptions {
         limiter: args.limiter,
         window: args.window,
         faults: args.faults.clone(),
         leak_ns: args.leak_ns,
+        seed: Some(seed),
     };
     let resolved = crate::target::resolve(
         &spec,
@@ -168,9 +171,8 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         &args.tls,
     )
     .await?;
-    let (target, server) = (resolved.target, resolved.server);
+    let (target, server, serve_again) = (resolved.target, resolved.server, resolved.serve_again);
     let policy = cli_policy.unwrap_or_else(|| target.fail_on.clone());
-    let seed = args.seed.unwrap_or_else(rand::random);
     let report_dir = args.report_dir.clone().unwrap_or_else(default_report_dir);
     // Before the first request: a folder that cannot take the reports, or that another run is
     // writing, is a usage error now rather than a run lost at its end.
@@ -184,6 +186,12 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
     let probe = crate::target::probe(&target, &transport)?;
     let warnings = crate::target::warnings(&target);
     warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+    if !args.quiet && args.timing.is_none() {
+        eprintln!(
+            "{}",
+            crate::report::terminal::for_stderr(&crate::target::limits_line(&target))
+        );
+    }
     let collected = Collected::default();
     // The preflight is raced with Ctrl-C too: against a target that accepts and never answers it
     // waits the whole request timeout, and a Ctrl-C then must still end the run with a report.
@@ -256,12 +264,21 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
         };
         verdict::not_run(&mut clauses, &planned, &cause);
     }
+    verdict::name_windows(
+        &mut clauses,
+        &target.windows_from,
+        probe.observers().window_note().as_deref(),
+    );
     let redactor = probe.redactor();
     verdict::for_reports(&mut clauses);
     let (verdict, gate) = policy.verdict(&clauses, error.is_some());
     let report = RunReport {
+        load: None,
         tool: Tool::default(),
-        target: crate::target::info(&target, probe.transport()),
+        target: crate::report::TargetInfo {
+            serve_again,
+            ..crate::target::info(&target, probe.transport())
+        },
         seed,
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,

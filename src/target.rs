@@ -38,6 +38,9 @@ pub struct EmbeddedOptions {
     pub window: Option<Duration>,
     pub faults: Vec<Fault>,
     pub leak_ns: Option<u64>,
+    /// The run's seed: the embedded server's credentials come from it, so `serve --seed`
+    /// gives the same server back.
+    pub seed: Option<u64>,
 }
 
 impl EmbeddedOptions {
@@ -62,6 +65,8 @@ pub struct Resolved {
     pub target: Target,
     pub server: Option<RunningServer>,
     pub pool: Vec<String>,
+    /// For the embedded server: the `serve` command that starts the same server again.
+    pub serve_again: Option<String>,
 }
 
 /// Resolves `--target URL`, `--profile FILE` or neither (the embedded server).
@@ -110,7 +115,31 @@ pub fn info(target: &Target, transport: &crate::probe::Transport) -> TargetInfo 
             .iter()
             .map(|h| h.name.clone())
             .collect(),
+        serve_again: None,
     }
+}
+
+/// The limits and windows a run judges against and where they come from, said before the
+/// first request: `general 100 per 1m, sandbox_creation 10 per 1m, ... (from the spec: ...)`.
+pub fn limits_line(target: &Target) -> String {
+    let limits: Vec<String> = target
+        .spec
+        .rate_limits
+        .categories
+        .iter()
+        .map(|(name, c)| {
+            format!(
+                "{name} {}/{}",
+                c.limit,
+                humantime::format_duration(c.window)
+            )
+        })
+        .collect();
+    format!(
+        "rate limits judged: {} (windows from {})",
+        limits.join(", "),
+        target.windows_from
+    )
 }
 
 /// What every report and the terminal must warn of.
@@ -148,6 +177,7 @@ async fn resolve_target(
             target,
             server: None,
             pool: pool_from_env()?,
+            serve_again: None,
         });
     }
     if embedded.window.is_some_and(|w| w.is_zero()) {
@@ -161,22 +191,57 @@ async fn resolve_target(
         faults: embedded.faults.clone(),
         leak_ns: embedded.leak_ns.unwrap_or(ServeOptions::default().leak_ns),
         identities: needs.identities,
+        seed: embedded.seed,
     };
+    let again = serve_command(&opts);
     let server = reference::start(Arc::new(spec.clone()), opts).await?;
     let mut effective = spec.clone();
     for c in effective.rate_limits.categories.values_mut() {
         c.window = window;
     }
-    let target = Target::embedded(
+    let mut target = Target::embedded(
         &server.credentials.base_url,
         embedded_credentials(&server.credentials),
         effective,
     );
+    target.windows_from = match embedded.window {
+        Some(_) => "the embedded server's --window".into(),
+        None => format!(
+            "the embedded server's default window ({}; --window changes it)",
+            humantime::format_duration(window)
+        ),
+    };
     Ok(Resolved {
         target,
         pool: server.credentials.extra_api_keys.clone(),
+        serve_again: again.map(|c| c.replace("127.0.0.1:0", &server.addr.to_string())),
         server: Some(server),
     })
+}
+
+/// The `serve` command that starts a server like `opts` describes (seeded: the same
+/// credentials), on the port to be filled in, with its credentials as `export` lines beside:
+/// `... --env-out lelantos.env & . ./lelantos.env`. None without a seed.
+fn serve_command(opts: &ServeOptions) -> Option<String> {
+    let seed = opts.seed?;
+    let mut cmd = format!("lelantos-conform serve --addr {} --seed {seed}", opts.addr);
+    if let Some(w) = opts.window {
+        cmd.push_str(&format!(" --window {}", humantime::format_duration(w)));
+    }
+    if let Some(v) = clap::ValueEnum::to_possible_value(&opts.limiter) {
+        cmd.push_str(&format!(" --limiter {}", v.get_name()));
+    }
+    for f in &opts.faults {
+        cmd.push_str(&format!(" --fault {f}"));
+    }
+    if opts.leak_ns != ServeOptions::default().leak_ns {
+        cmd.push_str(&format!(" --leak-ns {}", opts.leak_ns));
+    }
+    if opts.identities > 0 {
+        cmd.push_str(&format!(" --identities {}", opts.identities));
+    }
+    cmd.push_str(" --env-out lelantos.env & sleep 1; . ./lelantos.env");
+    Some(cmd)
 }
 
 pub fn embedded_credentials(c: &reference::Credentials) -> Vec<(Role, String)> {

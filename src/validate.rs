@@ -2,6 +2,7 @@
 //! top-level fields: a spec has `clauses` and `endpoints`, a scenario file `scenarios`, a profile
 //! `base_url`.
 
+use crate::plural::count;
 use std::path::Path;
 
 use crate::error::{Error, FileError};
@@ -19,10 +20,13 @@ pub enum Checked {
 impl Checked {
     pub fn describe(&self) -> String {
         match self {
-            Checked::Spec { clauses } => format!("spec, {clauses} clauses"),
-            Checked::Scenarios { count } => format!("{count} scenarios"),
+            Checked::Spec { clauses } => format!("spec, {}", count(*clauses as u64, "clause")),
+            Checked::Scenarios { count: n } => count(*n as u64, "scenario"),
             Checked::Profile { credentials } => {
-                format!("profile, {credentials} credential sources")
+                format!(
+                    "profile, {}",
+                    count(*credentials as u64, "credential source")
+                )
             }
         }
     }

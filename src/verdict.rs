@@ -62,6 +62,10 @@ pub struct Evidence {
     pub note: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exchanges: Vec<Exchange>,
+    /// A shell script that reproduces what the exchanges alone cannot (a burst: a fresh key,
+    /// then the requests at once, the answers counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
 }
 
 /// One observation about one clause, made by one scenario.
@@ -231,6 +235,23 @@ pub fn judge(spec: &Spec, findings: &[Finding], only: &dyn Fn(&str) -> bool) -> 
         .collect()
 }
 
+/// A failing rate-limit clause says which windows it was judged against, where they come from
+/// (and so what changes them), and any sign that the target's are others: a false failure
+/// from windows given wrong is then read as that.
+pub fn name_windows(clauses: &mut [ClauseVerdict], windows_from: &str, note: Option<&str>) {
+    for c in clauses
+        .iter_mut()
+        .filter(|c| c.status == Status::Fail && c.area == "rate-limit")
+    {
+        c.reason
+            .push_str(&format!(" (windows judged from {windows_from}"));
+        if let Some(n) = note {
+            c.reason.push_str(&format!("; {n}"));
+        }
+        c.reason.push(')');
+    }
+}
+
 fn join_reasons<'a>(reasons: impl Iterator<Item = &'a str>) -> String {
     let mut unique: Vec<&str> = Vec::new();
     for r in reasons {
@@ -324,6 +345,9 @@ pub struct ScenarioWait {
 pub struct Timeline {
     pub scenario: String,
     pub category: String,
+    /// The clause whose limit this burst judged, so a report links the clause to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clause: Option<String>,
     pub limit: u32,
     pub window_ms: u64,
     pub events: Vec<TimelineEvent>,

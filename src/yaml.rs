@@ -236,6 +236,12 @@ impl Source {
     }
 
     fn serde_error(&self, e: &serde_yaml_ng::Error) -> FileError {
+        if let Some(at) = self.tab_indentation(e) {
+            return self.error(
+                at,
+                "a tab in the indentation: YAML indents with spaces only; replace the tab with spaces",
+            );
+        }
         // serde names a duplicate key but not where it stands; the parser knows.
         let text = e.to_string();
         let duplicate = (text.contains("duplicate entry") || text.contains("duplicate field"))
@@ -259,24 +265,83 @@ impl Source {
         self.error((line, column), message)
     }
 
+    /// Where a tab indents a line, when the parser's error comes from it: the parser then
+    /// speaks of a character that "cannot start any token" or of a tab, at that line or
+    /// after it. The position is the tab's (1-based line and column).
+    fn tab_indentation(&self, e: &serde_yaml_ng::Error) -> Option<(usize, usize)> {
+        let text = e.to_string();
+        if !(text.contains("tab") || text.contains("cannot start any token")) {
+            return None;
+        }
+        let upto = e.location().map_or(usize::MAX, |l| l.line());
+        self.text.lines().enumerate().take(upto).find_map(|(i, l)| {
+            let indent = &l[..l.len() - l.trim_start().len()];
+            indent.find('\t').map(|c| (i + 1, c + 1))
+        })
+    }
+
     /// An error at `(line, column)`, with that line of the source to show under it.
     pub fn error(&self, (line, column): (usize, usize), message: impl Into<String>) -> FileError {
         let mut e = FileError::new(&self.path, line, column, message);
-        e.source_line =
-            self.text
-                .lines()
-                .nth(line.wrapping_sub(1))
-                .map(|l| match l.split_once(':') {
-                    Some((key, value)) if self.hide_values && !value.trim().is_empty() => {
-                        format!("{key}: …")
-                    }
-                    None if self.hide_values && !l.trim().is_empty() => {
-                        let indent = l.len() - l.trim_start().len();
-                        format!("{}…", &l[..indent])
-                    }
-                    _ => l.to_string(),
-                });
+        let index = line.wrapping_sub(1);
+        let hide = self.hide_values && self.may_hold_a_secret(index);
+        e.source_line = self
+            .text
+            .lines()
+            .nth(index)
+            .map(|l| match l.split_once(':') {
+                Some((key, value)) if hide && !value.trim().is_empty() => {
+                    format!("{key}: …")
+                }
+                None if hide && !l.trim().is_empty() => {
+                    let indent = l.len() - l.trim_start().len();
+                    format!("{}…", &l[..indent])
+                }
+                _ => l.to_string(),
+            });
         e
+    }
+
+    /// Whether line `index` (0-based) of a file whose values are hidden may hold a secret, so
+    /// its value is not shown under an error: a line under `credentials:`, `headers:`, `tls:` or
+    /// `proxy:` (inline secrets, header values, a key's passphrase, a proxy's userinfo), a key
+    /// whose name says secret, or a value that looks like a credential or carries userinfo.
+    /// `window: 2s` is shown as written.
+    fn may_hold_a_secret(&self, index: usize) -> bool {
+        const SECRET_BLOCKS: &[&str] = &["credentials", "headers", "tls", "proxy"];
+        const SECRET_WORDS: &[&str] = &[
+            "key",
+            "token",
+            "secret",
+            "password",
+            "passphrase",
+            "auth",
+            "cookie",
+            "credential",
+        ];
+        let lines: Vec<&str> = self.text.lines().collect();
+        let Some(l) = lines.get(index) else {
+            return false;
+        };
+        // The top-level key the line stands under (itself, at no indentation).
+        let top = lines[..=index]
+            .iter()
+            .rev()
+            .find(|l| !l.is_empty() && !l.starts_with([' ', '\t', '#', '-']))
+            .and_then(|l| l.split(':').next())
+            .map(str::trim);
+        if top.is_some_and(|t| SECRET_BLOCKS.contains(&t)) {
+            return true;
+        }
+        let (key, value) = l.split_once(':').unwrap_or(("", l));
+        let key = key.trim().to_ascii_lowercase();
+        let value = value.trim();
+        SECRET_WORDS.iter().any(|w| key.contains(w))
+            || value.contains("lel_")
+            || value.to_ascii_lowercase().contains("bearer")
+            || value.contains("eyJ")
+            || value.contains('@')
+            || !l.contains(':') && !l.trim().is_empty()
     }
 
     /// The node at `path`, or its nearest ancestor that the file has (a field left out stands

@@ -284,8 +284,16 @@ fn check_stderr(case: &Case, file: &str, command: &str, out: &Output) -> Vec<Str
             let number = case.line.to_string();
             let pad = " ".repeat(number.len());
             let source = case.text.lines().nth(case.line - 1).unwrap_or_default();
+            // A profile's line is shown without its value where it may hold a secret (here:
+            // under `credentials:`); `window: 0s` is shown as written.
+            let above: Vec<&str> = case.text.lines().take(case.line).collect();
+            let under_credentials = above
+                .iter()
+                .rev()
+                .find(|l| !l.starts_with(' '))
+                .is_some_and(|l| l.starts_with("credentials:"));
             let want_shown = match case.kind {
-                Kind::Profile => match source.split_once(':') {
+                Kind::Profile if under_credentials => match source.split_once(':') {
                     Some((key, _)) => format!(" {number} | {key}: …"),
                     None => format!(" {number} | …"),
                 },

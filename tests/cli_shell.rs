@@ -163,3 +163,47 @@ fn tables_never_break_a_clause_id() {
         }
     }
 }
+
+/// What a person sees: the embedded `run` under a pseudo-terminal 80 columns wide (util-linux
+/// `script`), its output played through a terminal emulator. The screen the progress bar leaves
+/// has no line wider than 80 columns (none wrapped) and at most 40 lines for a pass.
+#[test]
+fn a_passing_run_fits_an_80_column_terminal_in_40_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_lelantos-conform");
+    let command = format!(
+        "stty cols 80 rows 200; exec '{bin}' run --report-dir '{}'",
+        dir.path().join("r").display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("util-linux script runs");
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let mut screen = vt100::Parser::new(200, 80, 0);
+    screen.process(&out.stdout);
+    let screen = screen.screen();
+    let text = screen.contents();
+    assert!(text.contains("verdict: PASS"), "{text}");
+    let rows: Vec<String> = screen.rows(0, 80).collect();
+    let used = rows
+        .iter()
+        .rposition(|r| !r.trim().is_empty())
+        .map_or(0, |i| i + 1);
+    for row in 0..used as u16 {
+        assert!(
+            !screen.row_wrapped(row),
+            "line {} is wider than 80 columns:\n{text}",
+            row + 1
+        );
+    }
+    assert!(used <= 40, "{used} lines:\n{text}");
+}

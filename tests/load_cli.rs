@@ -117,6 +117,8 @@ fn rl_no_retry_after_is_caught_under_load() {
 
 #[test]
 fn faultless_server_passes_under_every_limiter() {
+    let limit = regex::Regex::new(r#"class="limit" data-limit="([0-9.]+)""#).unwrap();
+    let peak = regex::Regex::new(r#"data-peak="([0-9.]+)""#).unwrap();
     for limiter in ["fixed", "sliding", "bucket", "gcra"] {
         let dir = tempfile::tempdir().unwrap();
         let out = load(
@@ -129,6 +131,60 @@ fn faultless_server_passes_under_every_limiter() {
         let report = load_json(dir.path());
         let refusals = report["checks"]["refusals"].as_u64().unwrap();
         assert!(refusals > 0, "{limiter}: the swarm never reached the limit");
+        // The swarm's figures lead stdout and compliance.md, and are in compliance.json.
+        let requests = report["requests"].as_u64().unwrap();
+        let summary = format!("load: {requests} requests in ");
+        assert!(out.stdout.contains(&summary), "{limiter}: {}", out.stdout);
+        for needle in [
+            "p50 ",
+            "p95 ",
+            "p99 ",
+            "answered 429",
+            "general: ",
+            " allowed over the swarm",
+        ] {
+            assert!(
+                out.stdout.contains(needle),
+                "{limiter}: {needle}\n{}",
+                out.stdout
+            );
+        }
+        let md = std::fs::read_to_string(dir.path().join("compliance.md")).unwrap();
+        assert!(md.contains(&format!("- {summary}")), "{md}");
+        assert!(md.contains("no seed"), "{md}");
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("compliance.json")).unwrap(),
+        )
+        .unwrap();
+        let load = &json["load"];
+        assert_eq!(load["requests"].as_u64(), Some(requests), "{load}");
+        let share = load["share_429"].as_f64().unwrap();
+        assert!(share > 0.0 && share < 1.0, "{load}");
+        let general = load["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["category"] == "general")
+            .expect("the general category");
+        assert!(
+            general["admitted"].as_u64() <= general["allowed"].as_u64(),
+            "{limiter}: a pass admitted more than allowed: {general}"
+        );
+        // No chart of a pass shows a value over its line.
+        let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+        for chart in html.split("<svg class=\"chart\"").skip(1) {
+            let chart = chart.split("</svg>").next().unwrap();
+            if let Some(l) = limit.captures(chart) {
+                let line: f64 = l[1].parse().unwrap();
+                for p in peak.captures_iter(chart) {
+                    let v: f64 = p[1].parse().unwrap();
+                    assert!(
+                        v <= line,
+                        "{limiter}: a chart of a pass shows {v} over its line {line}"
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -596,4 +652,61 @@ fn merge_refuses_an_incomplete_set_and_flags_a_late_part() {
     );
     let md = std::fs::read_to_string(dir.path().join("merged/compliance.md")).unwrap();
     assert!(md.contains("segment 1/2 started"), "{md}");
+}
+
+/// The built-in scenarios are in the binary: a copy of it, run from an empty folder with no
+/// checkout in sight, finds `load-burst` by name (and `run --scenarios builtin:…`), and names
+/// the built-in ones when a name is wrong.
+#[test]
+fn built_in_scenarios_work_by_name_from_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("lelantos-conform");
+    std::fs::copy(BIN, &bin).unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = |args: &[&str]| {
+        let child = Command::new(&bin)
+            .args(args)
+            .current_dir(&empty)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait(child, Duration::from_secs(90))
+    };
+    let out = run(&[
+        "load",
+        "--quiet",
+        "--scenario",
+        "load-burst",
+        "--users",
+        "10",
+        "--duration",
+        "1s",
+        "--report-dir",
+        "r",
+    ]);
+    out.assert_code(0, "load --scenario load-burst from an empty folder: ");
+    assert!(empty.join("r/load.json").exists());
+    let out = run(&[
+        "run",
+        "--quiet",
+        "--scenarios",
+        "builtin:api-keys",
+        "--only",
+        "AUTH-KEY-HEADER",
+        "--report-dir",
+        "r2",
+    ]);
+    out.assert_code(0, "run --scenarios builtin:api-keys: ");
+    let out = run(&["load", "--scenario", "load-brust"]);
+    out.assert_code(2, "a wrong name: ");
+    assert!(
+        out.stderr.contains("did you mean `load-burst`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("load-mixed"), "{}", out.stderr);
+    let out = run(&["list", "scenarios"]);
+    assert!(out.stdout.contains("builtin:api-keys"), "{}", out.stdout);
 }

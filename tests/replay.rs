@@ -146,3 +146,106 @@ fn a_failing_clauses_curl_line_replays_with_the_variables_set() {
     assert!(md.contains("```sh\ncurl -sS -i"), "{md}");
     drop(server);
 }
+
+/// An embedded run's report says how to get its server back: `serve --seed` with the run's
+/// seed, windows, limiter and faults gives the same credentials, and its `--env-out` file sets
+/// the variables. The over-admission's script, run against that server, reproduces the
+/// failure: more requests admitted than the script says may be. (The server comes back with
+/// 60 s windows instead of the run's 2 s, so the hundreds of curl processes the script starts
+/// see no refill, and a conforming server would admit exactly the limit: the count tells the
+/// fault from a slow machine.)
+#[test]
+fn an_embedded_runs_burst_reproduces_against_the_server_its_report_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let child = Command::new(BIN)
+        .args([
+            "run",
+            "--quiet",
+            "--only",
+            "RL-CREATION-LIMIT",
+            "--fault",
+            "rl-off-by-one",
+        ])
+        .args(["--seed", "41", "--report-dir"])
+        .arg(&reports)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait(child, Duration::from_secs(120));
+    out.assert_code(1, "rl-off-by-one fails the run: ");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("compliance.json")).unwrap())
+            .unwrap();
+    let again = json["target"]["serve_again"]
+        .as_str()
+        .expect("serve_again")
+        .to_string();
+    assert!(
+        again.starts_with("lelantos-conform serve --addr 127.0.0.1:")
+            && again.contains("--seed 41")
+            && again.contains("--fault rl-off-by-one")
+            && again.contains("--window 2s"),
+        "{again}"
+    );
+    let clause = json["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "RL-CREATION-LIMIT")
+        .unwrap();
+    assert_eq!(clause["status"], "fail", "{clause}");
+    let script = clause["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e["script"].as_str())
+        .unwrap_or_else(|| panic!("no script in {clause}"));
+    let allowed: u64 = script
+        .split("at most ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the script says how many may be admitted");
+    let md = std::fs::read_to_string(reports.join("compliance.md")).unwrap();
+    assert!(md.contains(&again) && md.contains("Reproduce:"), "{md}");
+    // The server back, as the report says; then the script as written.
+    let whole = format!(
+        "set -m\n{}\nfor i in $(seq 100); do [ -s lelantos.env ] && break; sleep 0.1; done\n{script}\nkill %1\n",
+        again
+            .replace("lelantos-conform", BIN)
+            .replace("--window 2s", "--window 60s")
+            .replace(
+                " & sleep 1; . ./lelantos.env",
+                " &\nsleep 0.5; . ./lelantos.env"
+            )
+    );
+    let run = Command::new("bash")
+        .arg("-c")
+        .arg(&whole)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait(run, Duration::from_secs(60));
+    let admitted: u64 = out
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let n: u64 = w.next()?.parse().ok()?;
+            w.next().filter(|s| s.starts_with('2')).map(|_| n)
+        })
+        .sum();
+    assert!(
+        admitted > allowed,
+        "the script admitted {admitted}, at most {allowed} allowed: not reproduced\n{whole}\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}

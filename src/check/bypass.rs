@@ -231,6 +231,7 @@ pub async fn run(b: &Battery<'_>, scope: &mut Scope<'_>) -> Result<(), Error> {
         status,
         reason.clone(),
         Evidence {
+            script: None,
             note: reason,
             exchanges: evidence,
         },

@@ -43,6 +43,8 @@ const BURST_CONCURRENCY: usize = 16;
 struct Lane {
     probe: CategoryProbe,
     category: Category,
+    /// The scenario's own identity.
+    role: AsRole,
     /// The request the lane sends now: with a created key's credential, or the scenario's own.
     request: Request,
     /// The request with the scenario's own identity.
@@ -123,6 +125,7 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             timeline: Timeline {
                 scenario: scope.scenario.to_string(),
                 category: cp.category.clone(),
+                clause: Some(cp.clause.clone()),
                 limit: category.limit,
                 window_ms: category.window.as_millis() as u64,
                 events: Vec::new(),
@@ -130,6 +133,7 @@ pub async fn run(s: &RateLimitScenario, scope: &mut Scope<'_>) -> Result<Vec<Tim
             },
             probe: cp.clone(),
             category,
+            role: s.as_,
             own: request.clone(),
             request,
             who: s.as_.to_string(),
@@ -635,6 +639,7 @@ async fn retry_after_admits(
                     lane.probe.category
                 ),
                 Evidence {
+        script: None,
                     note: String::new(),
                     exchanges: vec![scope.probe.exchange(refusal)],
                 },
@@ -654,6 +659,7 @@ async fn retry_after_admits(
         let ra = format!("{ra:.1}");
         let short_of = waited.and_then(|w| w.short_of);
         let ex = Evidence {
+            script: None,
             note: format!("{}: waited Retry-After ({ra} s)", lane.probe.category),
             exchanges: vec![scope.probe.exchange(&outcome)],
         };
@@ -969,6 +975,7 @@ async fn drain(lane: &Lane, scope: &Scope<'_>) -> Result<(Vec<Outcome>, Verdict)
                         Status::Inconclusive,
                         format!("{}: {why}", lane.probe.category),
                         Evidence {
+                            script: None,
                             note: String::new(),
                             exchanges: last,
                         },
@@ -1000,6 +1007,7 @@ async fn drain(lane: &Lane, scope: &Scope<'_>) -> Result<(Vec<Outcome>, Verdict)
                 humantime::format_duration(window)
             ),
             Evidence {
+                script: None,
                 note: "no refusal while draining".into(),
                 exchanges: ex,
             },
@@ -1038,6 +1046,7 @@ fn judge_refusal_status(s: &RateLimitScenario, lane: &Lane, last: Option<&Outcom
                 lane.probe.category
             ),
             Evidence {
+                script: None,
                 note: String::new(),
                 exchanges: vec![scope.probe.exchange(o)],
             },
@@ -1249,6 +1258,67 @@ fn combine(first: Option<BurstResult>, second: BurstResult) -> BurstResult {
     }
 }
 
+/// A shell script that sends the over-admitted burst again: `sent` requests at once as the
+/// scenario's own identity, or as a key it creates first when the burst went to a created key,
+/// then the answers counted (`120 200`, `20 429`: more than `allowed` 200s is the failure).
+/// None where a line could not be replayed as it stands (a value derived from a secret).
+fn burst_script(lane: &Lane, scope: &mut Scope, sent: usize, allowed: u32) -> Option<String> {
+    let mut lines = vec![format!(
+        "# {}: {sent} requests at once; at most {allowed} may be admitted (2xx).",
+        lane.probe.category
+    )];
+    let mut burst = scope.probe.curl(&lane.own).replacen(
+        "curl -sS -i ",
+        "curl -sS -o /dev/null -w '%{http_code}\\n' ",
+        1,
+    );
+    if lane.who == "a created key" {
+        let create = scope
+            .build(&RequestSpec {
+                endpoint: Some("create_api_key".into()),
+                method: None,
+                path: None,
+                params: BTreeMap::new(),
+                as_: Some(As::Role(lane.role)),
+                headers: BTreeMap::new(),
+                body: None,
+                raw_body: None,
+            })
+            .ok()?;
+        let create = scope.probe.curl(&create);
+        let field = scope
+            .target
+            .spec
+            .endpoint("create_api_key")?
+            .returns
+            .get("key")?
+            .rsplit('/')
+            .next()?
+            .to_string();
+        let AsRole::Credential(role) = lane.role else {
+            return None;
+        };
+        let own = scope.target.shell.get(&role)?;
+        lines.push("# A fresh key first (limits may count per key), as the run did.".into());
+        lines.push(format!(
+            "key=$({} | sed -n 's/.*\"{field}\" *: *\"\\([^\"]*\\)\".*/\\1/p')",
+            create.replacen("curl -sS -i ", "curl -sS ", 1)
+        ));
+        burst = burst.replace(&format!("\"{own}\""), "\"$key\"");
+    }
+    if lines
+        .iter()
+        .chain([&burst])
+        .any(|l| l.contains("# not replayable"))
+    {
+        return None;
+    }
+    lines.push(format!(
+        "for i in $(seq {sent}); do {burst} & done | sort | uniq -c"
+    ));
+    Some(lines.join("\n"))
+}
+
 /// A concurrent burst from fresh, judged against the reading.
 async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Error> {
     let limit = lane.category.limit;
@@ -1345,6 +1415,7 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
         bound.readings
     );
     let evidence_of = |pred: &dyn Fn(&Outcome) -> bool| Evidence {
+        script: None,
         note: summary.clone(),
         exchanges: outcomes
             .iter()
@@ -1369,8 +1440,8 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
         Some((
             Status::Fail,
             format!(
-                "{cat}: over-admission: from fresh, {total} requests admitted over {span_ms:.0} ms; {} allow at most {upper}{routes_note}",
-                bound.readings
+                "{cat}: over-admission: {total} admitted where at most {upper} are allowed in {span_ms:.0} ms from fresh, as {} ({} allow at most {upper}{routes_note})",
+                lane.who, bound.readings
             ),
         ))
     } else if total < lower {
@@ -1384,8 +1455,24 @@ async fn burst(lane: &mut Lane, scope: &mut Scope<'_>) -> Result<BurstResult, Er
         None
     };
     let evidence = match &verdict {
+        // The admissions past the bound, first the one that broke it.
         Some((Status::Fail, _)) if total > upper => {
-            evidence_of(&|o: &Outcome| decision(scope, o.status()) == Decision::Admitted)
+            let mut past: Vec<&Outcome> = outcomes
+                .iter()
+                .filter(|o| decision(scope, o.status()) == Decision::Admitted)
+                .collect();
+            past.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+            let within = upper.saturating_sub(total - admitted) as usize;
+            Evidence {
+                script: burst_script(lane, scope, sent_total, upper),
+                note: summary.clone(),
+                exchanges: past
+                    .into_iter()
+                    .skip(within)
+                    .take(2)
+                    .map(|o| scope.probe.exchange(o))
+                    .collect(),
+            }
         }
         _ => evidence_of(&|o: &Outcome| o.status().is_some_and(|c| is_refusal(c, scope))),
     };
@@ -1425,6 +1512,7 @@ async fn independence_probes(
         push_event(&mut lane.timeline, &o, "probe", scope);
         let cat = &lane.probe.category;
         let ex = Evidence {
+            script: None,
             note: format!("{exhausted} exhausted, one {cat} request"),
             exchanges: vec![scope.probe.exchange(&o)],
         };
@@ -1509,6 +1597,7 @@ async fn per_identity(
     push_event(&mut lane.timeline, &o, "probe", scope);
     let cat = &lane.probe.category;
     let ex = Evidence {
+        script: None,
         note: format!("{cat} exhausted for {}, one request as {other}", lane.who),
         exchanges: vec![scope.probe.exchange(&o)],
     };

@@ -88,6 +88,7 @@ async fn pace_inner(p: &Paced, scope: &Scope<'_>, identity: &str) -> Result<Judg
     let mut timeline = Timeline {
         scenario: scope.scenario.to_string(),
         category: format!("{} ({identity}, paced)", p.category),
+        clause: Some(p.clause.clone()),
         limit,
         window_ms: window.as_millis() as u64,
         events: Vec::new(),
@@ -128,6 +129,7 @@ async fn pace_inner(p: &Paced, scope: &Scope<'_>, identity: &str) -> Result<Judg
                         .map_or("no answer".to_string(), |s| format!("status {s}"))
                 );
                 let ex = Evidence {
+                    script: None,
                     note: why.clone(),
                     exchanges: vec![scope.probe.exchange(&o)],
                 };
@@ -216,17 +218,21 @@ async fn pace_inner(p: &Paced, scope: &Scope<'_>, identity: &str) -> Result<Judg
     );
     if n > bound.max {
         let ex = Evidence {
+            script: None,
             note: paced.clone(),
             exchanges: std::iter::once(&refusal)
                 .chain(admitted.iter().rev().take(2).copied())
                 .map(|o| scope.probe.exchange(o))
                 .collect(),
         };
+        // The headline first (a reader sees it alone), the derivation in parentheses.
         let why = format!(
-            "{paced}; {} allow at most {}: the limiter refills faster than {limit} per {}",
+            "{cat}: the limiter refills faster than {limit} per {}: {n} admitted within {span_ms:.0} ms after a refusal, where at most {} are allowed ({sent} requests paced at {}x the limit's rate for {paced_ms:.0} ms; {} allow at most {})",
+            humantime::format_duration(window),
+            bound.max,
+            RATE_FACTOR,
             bound.readings,
             bound.max,
-            humantime::format_duration(window)
         );
         return done(Status::Fail, why, ex, timeline, requests);
     }

@@ -113,6 +113,7 @@ pub async fn run(
         result.status,
         result.reason.clone(),
         Evidence {
+            script: None,
             note: evidence_note(&result),
             exchanges: Vec::new(),
         },

@@ -68,8 +68,11 @@ pub fn line_chart(
             short(v)
         );
     }
-    for i in 0..=5 {
-        let v = xmax * f64::from(i) / 5.0;
+    // Whole ticks: the x values are whole seconds or windows.
+    let step = (xmax / 5.0).ceil().max(1.0);
+    let ticks = (xmax / step).floor() as u32;
+    for i in 0..=ticks {
+        let v = step * f64::from(i);
         let _ = write!(
             out,
             "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
@@ -92,7 +95,7 @@ pub fn line_chart(
         let y = py(*v);
         let _ = write!(
             out,
-            "<line x1=\"{L}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"{OTHER}\" stroke-dasharray=\"6 4\"/><text x=\"{}\" y=\"{:.1}\" fill=\"{OTHER}\">{}</text>",
+            "<line class=\"limit\" data-limit=\"{v}\" x1=\"{L}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"{OTHER}\" stroke-dasharray=\"6 4\"/><text x=\"{}\" y=\"{:.1}\" fill=\"{OTHER}\">{}</text>",
             W - R,
             W - R + 6.0,
             y + 4.0,
@@ -105,9 +108,10 @@ pub fn line_chart(
             .iter()
             .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
             .collect();
+        let peak = s.points.iter().map(|p| p.1).fold(0.0, f64::max);
         let _ = write!(
             out,
-            "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"1.8\" points=\"{}\"/><rect x=\"{}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{c}\"/><text x=\"{}\" y=\"{:.1}\">{}</text>",
+            "<polyline data-peak=\"{peak}\" fill=\"none\" stroke=\"{c}\" stroke-width=\"1.8\" points=\"{}\"/><rect x=\"{}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{c}\"/><text x=\"{}\" y=\"{:.1}\">{}</text>",
             pts.join(" "),
             W - R + 6.0,
             T + 20.0 + 16.0 * i as f64,
@@ -236,15 +240,27 @@ pub fn section(r: &LoadReport) -> String {
         } else {
             String::new()
         };
+        // The line is what the judgement allows in a window-long slice under every reading
+        // (a fixed window may roll over inside the slice: twice the limit), so the chart shows
+        // a breach exactly where the verdict does.
+        let window = std::time::Duration::from_millis(first.window_ms);
+        let bound = super::judge::allowed(
+            first.limit,
+            window,
+            window.as_nanos().saturating_sub(1) as u64,
+        );
         out.push_str(&line_chart(
             &format!(
-                "Admitted {cat} requests per {} ms window{shown}",
-                first.window_ms
+                "Admitted {cat} requests per {} window{shown}",
+                humantime::format_duration(window)
             ),
             "window of the swarm",
             "admitted",
             &series,
-            Some((f64::from(first.limit), format!("limit {}", first.limit))),
+            Some((
+                bound as f64,
+                format!("allowed {bound} (limit {})", first.limit),
+            )),
         ));
     }
     out.push_str("</section>\n");

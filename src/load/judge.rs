@@ -166,6 +166,7 @@ pub fn judge(
             let mut f = Finding::new(c, status, scenario, why);
             if !ev.is_empty() {
                 f = f.with_evidence(Evidence {
+                    script: None,
                     note: ev.join("\n"),
                     exchanges: Vec::new(),
                 });
@@ -227,8 +228,8 @@ pub fn judge(
                 &clause,
                 Status::Pass,
                 format!(
-                    "{admitted} admitted {cat} requests over {} identities, never more than the reading allows in any span (limit x windows touched, refill allowance)",
-                    mine.len()
+                    "{admitted} admitted {cat} requests over {}, never more than the reading allows in any span (limit x windows touched, refill allowance)",
+                    crate::plural::count(mine.len() as u64, "identity")
                 ),
                 vec![],
             );
@@ -257,9 +258,9 @@ pub fn judge(
                 &clause,
                 Status::Fail,
                 format!(
-                    "over-admission under load: {} of {} identities admitted more {cat} requests than the limit allows (worst excess {worst})",
+                    "over-admission under load: {} of {} admitted more {cat} requests than the limit allows (worst excess {worst})",
                     over.len(),
-                    mine.len()
+                    crate::plural::count(mine.len() as u64, "identity")
                 ),
                 ev,
             );

@@ -245,6 +245,7 @@ pub fn merge(
     verdict::for_reports(&mut clauses);
     let (verdict, gate) = policy.verdict(&clauses, !errors.is_empty());
     let report = RunReport {
+        load: None,
         tool: Tool::default(),
         target: first_run.target.clone(),
         seed: 0,
@@ -305,6 +306,8 @@ pub fn merge(
         merged.load_model = super::report::OPEN_LOOP_MODEL.into();
     }
     merged.pacing = pacing;
+    let mut report = report;
+    report.load = Some(merged.summary());
     let report_dir = report_dir.unwrap_or_else(default_report_dir);
     // The parts were redacted when written; the merge knows no secret itself, so it redacts
     // what is shaped like a credential of the contract (a key or token prefix and its body).

@@ -620,6 +620,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         window: args.window,
         faults: args.faults.clone(),
         leak_ns: None,
+        seed: None,
     };
     let needs = crate::target::Needs {
         default_window: crate::target::EMBEDDED_WINDOW,
@@ -748,6 +749,12 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
     crate::target::warnings(&target)
         .iter()
         .for_each(|w| eprintln!("warning: {w}"));
+    if !args.quiet {
+        eprintln!(
+            "{}",
+            crate::report::terminal::for_stderr(&crate::target::limits_line(&target))
+        );
+    }
     let ctx = Arc::new(Ctx {
         spec: target.spec.clone(),
         honour: load.on_429 == On429::Honour,
@@ -857,6 +864,7 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         .map(|p| p.report(load.written.arrival_rate.as_deref().unwrap_or_default()));
     let (verdict, gate) = policy.verdict(&clauses, error.is_some());
     let report = RunReport {
+        load: None,
         tool: Tool::default(),
         target: crate::target::info(&target, &ctx.transport),
         seed: 0,
@@ -918,6 +926,8 @@ pub async fn run(args: LoadArgs) -> Result<RunOutcome, Error> {
         load_report.load_model = report::OPEN_LOOP_MODEL.into();
     }
     load_report.pacing = pacing;
+    let mut report = report;
+    report.load = Some(load_report.summary());
     let report = report.redacted(&redactor);
     let section = redactor.redact(&chart::section(&load_report));
     let mut written =

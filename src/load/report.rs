@@ -148,6 +148,59 @@ pub struct AdmittedRow {
     pub times: Vec<(u64, u64)>,
 }
 
+impl LoadReport {
+    /// The swarm in the few figures its terminal output and compliance.md lead with.
+    pub fn summary(&self) -> crate::report::LoadSummary {
+        let p95_ms = deserialize(&self.overall_histogram)
+            .filter(|h| !h.is_empty())
+            .map_or(0.0, |h| h.value_at_quantile(0.95) as f64 / 1000.0);
+        let server_errors: u64 = self
+            .statuses
+            .iter()
+            .filter(|(s, _)| **s >= 500)
+            .map(|(_, n)| n)
+            .sum();
+        let refused = self.statuses.get(&429).copied().unwrap_or(0);
+        let duration = Duration::from_millis(self.duration_ms);
+        let mut categories: Vec<crate::report::CategoryLoad> = Vec::new();
+        for a in &self.accounts {
+            let allowed = super::judge::allowed(
+                a.limit,
+                Duration::from_millis(a.window_ms),
+                duration.as_nanos() as u64,
+            );
+            match categories.iter_mut().find(|c| c.category == a.category) {
+                Some(c) => {
+                    c.identities += 1;
+                    c.admitted += a.admitted;
+                    c.allowed += allowed;
+                }
+                None => categories.push(crate::report::CategoryLoad {
+                    category: a.category.clone(),
+                    identities: 1,
+                    admitted: a.admitted,
+                    allowed,
+                }),
+            }
+        }
+        crate::report::LoadSummary {
+            requests: self.requests,
+            duration_ms: self.duration_ms,
+            requests_per_second: self.requests_per_second,
+            p50_ms: self.overall.p50_ms,
+            p95_ms,
+            p99_ms: self.overall.p99_ms,
+            errors: self.transport_errors + server_errors,
+            share_429: if self.requests == 0 {
+                0.0
+            } else {
+                refused as f64 / self.requests as f64
+            },
+            categories,
+        }
+    }
+}
+
 pub fn deserialize(b64: &str) -> Option<Histogram<u64>> {
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     hdrhistogram::serialization::Deserializer::new()

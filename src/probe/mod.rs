@@ -135,6 +135,11 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// The curl line that sends `request` (credentials as their variables).
+    pub fn curl(&self, request: &Request) -> String {
+        self.replay.curl(&self.base_url, request, &self.redactor())
+    }
+
     /// A probe of `base_url`; `replay` writes each exchange's curl line (the target's
     /// credentials as their variables: `target::replay`).
     pub fn new(

@@ -36,6 +36,9 @@ struct State {
     retry_after: Tally,
     body: Tally,
     ratelimit_headers: Tally,
+    /// The first sign that the target's windows are not the ones judged (a RateLimit-Policy
+    /// window, a Retry-After longer than the window).
+    window_note: Option<String>,
 }
 
 struct Config {
@@ -147,12 +150,38 @@ impl Observers {
             );
             st.retry_after.record(r.header_violation, ex);
             st.body.record(r.body_violation, ex);
+            let said = resp
+                .header(&cfg.spec.rate_limits.over_limit.retry_after_header)
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if st.window_note.is_none()
+                && let Some(secs) = said.filter(|s| *s > window.as_secs_f64().ceil() as u64)
+            {
+                st.window_note = Some(format!(
+                    "a 429 said Retry-After: {secs}, longer than the {} window judged",
+                    humantime::format_duration(window)
+                ));
+            }
         }
 
         if let Some(fields) = ratelimit_fields(&resp.headers) {
             let violation = check_ratelimit(&fields, &cfg.categories);
             st.ratelimit_headers.record(violation, ex);
+            if st.window_note.is_none() {
+                st.window_note = fields
+                    .policy
+                    .iter()
+                    .find_map(|v| stated_window(v, &cfg.categories));
+            }
         }
+    }
+
+    /// The first sign that the target's windows are others than those judged, if any.
+    pub fn window_note(&self) -> Option<String> {
+        self.state
+            .lock()
+            .expect("observer lock")
+            .window_note
+            .clone()
     }
 
     /// Raw values of the credentials a request presented: credential headers and any known secret
@@ -222,6 +251,7 @@ impl Observers {
                     ),
                 )
                 .with_evidence(Evidence {
+                    script: None,
                     note: tally
                         .first
                         .iter()
@@ -368,6 +398,33 @@ fn check_policy(value: &str, categories: &[(String, u32, u64)]) -> Option<String
         }
     }
     None
+}
+
+/// A RateLimit-Policy item whose quota is a category's limit but whose window is not that
+/// category's (nor any category's of that limit): the target states another window.
+fn stated_window(value: &str, categories: &[(String, u32, u64)]) -> Option<String> {
+    value.split(',').find_map(|item| {
+        let mut members = item.split(';').map(str::trim);
+        let mut q = members.next().and_then(|first| first.parse::<u32>().ok());
+        let mut w = None;
+        for param in members {
+            match param.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+                Some(("q", v)) => q = v.parse::<u32>().ok(),
+                Some(("w", v)) => w = v.parse::<u64>().ok(),
+                _ => {}
+            }
+        }
+        let (q, w) = (q?, w?);
+        let same_limit: Vec<&(String, u32, u64)> =
+            categories.iter().filter(|(_, l, _)| *l == q).collect();
+        let (name, _, judged) = same_limit.first()?;
+        (!same_limit.iter().any(|(_, _, cw)| *cw == w)).then(|| {
+            format!(
+                "RateLimit-Policy `{}` states a {w} s window for {name}'s limit of {q}, where {judged} s is judged",
+                value.trim()
+            )
+        })
+    })
 }
 
 /// A response body as a reader of it would see it: as sent, with its JSON string escapes

@@ -190,7 +190,7 @@ impl Replay {
                     || (credential && self.piece_of_a_secret(lit, redactor));
                 if clean != *lit || derived {
                     *lit = if derived {
-                        crate::redact::fingerprint(lit, &[])
+                        self.fingerprint(lit)
                     } else {
                         clean
                     };
@@ -199,6 +199,18 @@ impl Replay {
             }
         }
         parts
+    }
+
+    /// The fingerprint of a derived value in the form every report writes (`lel_…a1b2`,
+    /// `Bearer sk_lel_…a1b2`): its scheme and public prefix kept, then the last characters.
+    fn fingerprint(&self, value: &str) -> String {
+        let prefixes: Vec<&str> = self.prefixes.iter().map(String::as_str).collect();
+        match value.split_once(' ') {
+            Some((scheme, rest)) if scheme.chars().all(|c| c.is_ascii_alphabetic()) => {
+                format!("{scheme} {}", crate::redact::fingerprint(rest, &prefixes))
+            }
+            _ => crate::redact::fingerprint(value, &prefixes),
+        }
     }
 
     /// Whether a credential field's `value` (after its scheme and public prefix) is a piece of a

@@ -230,6 +230,9 @@ pub struct Target {
     /// TLS, proxy and extra headers (the profile's `tls:`, `proxy:`, `headers:`, and the
     /// command line's TLS options over them).
     pub connection: Connection,
+    /// Where the rate-limit windows judged come from, and what would change them: said before
+    /// the first request and beside a failing limit.
+    pub windows_from: String,
 }
 
 impl Target {
@@ -305,6 +308,8 @@ impl Target {
             max_duration: None,
             callback_url: None,
             connection: Connection::default(),
+            windows_from:
+                "the spec: --target sets no window; a profile's `rate_limits.window` does".into(),
         })
     }
 
@@ -331,6 +336,7 @@ impl Target {
                 proxy: ProxySetting::Direct,
                 ..Connection::default()
             },
+            windows_from: "the embedded server's window".into(),
         }
     }
 
@@ -392,7 +398,16 @@ impl Target {
             spec.auth.leeway = leeway;
         }
         let mut shared_use = 0;
+        let name = source.path.display();
+        let mut windows_from = format!(
+            "the spec: {name} sets no `rate_limits.window` (add it where the target's windows are others)"
+        );
         if let Some(rl) = file.rate_limits {
+            if rl.window.is_some() {
+                windows_from = format!("{name}: `rate_limits.window`");
+            } else if rl.categories.values().any(|c| c.window.is_some()) {
+                windows_from = format!("{name}: `rate_limits.categories`");
+            }
             if let Some(w) = rl.window {
                 if w.is_zero() {
                     errors.push(source.key_error("window", "rate_limits.window: 0 is no window (a reading needs a window longer than 0)"));
@@ -554,6 +569,7 @@ impl Target {
                 .as_deref()
                 .map(|u| u.trim_end_matches('/').to_string()),
             connection,
+            windows_from,
         })
     }
 }
@@ -701,6 +717,12 @@ fn check_url(url: &str) -> Result<(), String> {
                 .into(),
         );
     }
+    // `127.0.0.1:8080`, `localhost:8080`: a host without its scheme.
+    if !url.contains("://") {
+        return Err(format!(
+            "`{url}` is not a URL: it has no scheme; write it as http://{url} (or https://{url})"
+        ));
+    }
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!(
@@ -716,6 +738,16 @@ fn check_url(url: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_without_its_scheme_is_told_to_add_one() {
+        for url in ["127.0.0.1:8080", "localhost:8080", "api.example.test"] {
+            let why = check_url(url).unwrap_err();
+            assert!(why.contains(&format!("http://{url}")), "{why}");
+            assert!(!why.contains("relative URL"), "{why}");
+        }
+        assert!(check_url("http://127.0.0.1:8080").is_ok());
+    }
 
     fn load(text: &str) -> Result<Target, Error> {
         Target::from_source(&Source::inline("p.yaml", text), Spec::builtin())
@@ -818,6 +850,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("p.yaml:2:1:"), "{err}");
+    }
+
+    #[test]
+    fn the_limiter_names_of_serve_are_algorithms_too() {
+        use crate::spec::Algorithm;
+        for (word, a) in [
+            ("gcra", Algorithm::TokenBucket),
+            ("bucket", Algorithm::TokenBucket),
+            ("fixed", Algorithm::FixedWindow),
+            ("sliding", Algorithm::SlidingWindow),
+            ("token_bucket", Algorithm::TokenBucket),
+        ] {
+            let t = load(&format!(
+                "base_url: http://127.0.0.1:9/\nrate_limits:\n  algorithm: {word}\n"
+            ))
+            .unwrap();
+            assert_eq!(t.spec.rate_limits.algorithm, a, "{word}");
+        }
+    }
+
+    #[test]
+    fn a_tab_in_the_indentation_is_named_where_it_stands() {
+        let err = load("base_url: http://127.0.0.1:9/\nrate_limits:\n\twindow: 2s\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.yaml:3:1:"), "{err}");
+        assert!(err.contains("a tab in the indentation"), "{err}");
+        assert!(err.contains("spaces"), "{err}");
     }
 
     #[test]

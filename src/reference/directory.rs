@@ -34,6 +34,17 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// The fixtures' random source: from `seed` (stream `stream` of it) when given, else fresh.
+pub fn fixture_rng(seed: Option<u64>, stream: u64) -> rand::rngs::StdRng {
+    use rand::SeedableRng;
+    match seed {
+        Some(s) => {
+            rand::rngs::StdRng::seed_from_u64(s ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        }
+        None => rand::rngs::StdRng::from_rng(&mut rand::rng()),
+    }
+}
+
 pub fn random_alnum(rng: &mut impl Rng, n: usize) -> String {
     rng.sample_iter(Alphanumeric)
         .take(n)
@@ -153,6 +164,9 @@ pub struct Generated {
 
 pub struct ProvisionOptions<'a> {
     pub key_prefix: &'a str,
+    /// Generate the fixtures (keys, user, admin token, sandboxes) from this seed: `serve
+    /// --seed` gives a run's embedded server back, credentials and all.
+    pub seed: Option<u64>,
     pub identities: usize,
     pub keep_admin_plain: bool,
     pub keep_plain_keys: bool,
@@ -165,7 +179,7 @@ impl Directory {
     /// Generates two fixture teams (A and B) with their keys, the login user, the admin token and
     /// a sandbox each, plus `identities` extra keys over the load teams.
     pub fn provision(o: &ProvisionOptions<'_>) -> (Directory, Generated) {
-        let mut rng = rand::rng();
+        let mut rng = fixture_rng(o.seed, 0);
         let team_count = 2 + if o.identities > 0 { LOAD_TEAMS } else { 0 };
         let teams: Vec<Team> = (0..team_count)
             .map(|i| Team {

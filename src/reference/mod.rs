@@ -87,6 +87,9 @@ pub struct ServeOptions {
     pub leak_ns: u64,
     /// Extra API keys to provision (for load tests), spread over a few load teams.
     pub identities: usize,
+    /// Generate the credentials and fixtures from this seed (`serve --seed`): the same seed
+    /// gives the same server back. None: fresh ones.
+    pub seed: Option<u64>,
 }
 
 impl Default for ServeOptions {
@@ -98,6 +101,7 @@ impl Default for ServeOptions {
             faults: Vec::new(),
             leak_ns: 1000,
             identities: 0,
+            seed: None,
         }
     }
 }
@@ -168,9 +172,11 @@ pub async fn start(spec: Arc<Spec>, opts: ServeOptions) -> Result<RunningServer,
     let faults = app::Faults::new(&opts.faults);
     let prefix = spec.auth.api_key.prefix.clone();
     let identities = opts.identities;
+    let seed = opts.seed;
     let (dir, generated) = tokio::task::spawn_blocking(move || {
         Directory::provision(&ProvisionOptions {
             key_prefix: &prefix,
+            seed,
             identities,
             keep_admin_plain: faults.has(Fault::AdminTimingLeak)
                 || faults.has(Fault::AdminPrefixMatch),
@@ -182,7 +188,7 @@ pub async fn start(spec: Arc<Spec>, opts: ServeOptions) -> Result<RunningServer,
     let jwt_secret = if faults.has(Fault::JwtWeakSecret) {
         "secret".to_string()
     } else {
-        directory::random_alnum(&mut rand::rng(), 48)
+        directory::random_alnum(&mut directory::fixture_rng(opts.seed, 1), 48)
     };
     let app = Arc::new(App::new(spec, &opts, dir, &jwt_secret)?);
     let router = routes::router(app.clone())?;
@@ -282,9 +288,124 @@ pub fn tune_allocator() {
     }
 }
 
+/// The roles a profile written by `serve --profile-out` reads from the credentials file, each
+/// at the JSON pointer of the same name.
+const PROFILE_ROLES: &[&str] = &[
+    "api_key",
+    "api_key_other_team",
+    "api_key_revoked",
+    "email",
+    "password",
+    "admin_token",
+    "jwt_secret",
+    "other_team_sandbox",
+];
+
+/// A target profile for a running `serve`: its base URL, every credential read from the
+/// credentials file (by a path relative to the profile where both share a folder, else
+/// absolute), and its window where `--window` replaced the spec's. It holds no secret.
+pub fn profile_text(
+    base_url: &str,
+    credentials: &Path,
+    profile: &Path,
+    window: Option<Duration>,
+) -> String {
+    let folder = |p: &Path| {
+        p.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    };
+    let file = match credentials.file_name() {
+        Some(name) if folder(credentials) == folder(profile) => std::path::PathBuf::from(name),
+        _ => std::path::absolute(credentials).unwrap_or_else(|_| credentials.to_path_buf()),
+    };
+    let file = serde_json::to_string(&file.to_string_lossy()).expect("a string");
+    let mut text = format!(
+        "# The reference server `lelantos-conform serve` started, as a target profile:\n\
+         #   lelantos-conform run --profile <this file>\n\
+         # The credentials stay in {file}; this file holds none.\n\
+         base_url: {base_url}\ncredentials:\n"
+    );
+    for role in PROFILE_ROLES {
+        text.push_str(&format!("  {role}: {{file: {file}, pointer: /{role}}}\n"));
+    }
+    match window {
+        Some(w) => text.push_str(&format!(
+            "# The server's windows (serve --window): the run judges against these, not the\n\
+             # contract's.\nrate_limits:\n  window: {}\n",
+            humantime::format_duration(w)
+        )),
+        None => text.push_str("# No --window: the spec's own windows are judged.\n"),
+    }
+    text
+}
+
+/// The credentials as shell `export` lines, under the variables `--target` and replay lines
+/// read (`LELANTOS_API_KEY`, ...): `. ./lelantos.env` makes a report's curl lines replay.
+pub fn env_text(c: &Credentials) -> String {
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+    [
+        ("LELANTOS_API_KEY", &c.api_key),
+        ("LELANTOS_API_KEY_OTHER_TEAM", &c.api_key_other_team),
+        ("LELANTOS_API_KEY_REVOKED", &c.api_key_revoked),
+        ("LELANTOS_EMAIL", &c.email),
+        ("LELANTOS_PASSWORD", &c.password),
+        ("LELANTOS_ADMIN_TOKEN", &c.admin_token),
+        ("LELANTOS_JWT_SECRET", &c.jwt_secret),
+        ("LELANTOS_OTHER_TEAM_SANDBOX", &c.other_team_sandbox),
+    ]
+    .iter()
+    .map(|(k, v)| format!("export {k}={}\n", quote(v)))
+    .collect()
+}
+
+/// Writes [`profile_text`] to `profile` (a usage error, exit 2, when it cannot be written).
+pub fn write_profile(
+    profile: &Path,
+    base_url: &str,
+    credentials: &Path,
+    window: Option<Duration>,
+) -> Result<(), Error> {
+    // Written beside and renamed over, so a reader waiting for the file never sees half of it.
+    let text = profile_text(base_url, credentials, profile, window);
+    let mut tmp = profile.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", jwt::random_hex(6)));
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, profile))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::Usage(format!(
+                "--profile-out {}: cannot write the profile: {e}",
+                profile.display()
+            ))
+        })
+}
+
 /// Writes the credentials as JSON to `path`, readable by the owner only (0600), atomically: a
 /// temporary file in the same directory is written, synced and renamed over `path`.
 pub fn write_credentials(path: &Path, credentials: &Credentials) -> Result<(), Error> {
+    let mut json = serde_json::to_vec_pretty(credentials)
+        .map_err(|e| Error::Target(format!("cannot serialize the credentials: {e}")))?;
+    json.push(b'\n');
+    write_private(path, "--credentials-out", "the credentials file", &json)
+}
+
+/// Writes [`env_text`] to `path`, readable by the owner only (`serve --env-out`).
+pub fn write_env(path: &Path, credentials: &Credentials) -> Result<(), Error> {
+    write_private(
+        path,
+        "--env-out",
+        "the environment file",
+        env_text(credentials).as_bytes(),
+    )
+}
+
+/// Writes `contents` to `path` for the owner only (0600), atomically: a temporary file in the
+/// same directory is written, synced and renamed over `path`. `flag` and `what` name it in the
+/// error.
+fn write_private(path: &Path, flag: &str, what: &str, contents: &[u8]) -> Result<(), Error> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -299,11 +420,8 @@ pub fn write_credentials(path: &Path, credentials: &Credentials) -> Result<(), E
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&tmp)?;
-        let mut w = std::io::BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut w, credentials)?;
-        w.write_all(b"\n")?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
+        let mut file = options.open(&tmp)?;
+        file.write_all(contents)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
@@ -312,7 +430,7 @@ pub fn write_credentials(path: &Path, credentials: &Credentials) -> Result<(), E
         // A path the user gave that cannot take the file: a usage error (exit 2), raised before
         // the server serves anything.
         Error::Usage(format!(
-            "--credentials-out {}: cannot write the credentials file: {e}",
+            "{flag} {}: cannot write {what}: {e}",
             path.display()
         ))
     })

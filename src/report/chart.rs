@@ -214,7 +214,9 @@ impl Scale {
     }
 }
 
-pub fn timeline(t: &Timeline) -> String {
+/// `breach`: the burst's clause failed; the span where its admissions went over the limit (from
+/// the last reset to the admission past it) is marked.
+pub fn timeline(t: &Timeline, breach: bool) -> String {
     let mut events: Vec<&TimelineEvent> = t.events.iter().collect();
     events.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
     let t0 = events.first().map(|e| e.at_ms).unwrap_or_else(|| {
@@ -395,6 +397,29 @@ pub fn timeline(t: &Timeline) -> String {
         t.limit,
         t.window_ms,
     );
+    if breach {
+        // From where the count last started from 0 to the first admission over the limit.
+        let over = steps.iter().position(|&(_, n)| n > t.limit);
+        if let Some(i) = over {
+            let from = steps[..i]
+                .iter()
+                .rposition(|&(_, n)| n == 0)
+                .map_or(steps[0].0, |k| steps[(k + 1).min(i)].0);
+            let (x1, x2) = (x(from), x(steps[i].0));
+            let _ = write!(
+                s,
+                "<rect class=\"breach\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"><title>over the limit: admission {} of this span at {} ms</title></rect><text class=\"breach-label\" x=\"{}\" y=\"{}\">over the limit</text>",
+                num(x1 - 3.0),
+                num(panel_top),
+                num((x2 - x1).max(1.0) + 6.0),
+                num(PANEL),
+                steps[i].1,
+                num(steps[i].0 - t0),
+                num(x1),
+                num(panel_top - 4.0),
+            );
+        }
+    }
     let mut path = format!("M{} {}", num(x(steps[0].0)), num(y(0.0)));
     for &(at, n) in &steps[1..] {
         let _ = write!(path, " H{} V{}", num(x(at)), num(y(n as f64)));
@@ -516,7 +541,7 @@ mod tests {
     #[test]
     fn one_mark_per_request_and_a_band_per_wait() {
         let t = &fixture::report().timelines[0];
-        let svg = timeline(t);
+        let svg = timeline(t, true);
         // One circle per event, plus the four of the legend.
         assert_eq!(svg.matches("<circle").count(), t.events.len() + 4);
         assert_eq!(
@@ -546,7 +571,7 @@ mod tests {
         let mut t = fixture::report().timelines.remove(0);
         t.events.clear();
         t.waits.clear();
-        let svg = timeline(&t);
+        let svg = timeline(&t, false);
         assert!(svg.contains("limit 10"));
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
     }

@@ -62,6 +62,7 @@ pub fn report() -> RunReport {
     );
     pass.scenarios = vec!["auth.yaml#api-key".into()];
     pass.evidence = vec![Evidence {
+        script: None,
         note: "GET /v1/sandboxes with the key answered 200".into(),
         exchanges: Vec::new(),
     }];
@@ -100,6 +101,7 @@ pub fn report() -> RunReport {
     );
     fail.scenarios = vec![burst.into()];
     fail.evidence = vec![Evidence {
+        script: None,
         note: "the 11th request of the burst was refused without Retry-After".into(),
         exchanges: vec![
             exchange(
@@ -126,6 +128,7 @@ pub fn report() -> RunReport {
     );
     should_fail.scenarios = vec!["auth.yaml#no-credentials".into()];
     should_fail.evidence = vec![Evidence {
+        script: None,
         note: "no credentials".into(),
         exchanges: vec![Exchange {
             request_headers: Vec::new(),
@@ -160,6 +163,7 @@ pub fn report() -> RunReport {
     let timeline = Timeline {
         scenario: burst.into(),
         category: "general".into(),
+        clause: Some("RL-429-RETRY-AFTER".into()),
         limit: 10,
         window_ms: 2000,
         events,
@@ -178,6 +182,7 @@ pub fn report() -> RunReport {
     };
 
     RunReport {
+        load: None,
         tool: Tool::default(),
         target: TargetInfo {
             base_url: "http://127.0.0.1:43111".into(),

@@ -53,8 +53,13 @@ pre{margin:6px 0;padding:8px 10px;background:var(--bg);border:1px solid var(--li
 .replay{position:relative}.replay pre.curl{margin-top:2px}
 button.copy{font:12px system-ui,sans-serif;padding:1px 10px;border:1px solid var(--line);border-radius:6px;background:#fff;cursor:pointer}
 figure{margin:8px 0 24px;padding:12px;border:1px solid var(--line);border-radius:8px}
+figure.breach{border:2px solid var(--fail)}
+.broke{margin:6px 0;padding:4px 8px;border-left:4px solid var(--fail);background:#fff8f8}.broke b{color:var(--fail)}
+a.timeline-link{font-size:12px;white-space:nowrap;margin-left:6px}
 figcaption{font-weight:600;margin-bottom:4px}
 svg.timeline{display:block;font:11px system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+svg .breach{fill:#cf222e;fill-opacity:.14;stroke:#cf222e;stroke-opacity:.6}
+svg .breach-label{fill:#cf222e;font-size:11px;font-weight:600}
 svg .wait{fill:#8c959f;fill-opacity:.16;stroke:#8c959f;stroke-opacity:.5;stroke-dasharray:3 3}
 svg .wait-label{fill:var(--muted);font-size:11px}
 svg .row{stroke:#eaeef2}svg .grid{stroke:#eaeef2}svg .tick,svg .axis-line{stroke:#8c959f}
@@ -178,7 +183,14 @@ fn header(out: &mut String, report: &RunReport, verdict: &str) {
     if !report.target.headers.is_empty() {
         row("added headers", &report.target.headers.join(", "));
     }
-    row("seed", &report.seed.to_string());
+    if let Some(again) = &report.target.serve_again {
+        row("serve it again", again);
+    }
+    match &report.load {
+        // A swarm generates no values: it has no seed to give.
+        Some(_) => row("seed", "none (a swarm generates no values)"),
+        None => row("seed", &report.seed.to_string()),
+    }
     row("started at", &report.started_at);
     row("duration", &text::duration(report.duration_ms));
     row(
@@ -263,23 +275,43 @@ fn clauses(out: &mut String, report: &RunReport) {
             esc(&area),
         );
         for c in clauses {
-            clause_rows(out, c);
+            clause_rows(out, c, &report.timelines);
         }
         out.push_str("</tbody>\n");
     }
     out.push_str("</table>\n");
 }
 
-fn clause_rows(out: &mut String, c: &ClauseVerdict) {
+/// A clause's row (its reason's headline, and links to the timelines of its bursts), then its
+/// evidence folded: the whole reason once, each evidence note that says more, the exchanges, the
+/// one that broke a failing clause marked.
+fn clause_rows(out: &mut String, c: &ClauseVerdict, timelines: &[crate::verdict::Timeline]) {
     let status = c.status.as_str();
+    let links: Vec<String> = timelines
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.clause.as_deref() == Some(c.id.as_str()))
+        .map(|(i, t)| {
+            format!(
+                "<a class=\"timeline-link\" href=\"#timeline-{i}\">timeline: {}</a>",
+                esc(&t.category)
+            )
+        })
+        .collect();
+    let (head, _) = text::headline(&c.reason);
     let _ = writeln!(
         out,
-        "<tr class=\"{status}\" data-status=\"{status}\"><td class=\"id\">{}</td><td><span class=\"level {1}\">{1}</span></td><td><span class=\"badge {status}\">{2}</span></td><td>{3}</td><td>{4}</td></tr>",
+        "<tr class=\"{status}\" data-status=\"{status}\" id=\"clause-{0}\"><td class=\"id\">{0}</td><td><span class=\"level {1}\">{1}</span></td><td><span class=\"badge {status}\">{2}</span></td><td>{3}</td><td>{4}{5}</td></tr>",
         esc(&c.id),
         c.level.as_str(),
         status.replace('_', " "),
         esc(&c.title),
-        esc(&c.reason),
+        esc(head),
+        if links.is_empty() {
+            String::new()
+        } else {
+            format!(" <span class=\"links\">{}</span>", links.join(" "))
+        },
     );
     if c.evidence.is_empty() && c.scenarios.is_empty() {
         return;
@@ -309,10 +341,31 @@ fn clause_rows(out: &mut String, c: &ClauseVerdict) {
         "<div class=\"note\"><b>reason:</b> {}</div>",
         esc(&c.reason)
     );
+    let mut marked = false;
     for e in &c.evidence {
-        let _ = write!(out, "<div class=\"note\">{}</div>", esc(&e.note));
+        // A note the reason already says is not said again.
+        if !e.note.is_empty() && !c.reason.contains(e.note.as_str()) {
+            let _ = write!(out, "<div class=\"note\">{}</div>", esc(&e.note));
+        }
+        if let Some(script) = &e.script {
+            let _ = write!(
+                out,
+                "<div class=\"replay\"><span class=\"muted\">reproduce:</span> <button type=\"button\" class=\"copy\">copy</button><pre class=\"curl\">{}</pre></div>",
+                esc(script)
+            );
+        }
         for ex in &e.exchanges {
-            let _ = write!(out, "<pre>{}</pre>", esc(&text::exchange(ex, BODY_CAP)));
+            // The first exchange of a failure's evidence is the one that broke the clause.
+            if c.status == Status::Fail && !marked {
+                marked = true;
+                let _ = write!(
+                    out,
+                    "<div class=\"broke\"><b>the exchange that broke the clause</b><pre>{}</pre></div>",
+                    esc(&text::exchange(ex, BODY_CAP))
+                );
+            } else {
+                let _ = write!(out, "<pre>{}</pre>", esc(&text::exchange(ex, BODY_CAP)));
+            }
             if let Some(curl) = &ex.curl {
                 let _ = write!(
                     out,
@@ -358,22 +411,42 @@ fn timelines(out: &mut String, report: &RunReport) {
         "<h2>Rate-limit timelines ({})</h2>",
         report.timelines.len()
     );
-    for t in &report.timelines {
+    for (i, t) in report.timelines.iter().enumerate() {
+        // The burst of a failing clause: its figure says so and its chart marks where the
+        // admissions went over the limit.
+        let breach = t.clause.as_deref().is_some_and(|id| {
+            report
+                .clauses
+                .iter()
+                .any(|c| c.id == id && c.status == Status::Fail)
+        });
         let admitted = t
             .events
             .iter()
             .filter(|e| matches!(e.status, Some(200..=299)))
             .count();
+        let clause = t
+            .clause
+            .as_deref()
+            .map(|id| {
+                format!(
+                    " <a href=\"#clause-{0}\">{0}</a>{1}",
+                    esc(id),
+                    if breach { " (failed)" } else { "" }
+                )
+            })
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "<figure><figcaption>{} <span class=\"muted\">category {}: limit {} per {}; {} requests, {} admitted</span></figcaption>\n{}\n</figure>",
+            "<figure id=\"timeline-{i}\"{}><figcaption>{}{clause} <span class=\"muted\">category {}: limit {} per {}; {} requests, {} admitted</span></figcaption>\n{}\n</figure>",
+            if breach { " class=\"breach\"" } else { "" },
             esc(&t.scenario),
             esc(&t.category),
             t.limit,
             text::duration(t.window_ms),
             t.events.len(),
             admitted,
-            chart::timeline(t),
+            chart::timeline(t, breach),
         );
     }
 }

@@ -29,8 +29,8 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(out, "## {icon} Lelantos conformance: {word}\n");
     let _ = writeln!(
         out,
-        "**{} clauses:** {} · target {}{} · seed {} · {} · {} {}\n",
-        report.clauses.len(),
+        "**{}:** {} · target {}{} · {} · {} · {} {}\n",
+        crate::plural::count(report.clauses.len() as u64, "clause"),
         text::counts(report),
         inline(&report.target.base_url),
         if report.target.embedded {
@@ -38,11 +38,28 @@ pub fn render(report: &RunReport) -> String {
         } else {
             ""
         },
-        report.seed,
+        // A swarm generates no values: it has no seed to give.
+        match report.load {
+            Some(_) => "no seed (a swarm generates no values)".to_string(),
+            None => format!("seed {}", report.seed),
+        },
         text::duration(report.duration_ms),
         inline(&report.tool.name),
         inline(&report.tool.version),
     );
+    if let Some(again) = &report.target.serve_again {
+        let _ = writeln!(
+            out,
+            "The same embedded server again (its seed, windows and faults; then the replay lines below run as written):\n\n{}",
+            fenced(again, "sh")
+        );
+    }
+    if let Some(load) = &report.load {
+        for l in text::load_lines(load) {
+            let _ = writeln!(out, "- {}", inline(&l));
+        }
+        out.push('\n');
+    }
     let mut how = Vec::new();
     if let Some(tls) = &report.target.tls {
         how.push(format!("TLS: {}", text::tls(tls)));
@@ -104,15 +121,20 @@ pub fn render(report: &RunReport) -> String {
         .collect();
     let _ = writeln!(
         out,
-        "{} of {} clauses pass.\n",
+        "{} of {} {}.\n",
         report.summary.pass,
-        report.clauses.len()
+        crate::plural::count(report.clauses.len() as u64, "clause"),
+        if report.summary.pass == 1 {
+            "passes"
+        } else {
+            "pass"
+        }
     );
     if !undecided.is_empty() {
         let _ = writeln!(
             out,
-            "<details>\n<summary>{} clauses not decided (skipped, not testable, inconclusive)</summary>\n",
-            undecided.len()
+            "<details>\n<summary>{} not decided (skipped, not testable, inconclusive)</summary>\n",
+            crate::plural::count(undecided.len() as u64, "clause")
         );
         out.push_str("| Clause | Level | Status | Reason |\n|---|---|---|---|\n");
         for c in undecided {
@@ -170,7 +192,14 @@ fn evidence(c: &ClauseVerdict) -> String {
         html(&c.reason)
     );
     for e in &c.evidence {
-        let _ = writeln!(s, "{}\n", inline(&e.note));
+        // A note the reason already says is not said again.
+        if !e.note.is_empty() && !c.reason.contains(e.note.as_str()) {
+            let _ = writeln!(s, "{}\n", inline(&e.note));
+        }
+        if let Some(script) = &e.script {
+            s.push_str("Reproduce:\n\n");
+            s.push_str(&fenced(script, "sh"));
+        }
         for ex in &e.exchanges {
             s.push_str(&fenced(
                 &text::cap(&text::exchange(ex, EVIDENCE_CAP), EVIDENCE_CAP),
@@ -261,7 +290,7 @@ mod tests {
         let must = md.find("### Failing `must` clauses (1").unwrap();
         let should = md.find("### Failing `should` clauses (1").unwrap();
         // Passes are counted, not listed; what was not decided is listed with its reason.
-        let all = md.find("1 of 6 clauses pass.").unwrap();
+        let all = md.find("1 of 6 clauses passes.").unwrap();
         assert!(md.contains(
             "<summary>3 clauses not decided (skipped, not testable, inconclusive)</summary>"
         ));

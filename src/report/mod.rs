@@ -321,6 +321,15 @@ mod tests {
         for path in written {
             eprintln!("wrote {}", path.display());
         }
-        eprintln!("{}", terminal::render(&fixture::report(), true));
+        eprintln!(
+            "{}",
+            terminal::render(
+                &fixture::report(),
+                &terminal::Options {
+                    color: true,
+                    ..terminal::Options::plain()
+                }
+            )
+        );
     }
 }

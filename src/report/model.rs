@@ -36,6 +36,37 @@ pub struct RunReport {
     /// What weakens the verdict and every reader must see (`--insecure`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// A load swarm's figures (`load`, `report merge`): what its terminal output and
+    /// compliance.md lead with. load.json holds the swarm in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadSummary>,
+}
+
+/// A swarm in a few figures.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LoadSummary {
+    pub requests: u64,
+    pub duration_ms: u64,
+    pub requests_per_second: f64,
+    /// Service time percentiles, milliseconds (raw, as the thresholds read them).
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    /// Requests that got no answer or a 5xx.
+    pub errors: u64,
+    /// The share of requests answered 429, from 0 to 1.
+    pub share_429: f64,
+    /// Per category: what its identities were admitted, and the most any reading allows them
+    /// over the swarm's duration.
+    pub categories: Vec<CategoryLoad>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CategoryLoad {
+    pub category: String,
+    pub identities: u64,
+    pub admitted: u64,
+    pub allowed: u64,
 }
 
 impl RunReport {
@@ -108,6 +139,10 @@ pub struct TargetInfo {
     /// The names of the headers the profile added to every request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<String>,
+    /// For the embedded server: the command that serves it again, credentials and all, with
+    /// them as `export` lines for the replay lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve_again: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

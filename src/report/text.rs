@@ -18,6 +18,63 @@ pub fn areas(report: &RunReport) -> Vec<(&str, Vec<&ClauseVerdict>)> {
     groups
 }
 
+/// A reason split into its headline and the rest: the headline ends where the derivation
+/// begins (the first parenthesis or semicolon after a few words), so "101 admitted where at
+/// most 100 are allowed in 14 ms" stands alone and "(every reading: ...)" is detail.
+pub fn headline(reason: &str) -> (&str, &str) {
+    const AT_LEAST: usize = 24;
+    let cut = reason
+        .char_indices()
+        .filter(|(i, c)| *i >= AT_LEAST && matches!(c, '(' | ';'))
+        .map(|(i, _)| i)
+        .next();
+    match cut {
+        Some(i) => (
+            reason[..i].trim_end(),
+            reason[i..].trim_start_matches(';').trim(),
+        ),
+        None => (reason, ""),
+    }
+}
+
+/// A load swarm's figures as lines: the totals, then each category's admissions against what
+/// the contract allows its identities over the swarm.
+pub fn load_lines(l: &super::LoadSummary) -> Vec<String> {
+    let ms = |v: f64| {
+        if v >= 100.0 {
+            format!("{v:.0} ms")
+        } else {
+            format!("{v:.1} ms")
+        }
+    };
+    let mut out = vec![format!(
+        "load: {} requests in {} ({:.0}/s); latency p50 {}, p95 {}, p99 {}; {} errors (no answer or 5xx); {:.1}% answered 429",
+        l.requests,
+        duration(l.duration_ms),
+        l.requests_per_second,
+        ms(l.p50_ms),
+        ms(l.p95_ms),
+        ms(l.p99_ms),
+        l.errors,
+        l.share_429 * 100.0
+    )];
+    for c in &l.categories {
+        out.push(format!(
+            "{}: {} admitted to {} {}, at most {} allowed over the swarm (every reading)",
+            c.category,
+            c.admitted,
+            c.identities,
+            if c.identities == 1 {
+                "identity"
+            } else {
+                "identities"
+            },
+            c.allowed
+        ));
+    }
+    out
+}
+
 /// At most `cap` bytes of `text` (cut at a character boundary), with a note of what was left out.
 pub fn cap(text: &str, cap: usize) -> String {
     if text.len() <= cap {

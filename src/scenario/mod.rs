@@ -37,10 +37,52 @@ pub fn builtin(spec: &Spec) -> Result<Vec<Loaded>, Error> {
     }
 }
 
-/// Loads scenario files; a directory stands for its `*.yaml` / `*.yml` files, in name order.
+/// The prefix that names a built-in scenario file whatever the folder holds: `builtin:load-burst`.
+pub const BUILTIN_PREFIX: &str = "builtin:";
+
+/// The built-in scenario file `name` names: its file name with or without `.yaml`, or as
+/// `scenarios/…`, optionally after `builtin:` (`load-burst`, `builtin:api-keys.yaml`).
+pub fn builtin_named(name: &str) -> Option<(&'static str, &'static str)> {
+    let bare = name.strip_prefix(BUILTIN_PREFIX).unwrap_or(name);
+    let bare = bare.strip_prefix("scenarios/").unwrap_or(bare);
+    let bare = bare.strip_suffix(".yaml").unwrap_or(bare);
+    BUILTIN
+        .iter()
+        .copied()
+        .find(|(path, _)| short_name(path) == bare)
+}
+
+/// `scenarios/load-burst.yaml` -> `load-burst`.
+pub fn short_name(builtin_path: &str) -> &str {
+    let n = builtin_path
+        .strip_prefix("scenarios/")
+        .unwrap_or(builtin_path);
+    n.strip_suffix(".yaml").unwrap_or(n)
+}
+
+/// Loads scenario files; a directory stands for its `*.yaml` / `*.yml` files, in name order. A
+/// path that does not exist but names a built-in file (`load-burst`, `builtin:load-burst`) is
+/// that file, from the binary: built-in scenarios work from any folder and after an install.
 pub fn load_paths(paths: &[PathBuf], spec: &Spec) -> Result<Vec<Loaded>, Error> {
-    let mut files = Vec::new();
+    let mut sources = Vec::new();
     for p in paths {
+        let text = p.to_string_lossy();
+        let explicit = text.starts_with(BUILTIN_PREFIX);
+        if explicit || !p.exists() {
+            if let Some((name, body)) = builtin_named(&text) {
+                sources.push(Ok(Source::inline(name, body)));
+                continue;
+            }
+            if explicit || p.extension().is_none() {
+                let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| short_name(n)).collect();
+                let bare = text.strip_prefix(BUILTIN_PREFIX).unwrap_or(&text);
+                return Err(Error::Usage(format!(
+                    "{text}: no such file, and no built-in scenario of that name{}; built in: {}",
+                    did_you_mean(bare, names.iter().copied()),
+                    names.join(", ")
+                )));
+            }
+        }
         if p.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| Error::Usage(format!("{}: cannot read directory: {e}", p.display())))?
@@ -54,15 +96,15 @@ pub fn load_paths(paths: &[PathBuf], spec: &Spec) -> Result<Vec<Loaded>, Error> 
                     p.display()
                 )));
             }
-            files.extend(found);
+            sources.extend(found.iter().map(|f| Source::read(f)));
         } else {
-            files.push(p.clone());
+            sources.push(Source::read(p));
         }
     }
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for f in files {
-        match Source::read(&f).and_then(|src| load_source(&src, spec)) {
+    for src in sources {
+        match src.and_then(|src| load_source(&src, spec)) {
             Ok(mut s) => out.append(&mut s),
             Err(Error::Files(mut e)) => errors.append(&mut e),
             Err(e) => return Err(e),

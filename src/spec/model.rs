@@ -90,10 +90,14 @@ pub enum Algorithm {
     #[default]
     Any,
     /// Fixed windows: at most `limit` in each window; a span may straddle an edge.
+    #[serde(alias = "fixed")]
     FixedWindow,
     /// A sliding log: at most `limit` in any interval of one window.
+    #[serde(alias = "sliding")]
     SlidingWindow,
-    /// A token bucket or GCRA: capacity `limit`, refilled at `limit` per window.
+    /// A token bucket or GCRA: capacity `limit`, refilled at `limit` per window. The names of
+    /// `--limiter` (`bucket`, `gcra`) are taken too: GCRA admits what a token bucket does.
+    #[serde(alias = "bucket", alias = "gcra")]
     TokenBucket,
 }
 

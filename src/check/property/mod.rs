@@ -725,6 +725,7 @@ fn record(scope: &Scope, h: &Hunt, seed: u64) {
                 status,
                 scope.probe.redactor().redact(&note),
                 Evidence {
+        script: None,
                     note: scope.probe.redactor().redact(&f.shape),
                     exchanges,
                 },
