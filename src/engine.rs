@@ -75,32 +75,36 @@ pub async fn execute(
     };
     // Once a second: what the run waits for, and the time limit left; and, once, a sign that
     // the target's windows are not those judged (before the bursts it would make fail).
+    let said = std::sync::atomic::AtomicBool::new(false);
+    let say_window_note = || {
+        if let Some(note) = probe.observers().window_note()
+            && !said.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            progress.note(&crate::report::terminal::for_stderr(&window_warning(&note)));
+        }
+    };
     let ticker = async {
-        let mut said = false;
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
             if let Some(wait) = health.waiting() {
                 progress.waiting(wait, deadline.saturating_duration_since(Instant::now()));
             }
-            if !said && let Some(note) = probe.observers().window_note() {
-                said = true;
-                progress.note(&crate::report::terminal::for_stderr(&window_warning(
-                    &note, target,
-                )));
-            }
+            say_window_note();
         }
     };
-    tokio::select! {
+    let r = tokio::select! {
         r = work => r,
         () = ticker => Ok(()),
-    }
+    };
+    // A run shorter than a tick says it at its end.
+    say_window_note();
+    r
 }
 
 /// What a run says when the target's windows look like others than those judged.
-pub fn window_warning(note: &str, target: &Target) -> String {
+pub fn window_warning(note: &str) -> String {
     format!(
-        "warning: {note}: the windows judged come from {}; if the target's are others, give them (a profile's `rate_limits.window`, or `serve --profile-out` for the reference server)",
-        target.windows_from
+        "warning: {note}; if those are the target's windows, give them: a profile's `rate_limits.window` (`serve --profile-out` writes one for the reference server)"
     )
 }
 

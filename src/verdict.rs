@@ -379,6 +379,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_failing_limit_names_its_windows_and_what_the_target_stated() {
+        let spec = Spec::builtin();
+        let findings = vec![
+            Finding::new(
+                "RL-GENERAL-LIMIT",
+                Status::Fail,
+                "a",
+                "general: refills faster",
+            ),
+            Finding::new("AUTH-KEY-HEADER", Status::Fail, "a", "refused"),
+        ];
+        let mut v = judge(&spec, &findings, &|id| {
+            id == "RL-GENERAL-LIMIT" || id == "AUTH-KEY-HEADER"
+        });
+        name_windows(
+            &mut v,
+            "the spec: --target sets no window",
+            Some("RateLimit-Policy `100;w=2` states a 2 s window"),
+        );
+        let rl = v.iter().find(|c| c.id == "RL-GENERAL-LIMIT").unwrap();
+        assert_eq!(
+            rl.reason,
+            "general: refills faster (windows judged from the spec: --target sets no window; RateLimit-Policy `100;w=2` states a 2 s window)"
+        );
+        let key = v.iter().find(|c| c.id == "AUTH-KEY-HEADER").unwrap();
+        assert_eq!(key.reason, "refused");
+    }
+
+    #[test]
     fn fail_beats_pass_and_uncovered_is_skipped() {
         let spec = Spec::builtin();
         let findings = vec![

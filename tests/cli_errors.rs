@@ -492,6 +492,22 @@ fn command_line_mistakes_exit_2_without_a_request() {
             ],
             "--credentials-out /proc/x/creds.json: cannot write",
         ),
+        (
+            "environment file cannot be written",
+            vec![
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--env-out",
+                "/proc/x/lelantos.env",
+            ],
+            "--env-out /proc/x/lelantos.env: cannot write",
+        ),
+        (
+            "profile without the credentials file it reads",
+            vec!["serve", "--addr", "127.0.0.1:0", "--profile-out", "p.yaml"],
+            "--credentials-out",
+        ),
         ("unknown flag", vec!["run", "--bogus"], "'--bogus'"),
         (
             "unknown fault",

@@ -292,3 +292,60 @@ fn progress_shows_the_waits_and_the_time_left() {
         "not the 10m limit's remainder: {line}"
     );
 }
+
+/// The walkthrough's trap: `serve --window 2s`, then `run --target` (which judges the spec's
+/// 60 s windows). Before its first request the run says which windows it judges and where they
+/// come from, and it warns that the target states others (its RateLimit-Policy), naming what
+/// fixes it.
+#[test]
+fn a_run_says_its_windows_and_warns_when_the_target_states_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("creds.json");
+    let mut cmd = std::process::Command::new(common_cli::BIN);
+    cmd.args([
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--window",
+        "2s",
+        "--credentials-out",
+    ])
+    .arg(&creds);
+    let server = common_cli::Server::start(cmd, Duration::from_secs(30));
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds).unwrap()).unwrap();
+    let report = dir.path().join("r");
+    let child = std::process::Command::new(common_cli::BIN)
+        .args(["run", "--target", &server.url, "--only", "AUTH-KEY-HEADER"])
+        .arg("--report-dir")
+        .arg(&report)
+        .env("LELANTOS_API_KEY", c["api_key"].as_str().unwrap())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait(child, Duration::from_secs(30));
+    out.assert_code(0, "");
+    // Lines wrap at 100 columns: read them as one text.
+    let stderr = out.stderr.replace("\n  ", " ");
+    let said = stderr
+        .find("rate limits judged: file_operations 60/1m, general 100/1m, sandbox_creation 10/1m")
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(
+        stderr[said..].contains("windows from the spec: --target sets no window"),
+        "{}",
+        out.stderr
+    );
+    let warned = stderr
+        .find("warning: RateLimit-Policy")
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(said < warned, "{}", out.stderr);
+    let warning = &stderr[warned..];
+    assert!(
+        warning.contains("states a 2 s window") && warning.contains("rate_limits.window"),
+        "{}",
+        out.stderr
+    );
+}

@@ -207,3 +207,19 @@ fn a_passing_run_fits_an_80_column_terminal_in_40_lines() {
     }
     assert!(used <= 40, "{used} lines:\n{text}");
 }
+
+/// `serve --help` says the exit code the tool gives when a file it writes cannot be written
+/// (a usage error, 2), as `tests/cli_errors.rs` shows it does.
+#[test]
+fn serve_help_says_the_exit_code_of_an_unwritable_file() {
+    let out = conform(&["serve", "--help"]);
+    out.assert_code(0, "");
+    let codes = &out.stdout[out.stdout.find("Exit codes:").unwrap()..];
+    let two = codes.find("\n  2  ").unwrap();
+    let three = codes.find("\n  3  ").unwrap();
+    let unwritable = codes
+        .find("cannot\n     be written")
+        .or_else(|| codes.find("cannot be written"))
+        .unwrap();
+    assert!(two < unwritable && unwritable < three, "{codes}");
+}

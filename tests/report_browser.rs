@@ -29,14 +29,24 @@ fn chromium() -> PathBuf {
 
 /// What the page measures of itself once laid out at `width` px, as `key=value` lines.
 fn measure(page: &Path, width: u32, shot: &Path) -> std::collections::BTreeMap<String, f64> {
-    let probe = "<script>window.addEventListener('load',function(){\
+    // A chart is over its line where a drawn point stands above it (a smaller y).
+    let probe = "<script>function over(){var n=0;document.querySelectorAll('svg.chart').forEach(function(svg){\
+        var line=svg.querySelector('line.limit');if(!line)return;var ly=parseFloat(line.getAttribute('y1'));\
+        svg.querySelectorAll('polyline').forEach(function(p){for(var i=0;i<p.points.length;i++){if(p.points[i].y<ly-0.5){n++;return}}})});return n}\
+        window.addEventListener('load',function(){\
         var d=document.documentElement,rows=document.querySelectorAll('table.clauses tr[data-status]:not(.evidence)');\
         var tallest=0;rows.forEach(function(r){tallest=Math.max(tallest,r.getBoundingClientRect().height)});\
         var first=document.querySelector('table.clauses tr[data-status]');\
         var out=document.createElement('pre');out.id='measured';\
         out.textContent='scroll_width='+d.scrollWidth+'\\ninner_width='+window.innerWidth+'\\nrows='+rows.length+\
         '\\ntallest_row='+tallest+'\\nfirst_is_fail='+(first&&first.dataset.status==='fail'?1:0)+\
-        '\\ncopy_buttons='+document.querySelectorAll('button.copy').length;\
+        '\\ncopy_buttons='+document.querySelectorAll('button.copy').length+\
+        '\\nbroke_in_failing='+document.querySelectorAll('tr.evidence[data-status=fail] .broke').length+\
+        '\\nbroke_elsewhere='+document.querySelectorAll('tr.evidence:not([data-status=fail]) .broke').length+\
+        '\\ntimeline_links='+Array.from(document.querySelectorAll('a.timeline-link')).filter(function(a){return document.querySelector(a.getAttribute('href'))}).length+\
+        '\\nbreach_figures='+document.querySelectorAll('figure.breach').length+\
+        '\\ncharts_over_their_line='+over()+\
+        '\\ncharts_with_a_line='+document.querySelectorAll('svg.chart line.limit').length;\
         document.body.appendChild(out);});</script>";
     let html = std::fs::read_to_string(page).unwrap();
     let probed = page.with_file_name(format!("probed-{width}.html"));
@@ -116,6 +126,67 @@ fn the_report_fits_a_desktop_and_a_phone_and_shows_failures_first() {
             "{name}: the first clause is no failure"
         );
         assert!(m["copy_buttons"] >= 2.0, "{name}: {m:?}");
+        // The exchange that broke each failing clause is marked, and only there.
+        assert!(m["broke_in_failing"] >= 2.0, "{name}: {m:?}");
+        assert_eq!(m["broke_elsewhere"], 0.0, "{name}: {m:?}");
         eprintln!("{name}: {m:?}; screenshot {}", shot.display());
     }
+}
+
+/// A rate-limit failure: the clause links to its burst's timeline, whose figure is marked as
+/// the failure's, the breaking exchange marked in its evidence.
+#[test]
+fn a_limit_failure_links_to_its_marked_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let out = conform(&[
+        "run",
+        "--quiet",
+        "--only",
+        "RL-CREATION-LIMIT",
+        "--fault",
+        "rl-off-by-one",
+        "--format",
+        "html",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    out.assert_code(1, "rl-off-by-one fails the run: ");
+    let page = reports.join("report.html");
+    let m = measure(&page, 1366, &reports.join("screenshot-desktop.png"));
+    assert!(m["timeline_links"] >= 1.0, "{m:?}");
+    assert!(m["breach_figures"] >= 1.0, "{m:?}");
+    assert!(m["broke_in_failing"] >= 1.0, "{m:?}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("class=\"breach\""),
+        "no over-limit span drawn"
+    );
+}
+
+/// A passing load swarm: no chart shows a value above its line.
+#[test]
+fn a_passing_swarms_charts_stay_under_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let out = conform(&[
+        "load",
+        "--quiet",
+        "--scenario",
+        "load-burst",
+        "--users",
+        "10",
+        "--duration",
+        "3s",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    out.assert_code(0, "a faultless swarm passes: ");
+    let m = measure(
+        &reports.join("report.html"),
+        1366,
+        &reports.join("screenshot-desktop.png"),
+    );
+    assert!(m["charts_with_a_line"] >= 1.0, "{m:?}");
+    assert_eq!(m["charts_over_their_line"], 0.0, "{m:?}");
 }

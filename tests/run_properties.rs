@@ -194,10 +194,13 @@ fn timeless(dir: &std::path::Path) -> serde_json::Value {
                 // Responses carry the server's dates and its own random ids.
                 m.remove("response_headers");
                 m.remove("response_body");
-                // A replay line holds the target's URL, whose port is the run's own.
-                if let Some(serde_json::Value::String(curl)) = m.get_mut("curl") {
-                    let port = regex::Regex::new(r"http://127\.0\.0\.1:\d+").unwrap();
-                    *curl = port.replace_all(curl, "BASE").into_owned();
+                // A replay line holds the target's URL, and the serve command its address,
+                // whose port is the run's own.
+                let port = regex::Regex::new(r"127\.0\.0\.1:\d+").unwrap();
+                for k in ["curl", "serve_again"] {
+                    if let Some(serde_json::Value::String(text)) = m.get_mut(k) {
+                        *text = port.replace_all(text, "BASE").into_owned();
+                    }
                 }
                 m.values_mut().for_each(strip);
             }

@@ -95,6 +95,7 @@ pub fn render(report: &RunReport) -> String {
             level.as_str(),
             clauses.len()
         );
+        // The reason's headline here; the whole reason once, in its evidence below.
         out.push_str("| Clause | Area | Title | Reason |\n|---|---|---|---|\n");
         for c in clauses {
             let _ = writeln!(
@@ -103,7 +104,7 @@ pub fn render(report: &RunReport) -> String {
                 cell(&c.id),
                 cell(&c.area),
                 cell(&c.title),
-                cell(&c.reason)
+                cell(text::headline(&c.reason).0)
             );
         }
         out.push('\n');
