@@ -288,3 +288,45 @@ async fn a_target_refusing_every_token_leaves_the_forgery_clauses_inconclusive()
         );
     }
 }
+
+/// Logins and refreshes are charged to the client address's general budget. The refresh
+/// scenario (nearly all logins and refreshes) and the access tokens' login and their at most 8
+/// refreshes at the refresh endpoint, together, stay under one window's 100 whatever the seed:
+/// the refresh scenario never waits a window for the address (at 60 s windows that wait doubled
+/// a whole run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_address_budget_outlasts_the_refresh_properties_at_every_seed() {
+    let limit = u64::from(
+        lelantos_conform::spec::Spec::builtin()
+            .rate_limits
+            .categories["general"]
+            .limit,
+    );
+    // forged-access-tokens: one login, and AUTH-ACCESS-NOT-REFRESH's cases at the refresh
+    // endpoint (8 at most).
+    let beside = 1 + 8;
+    let mut problems = Vec::new();
+    for seed in 1..=8 {
+        let (mut a, _) = args(Vec::new(), LimiterKind::Sliding, seed);
+        a.only = Some("AUTH-REFRESH-*".into());
+        let outcome = tokio::time::timeout(Duration::from_secs(60), run(a))
+            .await
+            .expect("the run finishes")
+            .expect("the run completes");
+        let refresh = outcome
+            .report
+            .scenarios
+            .iter()
+            .find(|s| s.name.ends_with("#refresh-single-use"))
+            .expect("the refresh scenario ran");
+        let spent = refresh.requests + beside;
+        if spent >= limit * 9 / 10 || !refresh.waits.is_empty() {
+            problems.push(format!(
+                "seed {seed}: {} requests and {beside} beside, waited {:?}",
+                refresh.requests, refresh.waits
+            ));
+        }
+        assert_eq!(outcome.report.verdict, RunVerdict::Pass, "seed {seed}");
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}

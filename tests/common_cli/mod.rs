@@ -212,22 +212,14 @@ impl Drop for Server {
 /// A profile for a target whose credentials are in `creds.json` beside it (the format `serve
 /// --credentials-out` writes), with every category's window set to `window_secs`.
 pub fn profile_for(base_url: &str, window_secs: u32) -> String {
-    let mut profile = format!("base_url: {base_url}\ncredentials:\n");
-    for role in [
-        "api_key",
-        "api_key_other_team",
-        "api_key_revoked",
-        "email",
-        "password",
-        "admin_token",
-        "jwt_secret",
-        "other_team_sandbox",
-    ] {
-        profile.push_str(&format!(
-            "  {role}: {{file: creds.json, pointer: /{role}}}\n"
-        ));
-    }
-    profile.push_str(&format!("rate_limits:\n  window: {window_secs}s\n"));
+    // The profile `serve --profile-out` writes, for a server whose credentials are in creds.json
+    // beside it.
+    let mut profile = lelantos_conform::reference::profile_text(
+        base_url,
+        std::path::Path::new("creds.json"),
+        std::path::Path::new("profile.yaml"),
+        Some(Duration::from_secs(window_secs.into())),
+    );
     // The default time limit is five windows and a minute (70 s at 2 s windows): a debug build
     // against a Python server, four runs at once on two cores, takes longer than that.
     profile.push_str("max_duration: 5m\n");

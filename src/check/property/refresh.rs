@@ -144,7 +144,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
         let key = secret.clone().unwrap_or_default();
         let cases = ctx.cases.min(12);
         let mut h = match clause {
-            "AUTH-REFRESH-RACE" => hunt(&ctx.client, clause, cases.min(4), seed, 4usize..=8, |n| {
+            "AUTH-REFRESH-RACE" => hunt(&ctx.client, clause, cases.min(3), seed, 4usize..=8, |n| {
                 let Some((_, r)) = ctx.login() else {
                     return Judged::Unjudged;
                 };
@@ -175,7 +175,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
                 clause,
                 cases,
                 seed,
-                (0usize..3, 1usize..4, any::<bool>()),
+                (0usize..2, 1usize..3, any::<bool>()),
                 |(rotations, replays, respelled)| {
                     // Log in, refresh `rotations + 1` times in a row, then replay the first token
                     // (or its non-canonical twin).
@@ -229,7 +229,7 @@ pub fn run(ctx: &Ctx, clauses: &[&'static str]) -> Vec<Hunt> {
             "AUTH-REFRESH-FORGED" => hunt(
                 &ctx.client,
                 clause,
-                (ctx.cases * 2).min(16),
+                (ctx.cases * 2).min(8),
                 seed,
                 forge::forgery(),
                 |f| {
