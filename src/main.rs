@@ -616,7 +616,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             verbose,
         )),
         Command::Validate { files, spec } => {
-            let spec = lelantos_conform::run::load_spec(spec.as_deref())?;
+            let spec = lelantos_conform::spec::load_spec(spec.as_deref())?;
             if files.is_empty() {
                 let scenarios = lelantos_conform::scenario::builtin(&spec)?;
                 println!(
@@ -645,7 +645,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             spec,
             scenarios,
         } => {
-            let spec = lelantos_conform::run::load_spec(spec.as_deref())?;
+            let spec = lelantos_conform::spec::load_spec(spec.as_deref())?;
             match what {
                 ListWhat::Clauses => println!("{}", list::clauses(&spec)),
                 ListWhat::Scenarios => {
@@ -735,7 +735,7 @@ fn man(dir: Option<PathBuf>) -> Result<u8, Error> {
 }
 
 /// The verdict table on stdout, where the reports went on stderr; the outcome's exit code.
-fn show(outcome: lelantos_conform::run::RunOutcome, verbose: bool) -> u8 {
+fn show(outcome: lelantos_conform::report::RunOutcome, verbose: bool) -> u8 {
     let tty = std::io::stdout().is_terminal();
     let options = report::terminal::Options {
         color: report::terminal::color_enabled(tty),

@@ -9,19 +9,18 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::check;
 use crate::engine::{self, Collected};
 use crate::error::Error;
+use crate::gate::fail_on_option;
 use crate::reference::{self, LimiterKind};
 use crate::report::{self, Format, RunReport, Tool};
+use crate::report::{RunOutcome, default_report_dir};
 use crate::scenario::{self, Loaded};
 use crate::spec::Spec;
+use crate::spec::load_spec;
+use crate::target::{EMBEDDED_WINDOW, TIMING_EMBEDDED_WINDOW};
 use crate::verdict::{self};
 
 /// The spec's area of clauses only a load swarm decides (`run` leaves them out).
 pub const LOAD_AREA: &str = "load";
-
-pub use crate::gate::fail_on_option;
-pub use crate::report::{RunOutcome, default_report_dir};
-pub use crate::spec::load_spec;
-pub use crate::target::{EMBEDDED_WINDOW, TIMING_EMBEDDED_WINDOW, embedded_credentials};
 
 /// The built-in scenario the `timing` command runs (its settings overridden from the command line).
 pub const TIMING_SCENARIO: &str = "admin-timing.yaml#admin-constant-time";

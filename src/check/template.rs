@@ -15,8 +15,6 @@ use serde_json::Value;
 use super::jwt::Jwt;
 use crate::spec::Spec;
 
-pub use crate::scenario::template::{FILTERS, check, expressions};
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum TemplateError {
     /// A variable has no value (a credential not given, a capture that did not happen).
@@ -359,6 +357,7 @@ fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::template::check;
 
     fn with_env<T>(
         vars: &[(&str, &str)],

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::report::LoadReport;
 use crate::report::chart::{ADMITTED, OTHER, REFUSED, TRANSPORT};
-use crate::report::html::esc;
+use crate::report::escape::esc;
 
 const W: f64 = 1100.0;
 const H: f64 = 260.0;

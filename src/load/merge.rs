@@ -14,9 +14,10 @@ use super::record::Observed;
 use super::report::{LoadReport, Raw};
 use crate::error::Error;
 use crate::redact::Redactor;
-use crate::report::{Format, RunReport, ScenarioResult, Tool};
+use crate::report::{Format, RunReport, Tool};
 use crate::report::{RunOutcome, default_report_dir};
 use crate::verdict;
+use crate::verdict::ScenarioResult;
 
 /// How late a part may start after its `--start-at` before the merge flags it.
 pub const LATE_START: Duration = Duration::from_secs(1);

@@ -9,6 +9,7 @@
 //! sends its next request when the last one was answered (plus the scenario's wait).
 
 pub mod chart;
+pub mod histogram;
 pub mod judge;
 pub mod merge;
 mod mute;
@@ -16,7 +17,6 @@ pub mod pacing;
 pub mod record;
 pub mod report;
 // Thresholds are parsed when scenarios load; the swarm only evaluates them.
-pub use crate::scenario::threshold;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,12 +28,14 @@ use goose::prelude::*;
 use crate::error::Error;
 use crate::profile::Role;
 use crate::reference::{self, LimiterKind};
-use crate::report::{Format, RunReport, ScenarioResult, Tool};
+use crate::report::{Format, RunReport, Tool};
 use crate::report::{RunOutcome, default_report_dir};
 use crate::scenario::{Identities, Kind, Loaded, On429, Swarm};
 use crate::spec::load_spec;
 use crate::spec::{Category, Spec};
+use crate::target::POOL_ENV;
 use crate::verdict;
+use crate::verdict::ScenarioResult;
 
 use record::{Recorder, Retry, Sample};
 
@@ -95,10 +97,6 @@ pub fn segment_users(users: usize, (i, n): (usize, usize)) -> (usize, usize) {
     let extra = users % n;
     (base + usize::from(i < extra), i * base + i.min(extra))
 }
-
-/// The environment variable naming a file of extra API keys for `pool` and `per_user`
-/// identities against a real target: one key a line, or `serve`'s credentials JSON.
-pub use crate::target::POOL_ENV;
 
 struct Endpoint {
     name: String,

@@ -156,7 +156,7 @@ impl PacingReport {
                 ms(lag.value_at_quantile(0.99))
             },
             lag_max_ms: if empty { 0.0 } else { ms(lag.max()) },
-            lag_histogram: super::report::serialize(lag),
+            lag_histogram: super::histogram::serialize(lag),
         }
     }
 
@@ -165,7 +165,7 @@ impl PacingReport {
         let first = parts.first()?;
         let mut lag = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("bounds");
         for p in parts {
-            if let Some(h) = super::report::deserialize(&p.lag_histogram) {
+            if let Some(h) = super::histogram::deserialize(&p.lag_histogram) {
                 let _ = lag.add(&h);
             }
         }

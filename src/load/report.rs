@@ -13,11 +13,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer as _, V2Serializer};
 use serde::{Deserialize, Serialize};
 
+use super::histogram::{deserialize, serialize};
 use super::judge::{Account, Judged, ThresholdResult};
 use super::record::{CLASSES, Checks, Observed};
 use crate::error::Error;
@@ -201,13 +200,6 @@ impl LoadReport {
     }
 }
 
-pub fn deserialize(b64: &str) -> Option<Histogram<u64>> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-    hdrhistogram::serialization::Deserializer::new()
-        .deserialize(&mut &bytes[..])
-        .ok()
-}
-
 impl Raw {
     #[allow(clippy::too_many_arguments)]
     pub fn build(
@@ -317,12 +309,6 @@ impl Raw {
         part.checks = report.checks.clone();
         into.absorb(part)
     }
-}
-
-pub fn serialize(h: &Histogram<u64>) -> String {
-    let mut buf = Vec::new();
-    let _ = V2Serializer::new().serialize(h, &mut buf);
-    base64::engine::general_purpose::STANDARD.encode(buf)
 }
 
 impl LoadReport {

@@ -12,26 +12,12 @@ use axum::response::Response;
 
 use super::ServeOptions;
 use super::directory::Directory;
-use super::fault::Fault;
+use super::fault::{Fault, Faults};
 use super::jwt::{Jwt, Sessions};
 use super::limiter::{Identity, Limiter, Outcome, Policy};
 use super::respond::{CategoryInfo, OverLimit, REALM};
 use crate::error::Error;
 use crate::spec::{AuthMethod, Spec};
-
-/// The set of faults a server runs with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Faults(u64);
-
-impl Faults {
-    pub fn new(list: &[Fault]) -> Self {
-        Faults(list.iter().fold(0, |acc, f| acc | (1 << (*f as u32))))
-    }
-
-    pub fn has(self, f: Fault) -> bool {
-        self.0 & (1 << (f as u32)) != 0
-    }
-}
 
 /// The credential kinds an endpoint takes.
 #[derive(Debug, Clone, Copy, Default)]

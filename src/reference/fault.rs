@@ -177,6 +177,20 @@ impl FromStr for Fault {
     }
 }
 
+/// The set of faults a server runs with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults(u64);
+
+impl Faults {
+    pub fn new(list: &[Fault]) -> Self {
+        Faults(list.iter().fold(0, |acc, f| acc | (1 << (*f as u32))))
+    }
+
+    pub fn has(self, f: Fault) -> bool {
+        self.0 & (1 << (f as u32)) != 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

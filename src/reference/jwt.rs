@@ -27,9 +27,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::app::Faults;
 use super::directory::unix_now;
-use super::fault::Fault;
+use super::fault::{Fault, Faults};
 
 /// How far in the future `iat` or `nbf` may be (clock skew between hosts).
 pub const FUTURE_SKEW: u64 = 60;

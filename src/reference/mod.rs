@@ -169,7 +169,7 @@ impl Drop for RunningServer {
 
 /// Starts the reference server for `spec` with `opts`; returns once it accepts connections.
 pub async fn start(spec: Arc<Spec>, opts: ServeOptions) -> Result<RunningServer, Error> {
-    let faults = app::Faults::new(&opts.faults);
+    let faults = fault::Faults::new(&opts.faults);
     let prefix = spec.auth.api_key.prefix.clone();
     let identities = opts.identities;
     let seed = opts.seed;

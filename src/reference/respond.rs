@@ -9,8 +9,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
-use super::app::Faults;
-use super::fault::Fault;
+use super::fault::{Fault, Faults};
 use super::limiter::Outcome;
 use crate::error::Error;
 use crate::spec::Spec;

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::html::esc;
+use super::escape::esc;
 use crate::timing::{Class, TimingResult};
 
 const WIDTH: f64 = 760.0;

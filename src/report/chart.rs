@@ -9,8 +9,8 @@
 
 use std::fmt::Write as _;
 
-use super::html::esc;
-use super::{Timeline, TimelineEvent};
+use super::escape::esc;
+use crate::verdict::{Timeline, TimelineEvent};
 
 /// The phases in the order of their rows; any other phase gets a row after them.
 const PHASES: [&str; 4] = ["drain", "burst", PROBE, "retry"];

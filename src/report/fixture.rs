@@ -6,7 +6,8 @@ use crate::gate::FailOn;
 use crate::spec::Level;
 use crate::verdict::{ClauseVerdict, Evidence, Exchange, RunVerdict, Status, summarize};
 
-use super::{RunReport, ScenarioResult, TargetInfo, Timeline, TimelineEvent, TimelineWait, Tool};
+use super::{RunReport, TargetInfo, Tool};
+use crate::verdict::{ScenarioResult, Timeline, TimelineEvent, TimelineWait};
 
 fn clause(
     id: &str,

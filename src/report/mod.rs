@@ -3,6 +3,7 @@
 
 mod cdf;
 pub mod chart;
+pub mod escape;
 #[cfg(test)]
 mod fixture;
 mod folder;
@@ -176,7 +177,7 @@ pub fn find_secrets(dir: &Path, secrets: &[&str]) -> Vec<(PathBuf, String)> {
             let json = serde_json::to_string(secret).expect("a string serializes");
             let mut forms = vec![
                 secret.to_string(),
-                html::esc(secret),
+                escape::esc(secret),
                 junit::attr(secret),
                 junit::body(secret),
                 json[1..json.len() - 1].to_string(),

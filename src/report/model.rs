@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::verdict::{ClauseVerdict, RunVerdict, Summary};
 // Result types that execution produces live below it, in `verdict`; reports render them.
-pub use crate::verdict::{ScenarioResult, Timeline, TimelineEvent, TimelineWait};
+use crate::verdict::{ScenarioResult, Timeline};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {

@@ -50,10 +50,9 @@ use super::scope::Scope;
 use crate::error::Error;
 use crate::probe::{Outcome, Request};
 use crate::scenario::PropertyScenario;
+use crate::scenario::property::Family;
 use crate::spec::Spec;
 use crate::verdict::{Evidence, Status};
-
-pub use crate::scenario::property::Family;
 
 /// Cases per clause when the scenario does not say.
 const DEFAULT_CASES: u32 = 48;
