@@ -6,6 +6,7 @@
 //! reports render them (`report`). `reference` is the embedded reference server.
 
 pub mod check;
+pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod gate;

@@ -228,9 +228,7 @@ fn serve_command(opts: &ServeOptions) -> Option<String> {
     if let Some(w) = opts.window {
         cmd.push_str(&format!(" --window {}", humantime::format_duration(w)));
     }
-    if let Some(v) = clap::ValueEnum::to_possible_value(&opts.limiter) {
-        cmd.push_str(&format!(" --limiter {}", v.get_name()));
-    }
+    cmd.push_str(&format!(" --limiter {}", opts.limiter.name()));
     for f in &opts.faults {
         cmd.push_str(&format!(" --fault {f}"));
     }

@@ -62,7 +62,7 @@ use directory::{Directory, ProvisionOptions};
 
 /// The rate-limiting algorithm (`serve --limiter`). Every one of them keeps the freshness
 /// property documented in [`limiter`](self::limiter): one idle window makes an identity fresh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LimiterKind {
     /// Fixed windows aligned to the server's start.
@@ -74,6 +74,40 @@ pub enum LimiterKind {
     Bucket,
     /// GCRA with burst `limit` and rate `limit` per window.
     Gcra,
+}
+
+impl LimiterKind {
+    /// Every algorithm, in the order `serve --help` lists them.
+    pub const ALL: [LimiterKind; 4] = [
+        LimiterKind::Fixed,
+        LimiterKind::Sliding,
+        LimiterKind::Bucket,
+        LimiterKind::Gcra,
+    ];
+
+    /// The name `--limiter` takes (and reports write).
+    pub fn name(self) -> &'static str {
+        match self {
+            LimiterKind::Fixed => "fixed",
+            LimiterKind::Sliding => "sliding",
+            LimiterKind::Bucket => "bucket",
+            LimiterKind::Gcra => "gcra",
+        }
+    }
+
+    /// What the algorithm does, as `--help` says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LimiterKind::Fixed => "Fixed windows aligned to the server's start",
+            LimiterKind::Sliding => {
+                "An exact sliding log: at most `limit` in any interval of one window"
+            }
+            LimiterKind::Bucket => {
+                "A token bucket of capacity `limit`, refilled at `limit` per window"
+            }
+            LimiterKind::Gcra => "GCRA with burst `limit` and rate `limit` per window",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -15,13 +15,14 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::KeptOnFailure;
 use crate::support::binary::{BIN, Output, Proc, Server, free_port, nginx_binary, wait};
 
 /// A handful of clauses that touch each credential: an API key, a login, the admin token.
 const ONLY: &str = "AUTH-KEY-HEADER,AUTH-KEY-UNKNOWN,AUTH-TOKEN-BEARER,AUTH-ADMIN-HEADER";
 
 struct Fixture {
-    dir: tempfile::TempDir,
+    dir: KeptOnFailure,
     server: Server,
     upstream: SocketAddr,
     credentials: serde_json::Value,
@@ -55,7 +56,7 @@ impl Fixture {
         )
         .expect("credentials JSON");
         Fixture {
-            dir,
+            dir: KeptOnFailure::new(dir),
             server,
             upstream,
             credentials,

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::KeptOnFailure;
 use crate::support::binary::{BIN, Output, Proc, Server, free_port, nginx_binary, wait};
 
 const TEMPLATE: &str = include_str!("../peers/nginx/gateway.conf.template");
@@ -214,25 +215,7 @@ struct Deployment {
     server: Server,
     port: u16,
     credentials: serde_json::Value,
-    dir: Keep,
-}
-
-struct Keep(Option<tempfile::TempDir>);
-
-impl Keep {
-    fn path(&self) -> &Path {
-        self.0.as_ref().expect("the folder").path()
-    }
-}
-
-impl Drop for Keep {
-    fn drop(&mut self) {
-        if std::thread::panicking()
-            && let Some(dir) = self.0.take()
-        {
-            eprintln!("kept the deployment's folder: {}", dir.keep().display());
-        }
-    }
+    dir: KeptOnFailure,
 }
 
 impl Deployment {
@@ -258,7 +241,7 @@ impl Deployment {
             server,
             port,
             credentials,
-            dir: Keep(Some(dir)),
+            dir: KeptOnFailure::new(dir),
         }
     }
 
